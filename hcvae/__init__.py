@@ -1,0 +1,12 @@
+"""hcvae: an executable companion to arXiv 2603.10935.
+
+Posterior collapse as a phase transition (collapse when the decoder variance
+sigma'^2 exceeds lambda_max of the data covariance), Historical Consensus Training
+(v1) and the Spherical VAE with cluster-aware feasible regions (v4), reproduced.
+
+One module per concept: ``data``, ``models``, ``objectives``, ``metrics``,
+``train``, ``theory``, ``experiments`` (configs, profiles and the result store),
+``plots`` and ``widgets``; ``python -m hcvae.notebook`` reruns a book section.
+"""
+
+__version__ = "0.1.0"

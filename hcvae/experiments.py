@@ -1,0 +1,222 @@
+"""Experiment configs, the ``quick`` and ``paper`` profiles, and ``run(config)``.
+
+A config is a frozen dataclass validated at construction, so a bad value fails
+before any data are loaded or any model is trained. ``run`` returns the stored
+result when the result store has it (see :mod:`hcvae.store`) and otherwise
+trains, evaluates, stores and returns it.
+
+Profiles:
+
+* ``quick``: small enough that every notebook runs in the test suite (a 5,000-sample
+  subset of the synthetic data, short training, one seed);
+* ``paper``: the reproduction at the paper's scale (50,000 synthetic samples,
+  batch 512 and learning rate 3e-3 as v1 Appendix B, several seeds).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .data import DATASETS, covariance_spectrum, load_dataset
+from .metrics import encode, active_units, evaluate
+from .models import ARCHITECTURES, GaussianVAE
+from .objectives import RECON_ESTIMATORS, negative_elbo, kl_standard_normal
+from .store import ResultStore
+from .theory import linear_vae_optimum
+from .train import LR_SCHEDULES, train, validate_training
+
+PROFILES = ("quick", "paper")
+DATASET_SIZES = {"synthetic": 50_000, "digits": 1_797}
+
+# Per profile: seeds, the sigma'^2 / lambda_max grid, and training settings per
+# (data set, architecture). The MLP uses v1 Appendix B's optimiser (Adam, lr 3e-3;
+# batch 512 on the synthetic data). The linear VAE is the theory check, not a
+# method of the paper: it gets the larger learning rate and longer training it
+# needs to reach its closed-form optimum (see the phase-transition section).
+_PROFILE_SETTINGS = {
+    "quick": {
+        "seeds": (0,),
+        "ratios": (0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 5.0),
+        ("synthetic", "mlp"): dict(n_samples=5_000, epochs=20, batch_size=128, lr=3e-3),
+        ("synthetic", "linear"): dict(n_samples=5_000, epochs=60, batch_size=128, lr=1e-2),
+        ("digits", "mlp"): dict(n_samples=None, epochs=60, batch_size=128, lr=3e-3),
+        ("digits", "linear"): dict(n_samples=None, epochs=300, batch_size=128, lr=3e-2),
+    },
+    "paper": {
+        "seeds": (0, 1, 2),
+        "ratios": (0.1, 0.25, 0.5, 0.75, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0, 5.0),
+        ("synthetic", "mlp"): dict(n_samples=None, epochs=60, batch_size=512, lr=3e-3),
+        ("synthetic", "linear"): dict(n_samples=None, epochs=60, batch_size=512, lr=1e-2),
+        ("digits", "mlp"): dict(n_samples=None, epochs=400, batch_size=128, lr=3e-3),
+        ("digits", "linear"): dict(n_samples=None, epochs=600, batch_size=128, lr=1e-2),
+    },
+}
+
+
+def _check_choice(name: str, value, allowed) -> None:
+    if value not in allowed:
+        raise ValueError(f"unknown {name} {value!r}; allowed values: {', '.join(map(str, allowed))}")
+
+
+def resolve_profile(profile: str) -> str:
+    """The profile to run: ``$HCVAE_PROFILE`` when set (``make book`` sets it to ``paper``), else ``profile``."""
+    chosen = os.environ.get("HCVAE_PROFILE") or profile
+    _check_choice("profile", chosen, PROFILES)
+    return chosen
+
+
+def profile_settings(profile: str) -> dict:
+    """Seeds, the ratio grid and per-(data set, architecture) training settings of a profile."""
+    _check_choice("profile", profile, PROFILES)
+    return _PROFILE_SETTINGS[profile]
+
+
+@dataclass(frozen=True)
+class VAEConfig:
+    """One Gaussian-VAE training run; ``sigma2_decoder = sigma2_ratio * lambda_max`` of the data it sees."""
+
+    dataset: str = "synthetic"
+    architecture: str = "mlp"
+    sigma2_ratio: float = 1.0
+    latent_dim: int = 8
+    epochs: int = 60
+    batch_size: int = 512
+    lr: float = 3e-3
+    lr_schedule: str = "cosine"
+    seed: int = 0
+    n_samples: int | None = None
+    recon_estimator: str = "auto"  # "auto": exact expectation for a linear decoder, one sample otherwise
+
+    def __post_init__(self):
+        _check_choice("dataset", self.dataset, DATASETS)
+        _check_choice("architecture", self.architecture, ARCHITECTURES)
+        _check_choice("recon_estimator", self.recon_estimator, ("auto", *RECON_ESTIMATORS))
+        if self.recon_estimator == "analytic" and self.architecture != "linear":
+            raise ValueError("recon_estimator='analytic' needs architecture='linear'; use 'auto' or 'sample'")
+        if not (isinstance(self.sigma2_ratio, (int, float)) and self.sigma2_ratio > 0 and math.isfinite(self.sigma2_ratio)):
+            raise ValueError(f"sigma2_ratio (sigma2_decoder / lambda_max) must be a finite number > 0; got {self.sigma2_ratio!r}")
+        if not isinstance(self.latent_dim, int) or self.latent_dim < 1:
+            raise ValueError(f"latent_dim must be an integer >= 1; got {self.latent_dim!r}")
+        if not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be an integer >= 0; got {self.seed!r}")
+        if self.n_samples is not None and (not isinstance(self.n_samples, int) or self.n_samples < 2):
+            raise ValueError(f"n_samples must be None (all) or an integer >= 2; got {self.n_samples!r}")
+        validate_training(self.data_size, self.epochs, self.batch_size, self.lr, self.lr_schedule)
+
+    @property
+    def data_size(self) -> int:
+        full = DATASET_SIZES[self.dataset]
+        return full if self.n_samples is None else min(self.n_samples, full)
+
+    @property
+    def estimator(self) -> str:
+        if self.recon_estimator != "auto":
+            return self.recon_estimator
+        return "analytic" if self.architecture == "linear" else "sample"
+
+    @classmethod
+    def from_profile(cls, profile: str, dataset: str, architecture: str = "mlp", **overrides) -> "VAEConfig":
+        """A config with ``profile``'s training settings for (``dataset``, ``architecture``), then ``overrides``."""
+        _check_choice("dataset", dataset, DATASETS)
+        _check_choice("architecture", architecture, ARCHITECTURES)
+        settings = profile_settings(profile)[(dataset, architecture)]
+        return cls(dataset=dataset, architecture=architecture, **{**settings, **overrides})
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, (np.floating, float)):
+        return float(obj)
+    if isinstance(obj, (np.integer, int)) and not isinstance(obj, bool):
+        return int(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    return obj
+
+
+def _epoch_monitor(x_eval: torch.Tensor):
+    """Per-epoch KL and active units on a fixed evaluation subset."""
+    def monitor(epoch, model):
+        mu, logvar = encode(model, x_eval)
+        kl = kl_standard_normal(torch.as_tensor(mu), torch.as_tensor(logvar)).sum(-1).mean()
+        units = active_units(mu, logvar)
+        return {"eval_kl": float(kl), "active_burda": units["active_burda"], "active_paper": units["active_paper"]}
+    return monitor
+
+
+def run(config: VAEConfig, store: ResultStore | None = None, force: bool = False, progress: bool | None = None) -> dict:
+    """Train and evaluate ``config``, or return its stored result.
+
+    The result holds the config, the data's lambda_max and spectrum, sigma2_decoder,
+    every metric of :func:`hcvae.metrics.evaluate`, the linear-VAE closed form at the
+    same sigma2_decoder, the per-epoch history and the wall time.
+    """
+    store = store if store is not None else ResultStore()
+    if not force:
+        cached = store.load(config)
+        if cached is not None:
+            return cached
+    start = time.perf_counter()
+    data = load_dataset(config.dataset, config.n_samples, seed=0)  # same subset for every training seed
+    spectrum = covariance_spectrum(data.x)
+    lam_max = float(spectrum[0])
+    sigma2 = config.sigma2_ratio * lam_max
+    torch.manual_seed(config.seed)
+    model = GaussianVAE(data.dim, config.latent_dim, sigma2, config.architecture)
+    x_eval = torch.as_tensor(data.x[np.random.default_rng(0).permutation(data.n)[:5000]])
+    history = train(
+        model, data.x, epochs=config.epochs, batch_size=config.batch_size, lr=config.lr, seed=config.seed,
+        lr_schedule=config.lr_schedule, progress=progress,
+        loss_fn=lambda m, xb, epoch, step: negative_elbo(m, xb, recon_estimator=config.estimator),
+        callbacks=[_epoch_monitor(x_eval)],
+        desc=f"{config.dataset}/{config.architecture} r={config.sigma2_ratio:g} seed={config.seed}",
+    )
+    result = {
+        "data": {"n": data.n, "dim": data.dim, "lambda_max": lam_max, "spectrum": spectrum},
+        "sigma2_decoder": sigma2,
+        "metrics": evaluate(model, data.x, mc_seed=config.seed),
+        "theory": linear_vae_optimum(spectrum, sigma2, config.latent_dim),
+        "history": history,
+        "wall_time_s": time.perf_counter() - start,
+    }
+    return store.save(config, _jsonable(result), state_dict=model.state_dict())
+
+
+def phase_sweep_configs(profile: str, datasets=DATASETS, architectures=ARCHITECTURES, ratios=None, seeds=None) -> list[VAEConfig]:
+    """The configs of the phase-transition sweep (v1 §3.2): data set x architecture x ratio x seed."""
+    settings = profile_settings(profile)
+    ratios = settings["ratios"] if ratios is None else tuple(ratios)
+    seeds = settings["seeds"] if seeds is None else tuple(seeds)
+    return [
+        VAEConfig.from_profile(profile, ds, architecture=arch, sigma2_ratio=float(r), seed=int(s))
+        for ds in datasets for arch in architectures for r in ratios for s in seeds
+    ]
+
+
+def run_all(configs, store: ResultStore | None = None, progress: bool | None = None) -> list[dict]:
+    """Run (or load) each config in turn, with one progress bar over the list."""
+    from .train import _progress_enabled
+
+    configs = list(configs)
+    store = store if store is not None else ResultStore()
+    results = []
+    if _progress_enabled(progress):
+        from tqdm.auto import tqdm
+
+        configs_iter = tqdm(configs, desc="runs", unit="run")
+    else:
+        configs_iter = configs
+    for cfg in configs_iter:
+        results.append(run(cfg, store=store, progress=False))
+    return results

@@ -1,0 +1,84 @@
+"""Gaussian VAE with a fixed decoder variance sigma'^2 (v1 eqs. 2-3).
+
+p(x|z) = N(x; f(z), sigma2_decoder I) with sigma2_decoder a fixed hyper-parameter,
+not learned: the phase-transition theory is a statement about it.
+q(z|x) = N(z; mu(x), diag(sigma^2(x))), prior N(0, I).
+
+Architectures:
+
+* ``"mlp"``: v1 §5.1.3, encoder hidden layers [256, 128], decoder [128, 256], ReLU.
+* ``"linear"``: the linear VAE of Lucas et al. (2019): mu(x) = V x + a, an encoder
+  variance that does not depend on x (one learned log-variance per latent
+  dimension), and a linear decoder f(z) = W z + b. Its optimum has a closed form
+  (:mod:`hcvae.theory`).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+ARCHITECTURES = ("mlp", "linear")
+
+
+def _mlp(sizes: list[int]) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+class GaussianVAE(nn.Module):
+    """A VAE with Gaussian encoder and a Gaussian decoder of fixed variance ``sigma2_decoder``."""
+
+    def __init__(
+        self,
+        input_dim: int,
+        latent_dim: int = 8,
+        sigma2_decoder: float = 1.0,
+        architecture: str = "mlp",
+        encoder_hidden: tuple[int, ...] = (256, 128),
+        decoder_hidden: tuple[int, ...] = (128, 256),
+    ):
+        super().__init__()
+        if int(input_dim) != input_dim or input_dim < 1:
+            raise ValueError(f"input_dim must be a positive integer; got {input_dim!r}")
+        if int(latent_dim) != latent_dim or latent_dim < 1:
+            raise ValueError(f"latent_dim must be an integer >= 1; got {latent_dim!r}")
+        if not (isinstance(sigma2_decoder, (int, float)) and sigma2_decoder > 0 and sigma2_decoder < float("inf")):
+            raise ValueError(f"sigma2_decoder must be a finite number > 0 (the fixed decoder variance); got {sigma2_decoder!r}")
+        if architecture not in ARCHITECTURES:
+            raise ValueError(f"unknown architecture {architecture!r}; allowed values: {', '.join(ARCHITECTURES)}")
+        self.input_dim, self.latent_dim = int(input_dim), int(latent_dim)
+        self.architecture = architecture
+        self.register_buffer("sigma2_decoder", torch.tensor(float(sigma2_decoder)))
+        if architecture == "mlp":
+            self.encoder = _mlp([self.input_dim, *encoder_hidden, 2 * self.latent_dim])
+            self.decoder = _mlp([self.latent_dim, *decoder_hidden, self.input_dim])
+        else:
+            self.encoder = nn.Linear(self.input_dim, self.latent_dim)
+            self.encoder_logvar = nn.Parameter(torch.zeros(self.latent_dim))
+            self.decoder = nn.Linear(self.latent_dim, self.input_dim)
+
+    @property
+    def is_linear(self) -> bool:
+        return self.architecture == "linear"
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Posterior mean and log-variance, each (batch, latent_dim)."""
+        if self.is_linear:
+            mu = self.encoder(x)
+            return mu, self.encoder_logvar.expand_as(mu)
+        mu, logvar = self.encoder(x).chunk(2, dim=-1)
+        return mu, logvar
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder(z)
+
+    def forward(self, x: torch.Tensor, sample: bool = True):
+        """Return (x_hat, mu, logvar, z); z is a reparameterised sample, or mu if ``sample`` is False."""
+        mu, logvar = self.encode(x)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if sample else mu
+        return self.decode(z), mu, logvar, z

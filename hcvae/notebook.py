@@ -1,0 +1,108 @@
+"""Rerun a chapter of the book with new parameters: ``python -m hcvae.notebook NAME -p KEY VALUE ...``.
+
+The chapter's Jupytext markdown is converted in memory and executed by papermill
+(which cannot read markdown itself); the executed notebook is written to
+``runs/`` (outside git) unless ``--output-dir`` says otherwise. Parameter names
+are checked against the chapter's ``parameters`` cell before anything runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+
+
+def chapters() -> list[str]:
+    """Names of the chapters (notebooks/NN-*.md), in book order."""
+    return sorted(p.stem for p in NOTEBOOKS.glob("[0-9][0-9]-*.md"))
+
+
+def find_chapter(name: str) -> Path:
+    stem = Path(name).name.removesuffix(".md")
+    path = NOTEBOOKS / f"{stem}.md"
+    if not path.exists():
+        raise SystemExit(f"error: no chapter {name!r}; available: {', '.join(chapters())}")
+    return path
+
+
+def parameter_defaults(nb) -> dict:
+    """The names and literal values of the cell tagged ``parameters``."""
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", []):
+            tree = ast.parse(cell.source)
+            return {
+                target.id: ast.literal_eval(node.value)
+                for node in tree.body if isinstance(node, ast.Assign)
+                for target in node.targets if isinstance(target, ast.Name)
+            }
+    raise SystemExit("error: the notebook has no cell tagged 'parameters'")
+
+
+def parse_value(text: str):
+    """JSON where it parses (numbers, lists, true/false/null), Python's None/True/False, else the text itself."""
+    if text in ("None", "True", "False"):
+        return {"None": None, "True": True, "False": False}[text]
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def output_name(stem: str, params: dict) -> str:
+    suffix = "".join(f"_{k}-{json.dumps(v).strip(chr(34)).replace('/', '-').replace(' ', '')}" for k, v in sorted(params.items()))
+    return f"{stem}{suffix}.ipynb"
+
+
+def main(argv: list[str] | None = None) -> Path | None:
+    parser = argparse.ArgumentParser(prog="python -m hcvae.notebook", description=__doc__.splitlines()[0])
+    parser.add_argument("name", nargs="?", help="chapter, e.g. 01-phase-transition")
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"))
+    parser.add_argument("-o", "--output-dir", default=str(ROOT / "runs"))
+    parser.add_argument("--list", action="store_true", help="list the chapters and their parameters")
+    args = parser.parse_args(argv)
+
+    import jupytext
+
+    if args.list or not args.name:
+        for stem in chapters():
+            print(stem, parameter_defaults(jupytext.read(NOTEBOOKS / f"{stem}.md")))
+        return None
+    path = find_chapter(args.name)
+    nb = jupytext.read(path)
+    defaults = parameter_defaults(nb)
+    params = {k: parse_value(v) for k, v in args.parameter}
+    unknown = sorted(set(params) - set(defaults))
+    if unknown:
+        raise SystemExit(f"error: unknown parameter(s) {', '.join(unknown)} for {path.stem}; allowed: {', '.join(defaults)}")
+    if "profile" in params:
+        from .experiments import PROFILES
+
+        if params["profile"] not in PROFILES:
+            raise SystemExit(f"error: unknown profile {params['profile']!r}; allowed values: {', '.join(PROFILES)}")
+        os.environ.pop("HCVAE_PROFILE", None)  # an explicit parameter beats the book-build override
+
+    import nbformat
+    import papermill
+
+    out_dir = Path(args.output_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = out_dir / output_name(path.stem, params)
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / f"{path.stem}.ipynb"
+        nbformat.write(nb, src)
+        papermill.execute_notebook(str(src), str(out), parameters=params, kernel_name="python3",
+                                   cwd=str(NOTEBOOKS), progress_bar=sys.stderr.isatty())
+    print(f"wrote {out}")
+    return out
+
+
+if __name__ == "__main__":
+    main()

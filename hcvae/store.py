@@ -1,0 +1,109 @@
+"""A content-addressed result store: one folder per (config, code) hash.
+
+``results/<key>/result.json`` (and optionally ``weights.pt``, a plain state dict
+read back with ``weights_only=True``). The key hashes the config and
+:data:`CODE_VERSION`, which covers the package version and the source of every
+module that computes results, so editing the code can never serve stale
+numbers. Files are written to a temporary name and renamed into place, weights
+first and the JSON last: an entry exists only once complete. An entry that does
+not parse or does not match its key is reported and recomputed, never half-read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import warnings
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+
+import torch
+
+from . import __version__
+
+# Modules that only read or present stored results: editing them must not invalidate the store.
+_PRESENTATION = {"plots.py", "widgets.py", "notebook.py", "phase.py"}
+
+
+def _code_version() -> str:
+    h = hashlib.sha256(__version__.encode())
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        if path.name not in _PRESENTATION:
+            h.update(path.name.encode())
+            h.update(path.read_bytes())
+    return f"{__version__}+{h.hexdigest()[:12]}"
+
+
+CODE_VERSION = _code_version()
+
+
+def default_root() -> Path:
+    """``$HCVAE_RESULTS`` if set, else ``results/`` beside the package (the repository root)."""
+    env = os.environ.get("HCVAE_RESULTS")
+    return Path(env) if env else Path(__file__).resolve().parent.parent / "results"
+
+
+def config_dict(config) -> dict:
+    d = asdict(config) if is_dataclass(config) else dict(config)
+    return {"kind": type(config).__name__, **d}
+
+
+def config_key(config) -> str:
+    payload = json.dumps({"config": config_dict(config), "code": CODE_VERSION}, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:20]
+
+
+def _atomic_write(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class ResultStore:
+    """Load and save experiment results by config."""
+
+    def __init__(self, root: str | os.PathLike | None = None):
+        self.root = Path(root) if root is not None else default_root()
+
+    def folder(self, config) -> Path:
+        return self.root / config_key(config)
+
+    def load(self, config) -> dict | None:
+        """The stored result of ``config``, or None if absent or unreadable (then it will be recomputed)."""
+        path = self.folder(config) / "result.json"
+        if not path.exists():
+            return None
+        try:
+            result = json.loads(path.read_text())
+            if result.get("key") != config_key(config) or result.get("config") != config_dict(config):
+                raise ValueError("key or config does not match the entry's folder")
+            if result.get("has_weights"):
+                self.load_weights(config)
+        except Exception as err:  # corrupt, truncated or foreign entry: recompute rather than trust it
+            warnings.warn(f"result store entry {path.parent} is unreadable ({err}); recomputing it", stacklevel=2)
+            return None
+        return result
+
+    def save(self, config, result: dict, state_dict: dict | None = None) -> dict:
+        folder = self.folder(config)
+        result = {**result, "key": config_key(config), "code_version": CODE_VERSION,
+                  "config": config_dict(config), "has_weights": state_dict is not None}
+        if state_dict is not None:
+            _atomic_write(folder / "weights.pt", lambda f: torch.save(state_dict, f))
+        text = json.dumps(result, indent=1, allow_nan=True).encode()
+        _atomic_write(folder / "result.json", lambda f: f.write(text))
+        return result
+
+    def load_weights(self, config) -> dict:
+        """The stored state dict of ``config``'s model (read with ``weights_only=True``)."""
+        return torch.load(self.folder(config) / "weights.pt", weights_only=True)
