@@ -151,3 +151,35 @@ def markdown_table(header: list[str], rows: list[tuple]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def longer_training_configs(profile: str, thresholds: dict, epochs_factor: int, seeds) -> list:
+    """Configs that retrain, ``epochs_factor`` times longer, every (data set, model) that collapsed
+    below lambda_max, at its first collapsed ratio: is the early collapse a matter of training time?
+    """
+    from .experiments import VAEConfig
+
+    if int(epochs_factor) != epochs_factor or epochs_factor < 2:
+        raise ValueError(f"epochs_factor must be an integer >= 2; got {epochs_factor!r}")
+    configs = []
+    for (ds, arch), th in sorted(thresholds.items()):
+        if th["verdict"] != "early":
+            continue
+        base = VAEConfig.from_profile(profile, ds, architecture=arch)
+        configs += [VAEConfig.from_profile(profile, ds, architecture=arch, sigma2_ratio=th["upper"], seed=int(s),
+                                           epochs=int(epochs_factor) * base.epochs) for s in seeds]
+    return configs
+
+
+PROBE_HEADER = ["data", "model", "ratio", "seed", "epochs", "KL", "closed-form KL", "outcome"]
+
+
+def longer_training_rows(results: list[dict], kl_bound: float = COLLAPSE_KL) -> list[tuple]:
+    """One row per longer run (see :data:`PROBE_HEADER`): did it leave collapse?"""
+    rows = []
+    for r in results:
+        c = r["config"]
+        outcome = "escaped collapse" if r["metrics"]["kl"] >= kl_bound else "still collapsed"
+        rows.append((c["dataset"], c["architecture"], c["sigma2_ratio"], c["seed"], c["epochs"],
+                     r["metrics"]["kl"], r["theory"]["kl"], outcome))
+    return rows

@@ -102,3 +102,19 @@ def spectrum_threshold(spectrum, sigma2_decoder: float, latent_dim: int = 8, tit
     ax.set_ylabel("eigenvalue")
     ax.set_title(title or f"{opt['active_units']} active latent dims predicted, KL = {opt['kl']:.3f} nats")
     return fig
+
+
+def kl_during_training(runs: dict, kl_bound: float | None = None):
+    """Per-epoch KL (on the evaluation subset) of each run; ``runs`` maps a label to a stored result."""
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    for i, (label, res) in enumerate(runs.items()):
+        kl = np.array([row["eval_kl"] for row in res["history"]])
+        ax.plot(np.arange(1, kl.size + 1), np.maximum(kl, 1e-5), color=f"C{i}", lw=1.2, label=label)
+    if kl_bound is not None:
+        ax.axhline(kl_bound, color="k", ls=":", lw=1, label="collapse bound")
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("KL (nats, floored at 1e-5)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -20,3 +20,17 @@ def test_measured_threshold(kl, lower, upper, verdict):
 def test_markdown_table():
     text = phase.markdown_table(["a", "b"], [(1.23456, None), ("x", 2)])
     assert text.splitlines() == ["| a | b |", "|---|---|", "| 1.23 | — |", "| x | 2 |"]
+
+
+def test_longer_training_configs_only_for_early_collapse():
+    thresholds = {
+        ("digits", "mlp"): {"verdict": "early", "upper": 0.9},
+        ("digits", "linear"): {"verdict": "consistent", "upper": 1.0},
+    }
+    configs = phase.longer_training_configs("quick", thresholds, 4, seeds=[0, 1])
+    assert [(c.dataset, c.architecture, c.sigma2_ratio, c.seed) for c in configs] == [
+        ("digits", "mlp", 0.9, 0), ("digits", "mlp", 0.9, 1)]
+    from hcvae.experiments import VAEConfig
+    assert configs[0].epochs == 4 * VAEConfig.from_profile("quick", "digits", "mlp").epochs
+    with pytest.raises(ValueError, match="epochs_factor"):
+        phase.longer_training_configs("quick", thresholds, 1, seeds=[0])
