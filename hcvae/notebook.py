@@ -12,6 +12,7 @@ import argparse
 import ast
 import json
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -57,8 +58,10 @@ def parse_value(text: str):
 
 
 def output_name(stem: str, params: dict) -> str:
-    suffix = "".join(f"_{k}-{json.dumps(v).strip(chr(34)).replace('/', '-').replace(' ', '')}" for k, v in sorted(params.items()))
-    return f"{stem}{suffix}.ipynb"
+    """``STEM_key-value_...ipynb``, with every character outside [A-Za-z0-9.,-] of a value dropped."""
+    def clean(value) -> str:
+        return re.sub(r"[^A-Za-z0-9.,-]", "", json.dumps(value))
+    return stem + "".join(f"_{k}-{clean(v)}" for k, v in sorted(params.items())) + ".ipynb"
 
 
 def main(argv: list[str] | None = None) -> Path | None:

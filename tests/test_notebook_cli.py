@@ -13,14 +13,18 @@ def test_parse_value():
     assert notebook.parse_value("None") is None
 
 
-def test_every_chapter_has_literal_parameters_with_profile_and_seed():
+def test_every_chapter_has_literal_parameters_that_papermill_parses():
     import jupytext
+    from papermill.translators import PythonTranslator
 
     chapters = notebook.chapters()
     assert chapters, "no chapters found"
     for stem in chapters:
-        params = notebook.parameter_defaults(jupytext.read(notebook.NOTEBOOKS / f"{stem}.md"))
+        nb = jupytext.read(notebook.NOTEBOOKS / f"{stem}.md")
+        params = notebook.parameter_defaults(nb)
         assert params["profile"] == "quick" and isinstance(params["seed"], int)
+        cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+        assert [p.name for p in PythonTranslator.inspect(cell)] == list(params), stem
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -34,14 +38,23 @@ def test_bad_invocations_fail_before_running(argv, message, tmp_path):
     assert not list(tmp_path.iterdir())
 
 
-def test_rerun_with_parameters_writes_executed_notebook(tmp_path, monkeypatch):
+def test_output_name_is_filesystem_safe():
+    assert notebook.output_name("01-x", {"profile": "paper", "datasets": ["digits"], "seed": 3}) == \
+        "01-x_datasets-digits_profile-paper_seed-3.ipynb"
+
+
+def test_rerun_with_parameters_writes_executed_notebook(tmp_path, monkeypatch, caplog):
+    import nbformat
+
     monkeypatch.setenv("HCVAE_PROFILE", "paper")  # an explicit -p profile must win over the book override
     out = notebook.main(["01-phase-transition", "-p", "profile", "quick", "-p", "datasets", '["digits"]',
                          "--output-dir", str(tmp_path)])
-    assert out.parent == tmp_path and out.exists()
-    nb = json.loads(out.read_text())
-    injected = [c for c in nb["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
-    assert injected and "datasets = [\"digits\"]" in "".join(injected[0]["source"])
-    text = json.dumps(nb)
-    assert "`quick`" in text and "synthetic" not in "".join(
-        o.get("text", "") for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", []) if o.get("name") == "stdout")
+    assert out == tmp_path / "01-phase-transition_datasets-digits_profile-quick.ipynb" and out.exists()
+    assert "Unable to parse" not in caplog.text  # papermill understood every line of the parameters cell
+    nb = nbformat.read(out, as_version=4)
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert injected and 'datasets = ["digits"]' in injected[0].source
+    stdout = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+                     if o.get("name") == "stdout")
+    assert "'digits'" in stdout and "'synthetic'" not in stdout  # ran on digits alone
+    assert "`quick`" in json.dumps(nb)  # the quick profile, despite HCVAE_PROFILE=paper
