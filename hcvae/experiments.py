@@ -16,7 +16,6 @@ Profiles:
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import dataclass
 
@@ -27,54 +26,13 @@ from .data import DATASETS, covariance_spectrum, load_dataset
 from .metrics import encode, active_units, evaluate
 from .models import ARCHITECTURES, GaussianVAE
 from .objectives import RECON_ESTIMATORS, negative_elbo, kl_standard_normal
+from .profiles import PROFILES, profile_settings, resolve_profile
 from .store import ResultStore
 from .theory import linear_vae_optimum
-from .train import LR_SCHEDULES, train, validate_training
+from .train import train, validate_training
+from .validation import check_choice
 
-PROFILES = ("quick", "paper")
 DATASET_SIZES = {"synthetic": 50_000, "digits": 1_797}
-
-# Per profile: seeds, the sigma'^2 / lambda_max grid, and training settings per
-# (data set, architecture). The MLP uses v1 Appendix B's optimiser (Adam, lr 3e-3;
-# batch 512 on the synthetic data). The linear VAE is the theory check, not a
-# method of the paper: it gets the larger learning rate and longer training it
-# needs to reach its closed-form optimum (see the phase-transition section).
-_PROFILE_SETTINGS = {
-    "quick": {
-        "seeds": (0,),
-        "ratios": (0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 5.0),
-        ("synthetic", "mlp"): dict(n_samples=5_000, epochs=20, batch_size=128, lr=3e-3),
-        ("synthetic", "linear"): dict(n_samples=5_000, epochs=60, batch_size=128, lr=1e-2),
-        ("digits", "mlp"): dict(n_samples=None, epochs=60, batch_size=128, lr=3e-3),
-        ("digits", "linear"): dict(n_samples=None, epochs=300, batch_size=128, lr=3e-2),
-    },
-    "paper": {
-        "seeds": (0, 1, 2),
-        "ratios": (0.1, 0.25, 0.5, 0.75, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0, 5.0),
-        ("synthetic", "mlp"): dict(n_samples=None, epochs=60, batch_size=512, lr=3e-3),
-        ("synthetic", "linear"): dict(n_samples=None, epochs=60, batch_size=512, lr=1e-2),
-        ("digits", "mlp"): dict(n_samples=None, epochs=400, batch_size=128, lr=3e-3),
-        ("digits", "linear"): dict(n_samples=None, epochs=600, batch_size=128, lr=1e-2),
-    },
-}
-
-
-def _check_choice(name: str, value, allowed) -> None:
-    if value not in allowed:
-        raise ValueError(f"unknown {name} {value!r}; allowed values: {', '.join(map(str, allowed))}")
-
-
-def resolve_profile(profile: str) -> str:
-    """The profile to run: ``$HCVAE_PROFILE`` when set (``make book`` sets it to ``paper``), else ``profile``."""
-    chosen = os.environ.get("HCVAE_PROFILE") or profile
-    _check_choice("profile", chosen, PROFILES)
-    return chosen
-
-
-def profile_settings(profile: str) -> dict:
-    """Seeds, the ratio grid and per-(data set, architecture) training settings of a profile."""
-    _check_choice("profile", profile, PROFILES)
-    return _PROFILE_SETTINGS[profile]
 
 
 @dataclass(frozen=True)
@@ -94,9 +52,9 @@ class VAEConfig:
     recon_estimator: str = "auto"  # "auto": exact expectation for a linear decoder, one sample otherwise
 
     def __post_init__(self):
-        _check_choice("dataset", self.dataset, DATASETS)
-        _check_choice("architecture", self.architecture, ARCHITECTURES)
-        _check_choice("recon_estimator", self.recon_estimator, ("auto", *RECON_ESTIMATORS))
+        check_choice("dataset", self.dataset, DATASETS)
+        check_choice("architecture", self.architecture, ARCHITECTURES)
+        check_choice("recon_estimator", self.recon_estimator, ("auto", *RECON_ESTIMATORS))
         if self.recon_estimator == "analytic" and self.architecture != "linear":
             raise ValueError("recon_estimator='analytic' needs architecture='linear'; use 'auto' or 'sample'")
         if not (isinstance(self.sigma2_ratio, (int, float)) and self.sigma2_ratio > 0 and math.isfinite(self.sigma2_ratio)):
@@ -123,8 +81,8 @@ class VAEConfig:
     @classmethod
     def from_profile(cls, profile: str, dataset: str, architecture: str = "mlp", **overrides) -> "VAEConfig":
         """A config with ``profile``'s training settings for (``dataset``, ``architecture``), then ``overrides``."""
-        _check_choice("dataset", dataset, DATASETS)
-        _check_choice("architecture", architecture, ARCHITECTURES)
+        check_choice("dataset", dataset, DATASETS)
+        check_choice("architecture", architecture, ARCHITECTURES)
         settings = profile_settings(profile)[(dataset, architecture)]
         return cls(dataset=dataset, architecture=architecture, **{**settings, **overrides})
 

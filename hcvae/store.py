@@ -2,11 +2,13 @@
 
 ``results/<key>/result.json`` (and optionally ``weights.pt``, a plain state dict
 read back with ``weights_only=True``). The key hashes the config and
-:data:`CODE_VERSION`, which covers the package version and the source of every
-module that computes results, so editing the code can never serve stale
-numbers. Files are written to a temporary name and renamed into place, weights
-first and the JSON last: an entry exists only once complete. An entry that does
-not parse or does not match its key is reported and recomputed, never half-read.
+:data:`CODE_VERSION`: the package version and the source of every module that
+:mod:`hcvae.experiments` imports, directly or not. Editing code that computes
+results can never serve stale numbers; modules no stored result depends on
+(plots, profiles, methods not yet run through ``experiments``) change freely.
+Files are written to a temporary name and renamed into place, weights first and
+the JSON last: an entry exists only once complete. An entry that does not parse
+or does not match its key is reported and recomputed, never half-read.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 import warnings
 from dataclasses import asdict, is_dataclass
@@ -23,16 +26,34 @@ import torch
 
 from . import __version__
 
-# Modules that only read or present stored results: editing them must not invalidate the store.
-_PRESENTATION = {"plots.py", "widgets.py", "notebook.py", "phase.py"}
+# Modules that only choose, read or present results: editing them must not invalidate the store.
+_NOT_HASHED = {"plots", "widgets", "notebook", "phase", "profiles"}
+
+
+def _result_modules(start: str = "experiments") -> list[Path]:
+    """The hcvae modules ``start`` imports, directly or not (relative imports, at any indentation)."""
+    package = Path(__file__).parent
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        name = todo.pop()
+        path = package / f"{name}.py"
+        if name in seen or name in _NOT_HASHED or not path.exists():
+            continue
+        seen.add(name)
+        text = path.read_text()
+        todo += re.findall(r"^\s*from \.(\w+) import", text, re.M)
+        for names in re.findall(r"^\s*from \. import ([\w, ]+)", text, re.M):
+            todo += [n.strip() for n in names.split(",")]
+    return [package / f"{name}.py" for name in sorted(seen)]
 
 
 def _code_version() -> str:
+    """The package version plus a hash of the source of every module a stored result depends on."""
     h = hashlib.sha256(__version__.encode())
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        if path.name not in _PRESENTATION:
-            h.update(path.name.encode())
-            h.update(path.read_bytes())
+    for path in _result_modules():
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
     return f"{__version__}+{h.hexdigest()[:12]}"
 
 

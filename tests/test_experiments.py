@@ -113,3 +113,9 @@ def test_phase_sweep_configs_grid():
     assert len(configs) == 2 * len(settings["ratios"]) * 2
     assert {c.architecture for c in configs} == {"mlp", "linear"}
     assert np.allclose(sorted({c.sigma2_ratio for c in configs}), settings["ratios"])
+
+
+def test_code_version_covers_exactly_what_results_depend_on():
+    names = {p.stem for p in store_mod._result_modules()}
+    assert {"experiments", "train", "models", "objectives", "metrics", "data", "theory", "store"} <= names
+    assert not names & {"plots", "widgets", "notebook", "phase", "profiles"}
