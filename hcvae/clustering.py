@@ -106,7 +106,11 @@ def fit_gmms(x, n_components: int, n_runs: int, covariance_type: str = "full", i
     n_jobs = n_jobs or min(len(seeds), os.cpu_count() or 1)
     args = (x, int(n_components))
     if n_jobs == 1:
-        return [_fit_one_gmm(*args, s, covariance_type, init_params, max_iter, tol) for s in seeds]
+        from threadpoolctl import threadpool_limits
+
+        # One BLAS thread, as in joblib's workers: the same numbers whatever n_jobs, and no oversubscription.
+        with threadpool_limits(limits=1):
+            return [_fit_one_gmm(*args, s, covariance_type, init_params, max_iter, tol) for s in seeds]
     from joblib import Parallel, delayed
 
     return Parallel(n_jobs=n_jobs)(delayed(_fit_one_gmm)(*args, s, covariance_type, init_params, max_iter, tol) for s in seeds)
@@ -201,7 +205,9 @@ def clustering_loss(x_hat, clustering: Clustering, reading: str = "min_k") -> fl
     if x_hat.shape[1] != clustering.dim:
         raise ValueError(f"reconstructions have dimension {x_hat.shape[1]}, the clustering {clustering.dim}: they must match")
     if reading == "min_k":
-        d2 = (x_hat ** 2).sum(1)[:, None] - 2 * x_hat @ clustering.means.T + (clustering.means ** 2).sum(1)[None, :]
+        shift = clustering.means.mean(0)  # expand ||a - b||^2 near the centres, not the origin, to keep precision
+        a, b = x_hat - shift, clustering.means - shift
+        d2 = (a ** 2).sum(1)[:, None] - 2 * a @ b.T + (b ** 2).sum(1)[None, :]
         return float(np.maximum(d2.min(1), 0.0).mean())
     if x_hat.shape[0] == 1:  # a constant: average over the clustering's own assignment
         return float(label_shares(clustering) @ ((x_hat[0][None, :] - clustering.means) ** 2).sum(1))
@@ -288,7 +294,11 @@ def l_collapse(x, clustering: Clustering) -> float:
 
 def feasible_region(x, clustering: Clustering) -> dict:
     """TSS, WCSS, L_collapse, the identity error |TSS - WCSS - L_collapse| (v4 eq. 6) and the
-    region [WCSS, L_collapse]: its width and whether it is non-empty (v4 Theorem 3.4's condition)."""
+    region [WCSS, L_collapse]: its width and whether it is non-empty (v4 Theorem 3.4's condition).
+
+    The identity holds exactly when each centre is the mean of the samples labelled with it, as
+    for :func:`fit_kmeans`; a Gaussian mixture's (soft) means leave an identity error.
+    """
     t, w, lc = tss(x), wcss(x, clustering), l_collapse(x, clustering)
     return {"tss": t, "wcss": w, "l_collapse": lc, "identity_error": abs(t - w - lc),
             "width": lc - w, "nonempty": bool(w < lc), "k": clustering.n_clusters}

@@ -27,6 +27,8 @@ _PROFILE_SETTINGS = {
         ("synthetic", "linear"): dict(n_samples=5_000, epochs=60, batch_size=128, lr=1e-2),
         ("digits", "mlp"): dict(n_samples=None, epochs=60, batch_size=128, lr=3e-3),
         ("digits", "linear"): dict(n_samples=None, epochs=300, batch_size=128, lr=3e-2),
+        # theorem-bound chapters: R0 EM clusterings (v1 §5.5.1 uses 16) on how many samples
+        "clusterings": dict(r0=8, n_samples={"synthetic": 5_000, "digits": None}),
     },
     "paper": {
         "seeds": (0, 1, 2),
@@ -35,6 +37,7 @@ _PROFILE_SETTINGS = {
         ("synthetic", "linear"): dict(n_samples=None, epochs=60, batch_size=512, lr=1e-2),
         ("digits", "mlp"): dict(n_samples=None, epochs=400, batch_size=128, lr=3e-3),
         ("digits", "linear"): dict(n_samples=None, epochs=600, batch_size=128, lr=1e-2),
+        "clusterings": dict(r0=16, n_samples={"synthetic": None, "digits": None}),
     },
 }
 

@@ -21,6 +21,7 @@ a model trained on x' sees (questions 8 of the book).
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
@@ -28,6 +29,11 @@ from .data import check_data
 from .validation import check_choice
 
 SHELL_READINGS = ("minmax", "clip")
+
+
+def _as_float64(x) -> np.ndarray:
+    check_data(x)  # validation only: the transform keeps the input's full precision
+    return np.asarray(x, dtype=np.float64)
 
 
 class ShellTransform:
@@ -38,15 +44,15 @@ class ShellTransform:
         self._validate()
 
     def _validate(self) -> None:
-        if not (isinstance(self.r_min, (int, float)) and math.isfinite(self.r_min) and self.r_min >= 0):
+        if not (isinstance(self.r_min, numbers.Real) and math.isfinite(self.r_min) and self.r_min >= 0):
             raise ValueError(f"r_min must be a finite number >= 0; got {self.r_min!r}")
-        if not (isinstance(self.r_max, (int, float)) and math.isfinite(self.r_max) and self.r_max > self.r_min):
+        if not (isinstance(self.r_max, numbers.Real) and math.isfinite(self.r_max) and self.r_max > self.r_min):
             raise ValueError(f"need r_min < r_max; got r_min={self.r_min!r}, r_max={self.r_max!r}")
         check_choice("reading", self.reading, SHELL_READINGS)
 
     def fit(self, x) -> "ShellTransform":
         self._validate()
-        x = check_data(x).astype(np.float64)
+        x = _as_float64(x)
         self.mean_ = x.mean(0)
         norms = np.linalg.norm(x - self.mean_, axis=1)
         self.norm_min_, self.norm_max_ = float(norms.min()), float(norms.max())
@@ -63,7 +69,7 @@ class ShellTransform:
     def transform(self, x) -> np.ndarray:
         if not hasattr(self, "mean_"):
             raise RuntimeError("ShellTransform is not fitted yet; call fit(x) first")
-        x = check_data(x).astype(np.float64)
+        x = _as_float64(x)
         if x.shape[1] != self.mean_.shape[0]:
             raise ValueError(f"x has {x.shape[1]} features, the transform was fitted on {self.mean_.shape[0]}")
         centred = x - self.mean_

@@ -36,3 +36,40 @@ def sigma2_explorer(spectra: dict, latent_dim: int = 8):
         plt.show()
 
     return w.interactive(show, dataset=dataset, ratio=ratio)
+
+
+def feasible_region_explorer(datasets: dict, ks=tuple(range(2, 21)), n_points: int = 2000, seed: int = 0):
+    """Sliders for K and the shell radii, a menu for the shell reading: WCSS, L_collapse and the
+    region redrawn on a random subset of ``n_points`` samples (one K-means start per K, for speed).
+
+    ``datasets`` maps a name to its raw (untransformed) data array.
+    """
+    import ipywidgets as w
+
+    from .feasible import region_curve
+    from .spherical import SHELL_READINGS, ShellTransform
+
+    rng = np.random.default_rng(seed)
+    subsets = {name: x[rng.choice(len(x), size=min(n_points, len(x)), replace=False)] for name, x in datasets.items()}
+    controls = dict(
+        dataset=w.Dropdown(options=list(subsets), description="data"),
+        reading=w.Dropdown(options=list(SHELL_READINGS), description="shell"),
+        r_min=w.FloatSlider(value=1.0, min=0.0, max=3.0, step=0.1, description="r_min", continuous_update=False),
+        r_max=w.FloatSlider(value=2.0, min=0.1, max=4.0, step=0.1, description="r_max", continuous_update=False),
+        k=w.IntSlider(value=8, min=min(ks), max=max(ks), description="K", continuous_update=False),
+    )
+
+    def show(dataset, reading, r_min, r_max, k):
+        if r_min >= r_max:
+            print(f"r_min ({r_min}) must be below r_max ({r_max})")
+            return
+        xs = ShellTransform(r_min, r_max, reading).fit_transform(subsets[dataset])
+        curve = region_curve(xs, ks, seed=seed, n_init=1)
+        fig = plots.feasible_region_vs_k({f"{dataset}, {reading} shell [{r_min:g}, {r_max:g}]": curve},
+                                         marks={f"{dataset}, {reading} shell [{r_min:g}, {r_max:g}]": k})
+        i = list(ks).index(k)
+        fig.axes[0].set_title(fig.axes[0].get_title() + f"\nK = {k}: WCSS {curve['wcss'][i]:.3g}, "
+                              f"L_collapse {curve['l_collapse'][i]:.3g}", fontsize=9)
+        plt.show()
+
+    return w.interactive(show, **controls)

@@ -1,0 +1,77 @@
+import numpy as np
+import pytest
+
+from hcvae import barrier, clustering, feasible
+
+
+def _two_clusters(a=5.0, n=200, dim=3, noise=0.1, seed=0):
+    rng = np.random.default_rng(seed)
+    labels = np.repeat([0, 1], n // 2)
+    x = np.zeros((n, dim))
+    x[:, 0] = np.where(labels == 0, a, -a)
+    return (x + noise * rng.standard_normal(x.shape)).astype(np.float32), labels
+
+
+def test_halving_rounds_keep_the_smallest_half_until_two():
+    rounds = barrier.halving_rounds(np.array([5, 1, 4, 2, 3, 0, 7, 6], float))
+    assert [r.tolist() for r in rounds] == [list(range(8)), [1, 3, 4, 5], [1, 5]]
+
+
+def test_nested_region_check_finds_a_discarded_clustering_that_scores_worse():
+    losses = np.array([[1.0, 1.0, 5.0, 1.0],   # clustering 2 (discarded) is worst: counterexample
+                       [2.0, 3.0, 1.0, 1.0]])  # a kept clustering is worst: no counterexample
+    check = barrier.nested_region_check(losses, [np.arange(4), np.array([0, 1])])
+    assert check == [{"round": 0, "n_before": 4, "n_after": 2, "counterexamples": [0], "reverse_holds": True}]
+
+
+def test_delta_fails_under_min_k_and_holds_under_own_centre_for_shared_centres():
+    x, _ = _two_clusters()
+    km = clustering.fit_kmeans(x, 2)
+    same = [km, km]
+    min_k = barrier.delta_bounds_collapse(x, same, "min_k")
+    assert min_k["delta"] == pytest.approx(25.0, rel=0.01)  # squared distance from the mean (0) to +-5 e1
+    assert min_k["lowest"]["historical_loss"] == pytest.approx(0.0, abs=1e-9) and not min_k["holds"]
+    own = barrier.delta_bounds_collapse(x, same, "own_centre")
+    assert own["holds"] and own["lowest"]["historical_loss"] == pytest.approx(clustering.l_collapse(x, km), rel=1e-3)
+
+
+def test_reconstruction_family_and_loss_matrix():
+    x, _ = _two_clusters()
+    kms = [clustering.fit_kmeans(x, 2, seed=s) for s in (0, 1)]
+    family = barrier.reconstruction_family(x, kms)
+    assert list(family) == ["identity", "snap to C0", "snap to C1"]
+    losses = barrier.loss_matrix(family, kms, "own_centre")
+    assert losses.shape == (3, 2)
+    assert losses[1, 0] == pytest.approx(0.0, abs=1e-12)  # snapping to C0's centres scores 0 on C0
+    assert losses[0, 0] == pytest.approx(clustering.wcss(x, kms[0]), rel=1e-9)
+
+
+def test_anchor_points_are_l_collapse_and_wcss():
+    x, _ = _two_clusters(noise=0.5)
+    km = clustering.fit_kmeans(x, 2)
+    a = feasible.anchor_points(x, km)
+    assert a["collapsed_loss"] == pytest.approx(a["l_collapse"], rel=1e-9)
+    assert a["ideal_loss"] == pytest.approx(a["wcss"], rel=1e-9)
+    assert a["nonempty"] and a["identity_error"] < 1e-9 * a["tss"]
+
+
+def test_probe_positions():
+    x, _ = _two_clusters(noise=0.5)
+    km = clustering.fit_kmeans(x, 2)
+    probes = {p["name"]: p for p in feasible.reconstruction_probes(x, km, alphas=(0.5, 0.99))}
+    assert probes["own cluster centre"]["position"] == "below WCSS"
+    assert probes["shrunk towards the mean, a = 0.5"]["position"] == "inside"  # 0.25 W + 0.25 L with L >> W
+    assert probes["shrunk towards the mean, a = 0.99"]["position"] == "below WCSS"
+    # isotropic noise in many dimensions: no cluster structure, WCSS > L_collapse, the region is empty
+    blob = np.random.default_rng(0).standard_normal((400, 50)).astype(np.float32)
+    km_blob = clustering.fit_kmeans(blob, 2)
+    assert not clustering.feasible_region(blob, km_blob)["nonempty"]
+    assert {p["position"] for p in feasible.reconstruction_probes(blob, km_blob)} == {"outside (the region is empty)"}
+
+
+def test_region_curve_identity_and_monotone_wcss():
+    x, _ = _two_clusters(noise=1.0, dim=4)
+    curve = feasible.region_curve(x, [1, 2, 4, 8])
+    assert np.all(curve["identity_error"] < 1e-9 * curve["tss"])
+    assert curve["l_collapse"][0] == pytest.approx(0.0, abs=1e-9)  # K = 1: the centre is the mean
+    assert np.all(np.diff(curve["wcss"]) < 0)
