@@ -136,7 +136,7 @@ def run(config: VAEConfig, store: ResultStore | None = None, force: bool = False
     history = train(
         model, data.x, epochs=config.epochs, batch_size=config.batch_size, lr=config.lr, seed=config.seed,
         lr_schedule=config.lr_schedule, progress=progress,
-        loss_fn=lambda m, xb, epoch, step: negative_elbo(m, xb, recon_estimator=config.estimator),
+        loss_fn=lambda m, xb, **_: negative_elbo(m, xb, recon_estimator=config.estimator),
         callbacks=[_epoch_monitor(x_eval)],
         desc=f"{config.dataset}/{config.architecture} r={config.sigma2_ratio:g} seed={config.seed}",
     )

@@ -60,26 +60,33 @@ def train(
     loss_fn: Callable | None = None,
     callbacks: Iterable[Callable] = (),
     lr_schedule: str = "constant",
+    optimizer: torch.optim.Optimizer | None = None,
+    first_epoch: int = 0,
     progress: bool | None = None,
     desc: str = "train",
 ) -> list[dict]:
     """Train ``model`` on the rows of ``x`` and return the per-epoch history.
 
-    ``loss_fn(model, batch, epoch, step)`` returns a dict of scalar tensors with a
-    ``"loss"`` entry to minimise (default: the negative ELBO). Each epoch's history
-    row holds the mean of every term over the epoch's batches, then whatever each
-    ``callback(epoch, model)`` returns (a dict, or None).
+    ``loss_fn(model, batch, *, idx, epoch, step)`` returns a dict of scalar tensors
+    with a ``"loss"`` entry to minimise (default: the negative ELBO); ``idx`` holds
+    the batch's row numbers in ``x`` (for losses that need per-sample labels).
+    Each epoch's history row holds the mean of every term over the epoch's
+    batches, then whatever each ``callback(epoch, model)`` returns (a dict, or None).
+
+    Multi-stage training (e.g. v1's rounds) passes the same ``optimizer`` to each
+    call, so Adam's state carries over, and ``first_epoch`` so that epochs are
+    numbered across stages.
     """
     x = torch.as_tensor(check_data(x))
     n = x.shape[0]
     validate_training(n, epochs, batch_size, lr, lr_schedule)
     if loss_fn is None:
-        def loss_fn(m, xb, epoch, step):
+        def loss_fn(m, xb, **_):
             return negative_elbo(m, xb)
 
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    opt = optimizer if optimizer is not None else torch.optim.Adam(model.parameters(), lr=lr)
     steps_per_epoch = n // batch_size  # drop the ragged last batch: equal-size steps
     total = epochs * steps_per_epoch
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total) if lr_schedule == "cosine" else None
@@ -93,12 +100,12 @@ def train(
         bar = tqdm(total=epochs, desc=desc, unit="epoch", leave=False)
     model.train()
     try:
-        for epoch in range(epochs):
+        for epoch in range(first_epoch, first_epoch + epochs):
             perm = torch.randperm(n, generator=gen)
             sums: dict[str, float] = {}
             for step in range(steps_per_epoch):
-                xb = x[perm[step * batch_size:(step + 1) * batch_size]]
-                terms = loss_fn(model, xb, epoch, step)
+                idx = perm[step * batch_size:(step + 1) * batch_size]
+                terms = loss_fn(model, x[idx], idx=idx, epoch=epoch, step=step)
                 values = {k: float(v.detach()) for k, v in terms.items()}
                 if not all(math.isfinite(v) for v in values.values()):
                     shown = ", ".join(f"{k}={v:.6g}" for k, v in values.items())

@@ -37,7 +37,7 @@ def test_training_lowers_the_loss_and_records_callbacks():
 
 
 def test_nan_guard_names_epoch_step_and_terms():
-    def loss_fn(model, xb, epoch, step):
+    def loss_fn(model, xb, *, idx, epoch, step):
         terms = negative_elbo(model, xb)
         if epoch == 1 and step == 2:
             terms["kl"] = terms["kl"] * float("nan")
@@ -66,3 +66,22 @@ def test_nan_in_data_is_refused():
     x[7, 1] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         train(_model(), x, epochs=1, batch_size=32)
+
+
+def test_loss_fn_sees_the_batch_rows_and_epochs_continue_across_calls():
+    x = _data()
+    seen = []
+
+    def loss_fn(model, xb, *, idx, epoch, step):
+        assert torch.equal(xb, torch.as_tensor(x)[idx])
+        seen.append((epoch, idx.clone()))
+        return negative_elbo(model, xb)
+
+    model = _model()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    h1 = train(model, x, epochs=2, batch_size=64, loss_fn=loss_fn, optimizer=opt)
+    h2 = train(model, x, epochs=1, batch_size=64, loss_fn=loss_fn, optimizer=opt, first_epoch=2)
+    assert [r["epoch"] for r in h1 + h2] == [0, 1, 2]
+    assert opt.state  # Adam's moments carry over between calls
+    epoch0 = torch.cat([i for e, i in seen if e == 0])
+    assert sorted(epoch0.tolist()) == list(range(256))  # an epoch is a permutation of the rows
