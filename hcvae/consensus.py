@@ -1,0 +1,223 @@
+"""Historical Consensus Training (v1 §4.2, Algorithm 1).
+
+Stage 1, selection: start from R0 = 2^k clusterings; each round trains E epochs on
+L_VAE + beta * L_C, cycling through the clusterings still in play (v1 eq. 7),
+scores each by ell_C over the data (v1 eq. 8) and keeps the best half, until two
+remain. Stage 2, refinement: alternate between the last two until
+max(ell_a, ell_b) < epsilon (v1 eq. 9) or an epoch cap is hit; the floor reached
+is recorded either way. Stage 3: train on the better of the two alone for
+E_final epochs (v1 §4.2.3).
+
+Readings of what the text leaves open, each a named option of :class:`HCTSettings`:
+
+* ``reading``: ``"min_k"`` (v1 eq. 8, distance to the nearest centre) or
+  ``"own_centre"`` (v4 eq. 7, distance to the centre of the sample's own cluster);
+* ``cycling``: ``"batch"`` (consecutive batches use the clusterings in turn) or
+  ``"epoch"`` (one clustering per epoch, in turn);
+* ``beta_schedule``: ``"constant"`` or ``"annealed"`` (linear from ``beta`` to
+  ``beta_final`` over Stage 1, then constant; v1 Appendix B gives only
+  "1.0 -> 4.0 (annealed)");
+* ``keep_ratio``: 1/2 (v1), or 1/3 and 2/3 (the ablation of v1 §5.5.3).
+
+The reconstruction x_hat in the clustering loss is the decoder's output at the
+posterior mean, f(mu(x)), both in training and in evaluation: deterministic, as
+eq. 8's x_hat(x) is.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+from .clustering import READINGS, check_clusterings
+from .data import check_data
+from .metrics import active_units, encode
+from .objectives import kl_standard_normal, negative_elbo
+from .train import train, validate_training
+from .validation import check_choice
+
+CYCLING = ("batch", "epoch")
+BETA_SCHEDULES = ("constant", "annealed")
+
+
+@dataclass(frozen=True)
+class HCTSettings:
+    """Hyper-parameters of Algorithm 1; defaults from v1 Appendix B where it gives them."""
+
+    epochs_per_round: int = 30  # E
+    epsilon: float = 1e-4  # refinement threshold (Appendix B; §4.2.2 says 1e-5)
+    max_refine_epochs: int = 100  # Stage 2 stops here if epsilon is not reached
+    final_epochs: int = 30  # E_final
+    beta: float = 1.0
+    beta_final: float = 4.0
+    beta_schedule: str = "constant"
+    keep_ratio: float = 0.5
+    reading: str = "min_k"
+    cycling: str = "batch"
+    batch_size: int = 512
+    lr: float = 3e-3
+    seed: int = 0
+    eval_samples: int = 5000  # subset on which every ell_C, KL and active units are tracked each epoch
+
+    def __post_init__(self):
+        for name in ("epochs_per_round", "max_refine_epochs"):
+            value = getattr(self, name)
+            if int(value) != value or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
+        if int(self.final_epochs) != self.final_epochs or self.final_epochs < 0:
+            raise ValueError(f"final_epochs must be an integer >= 0; got {self.final_epochs!r}")
+        if not (self.epsilon > 0 and math.isfinite(self.epsilon)):
+            raise ValueError(f"epsilon must be a finite number > 0; got {self.epsilon!r}")
+        for name in ("beta", "beta_final"):
+            value = getattr(self, name)
+            if not (value >= 0 and math.isfinite(value)):
+                raise ValueError(f"{name} must be a finite number >= 0; got {value!r}")
+        if not 0 < self.keep_ratio < 1:
+            raise ValueError(f"keep_ratio must lie strictly between 0 and 1; got {self.keep_ratio!r}")
+        check_choice("beta_schedule", self.beta_schedule, BETA_SCHEDULES)
+        check_choice("reading", self.reading, READINGS)
+        check_choice("cycling", self.cycling, CYCLING)
+        if int(self.eval_samples) != self.eval_samples or self.eval_samples < 2:
+            raise ValueError(f"eval_samples must be an integer >= 2; got {self.eval_samples!r}")
+
+
+def selection_sizes(r0: int, keep_ratio: float = 0.5) -> list[int]:
+    """|S_0|, |S_1|, ..., 2: the size of the set after each selection round (v1 §4.2.1, §4.4)."""
+    if int(r0) != r0 or r0 < 2:
+        raise ValueError(f"R0 (the number of clusterings) must be an integer >= 2; got {r0!r}")
+    r0 = int(r0)
+    if keep_ratio == 0.5 and r0 & (r0 - 1):
+        halves, n = [], r0
+        while n % 2 == 0 and n > 2:
+            n //= 2
+            halves.append(n)
+        raise ValueError(
+            f"R0 = {r0} is not a power of two: halving gives {', '.join(map(str, halves)) or 'nothing'} and never "
+            "exactly 2 clusterings (v1 §4.4); use 2, 4, 8, 16, 32, ... or another keep_ratio")
+    sizes = [r0]
+    while sizes[-1] > 2:
+        n = sizes[-1]
+        sizes.append(min(n - 1, max(2, round(n * keep_ratio))))
+    return sizes
+
+
+def clustering_loss_batch(x_hat: torch.Tensor, means: torch.Tensor, labels: torch.Tensor | None, reading: str) -> torch.Tensor:
+    """ell_C of a batch as a differentiable tensor: v1 eq. 8 (min_k) or v4 eq. 7 (own_centre)."""
+    if reading == "min_k":
+        return torch.cdist(x_hat, means).pow(2).min(dim=1).values.mean()
+    return (x_hat - means[labels]).pow(2).sum(dim=1).mean()
+
+
+class _Clusterings:
+    """The clusterings as tensors, with ell_C of any model on any rows."""
+
+    def __init__(self, clusterings, reading: str):
+        self.reading = reading
+        self.means = [torch.as_tensor(c.means, dtype=torch.float32) for c in clusterings]
+        self.labels = [torch.as_tensor(c.labels, dtype=torch.long) for c in clusterings]
+
+    def __len__(self):
+        return len(self.means)
+
+    def loss(self, i: int, x_hat: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        return clustering_loss_batch(x_hat, self.means[i], self.labels[i][idx], self.reading)
+
+    @torch.no_grad()
+    def all_losses(self, model, x: torch.Tensor, idx: torch.Tensor, which=None) -> np.ndarray:
+        x_hat = model.decode(model.encode(x[idx])[0])
+        which = range(len(self)) if which is None else which
+        return np.array([float(self.loss(i, x_hat, idx)) for i in which])
+
+
+def _beta_at(settings: HCTSettings, epoch: int, anneal_epochs: int) -> float:
+    if settings.beta_schedule == "constant" or anneal_epochs == 0:
+        return settings.beta
+    t = min(1.0, epoch / anneal_epochs)
+    return settings.beta + t * (settings.beta_final - settings.beta)
+
+
+def historical_consensus(model, x, clusterings, settings: HCTSettings = HCTSettings(), progress: bool | None = None) -> dict:
+    """Run Algorithm 1 on ``model`` and return its full record.
+
+    Returns a dict with ``history`` (one row per epoch: stage, round, the set in
+    play, every loss term, beta, KL and active units on the evaluation subset, and
+    ell_C on *every* clustering, discarded ones included), ``rounds`` (per
+    selection round: the set, the scores over the data, what was kept),
+    ``refinement`` (epochs used, whether epsilon was reached, the floor of
+    max(ell_a, ell_b) and its trajectory), ``final_clustering`` and ``sizes``.
+    """
+    x_np = check_data(x)
+    clusterings = check_clusterings(x_np, clusterings)
+    sizes = selection_sizes(len(clusterings), settings.keep_ratio)
+    validate_training(x_np.shape[0], 1, settings.batch_size, settings.lr)
+    x_t = torch.as_tensor(x_np)
+    n = x_t.shape[0]
+    cl = _Clusterings(clusterings, settings.reading)
+    all_rows = torch.arange(n)
+    eval_idx = torch.as_tensor(np.sort(np.random.default_rng(settings.seed).permutation(n)[: settings.eval_samples]))
+    opt = torch.optim.Adam(model.parameters(), lr=settings.lr)
+    anneal_epochs = (len(sizes) - 1) * settings.epochs_per_round
+    history: list[dict] = []
+    epoch = 0
+
+    def loss_fn_for(active: list[int]):
+        def loss_fn(m, xb, *, idx, epoch, step):
+            turn = step if settings.cycling == "batch" else epoch
+            k = active[turn % len(active)]
+            beta = _beta_at(settings, epoch, anneal_epochs)
+            terms = negative_elbo(m, xb)
+            x_hat = m.decode(m.encode(xb)[0])
+            l_c = cl.loss(k, x_hat, idx)
+            return {**terms, "loss": terms["loss"] + beta * l_c, "l_c": l_c, "beta": torch.tensor(beta)}
+        return loss_fn
+
+    def monitor_for(stage: str, round_: int, active: list[int]):
+        def monitor(ep, m):
+            mu, logvar = encode(m, x_t[eval_idx])
+            units = active_units(mu, logvar)
+            kl = float(kl_standard_normal(torch.as_tensor(mu), torch.as_tensor(logvar)).sum(-1).mean())
+            return {"stage": stage, "round": round_, "active_set": list(active), "eval_kl": kl,
+                    "active_burda": units["active_burda"], "active_paper": units["active_paper"],
+                    "ell": cl.all_losses(m, x_t, eval_idx).tolist()}
+        return monitor
+
+    def run_epochs(active, epochs, stage, round_, seed):
+        nonlocal epoch
+        rows = train(model, x_np, epochs=epochs, batch_size=settings.batch_size, lr=settings.lr, seed=seed,
+                     loss_fn=loss_fn_for(active), optimizer=opt, first_epoch=epoch, progress=progress,
+                     callbacks=[monitor_for(stage, round_, active)], desc=f"HCT {stage} {round_}")
+        history.extend(rows)
+        epoch += epochs
+
+    # Stage 1: power-of-two selection
+    active = list(range(len(clusterings)))
+    rounds = []
+    for t, size in enumerate(sizes[1:]):
+        run_epochs(active, settings.epochs_per_round, "select", t, settings.seed + t)
+        scores = cl.all_losses(model, x_t, all_rows, active)  # v1 eq. 8 over the whole data
+        kept = [active[i] for i in np.argsort(scores, kind="stable")[:size]]
+        rounds.append({"round": t, "set": list(active), "scores": scores.tolist(), "kept": sorted(kept)})
+        active = sorted(kept)
+
+    # Stage 2: consensus refinement on the last two, until max(ell_a, ell_b) < epsilon or the cap
+    trajectory, reached = [], False
+    for r in range(settings.max_refine_epochs):
+        run_epochs(active, 1, "refine", len(rounds), settings.seed + 1000 + r)
+        worst = float(cl.all_losses(model, x_t, all_rows, active).max())
+        trajectory.append(worst)
+        if worst < settings.epsilon:
+            reached = True
+            break
+    refinement = {"epochs": len(trajectory), "reached": reached, "epsilon": settings.epsilon,
+                  "floor": min(trajectory), "final": trajectory[-1], "trajectory": trajectory}
+
+    # Stage 3: the better of the two alone
+    final_scores = cl.all_losses(model, x_t, all_rows, active)
+    final = active[int(np.argmin(final_scores))]
+    if settings.final_epochs:
+        run_epochs([final], settings.final_epochs, "final", len(rounds) + 1, settings.seed + 2000)
+    return {"history": history, "rounds": rounds, "refinement": refinement, "final_clustering": final,
+            "sizes": sizes, "settings": asdict(settings)}
