@@ -26,6 +26,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/gmm_parallel.py
+	$(BIN)/python benchmarks/hct_overhead.py
 
 clean:
 	rm -rf _build

@@ -35,7 +35,7 @@ import torch
 from .clustering import READINGS, check_clusterings
 from .data import check_data
 from .metrics import active_units, encode
-from .objectives import kl_standard_normal, negative_elbo
+from .objectives import gaussian_nll, kl_standard_normal
 from .train import train, validate_training
 from .validation import check_choice
 
@@ -168,10 +168,13 @@ def historical_consensus(model, x, clusterings, settings: HCTSettings = HCTSetti
             turn = step if settings.cycling == "batch" else epoch
             k = active[turn % len(active)]
             beta = _beta_at(settings, epoch, anneal_epochs)
-            terms = negative_elbo(m, xb)
-            x_hat = m.decode(m.encode(xb)[0])
-            l_c = cl.loss(k, x_hat, idx)
-            return {**terms, "loss": terms["loss"] + beta * l_c, "l_c": l_c, "beta": torch.tensor(beta)}
+            mu, logvar = m.encode(xb)  # one encoder pass for both terms
+            z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+            nll = gaussian_nll(xb, m.decode(z), m.sigma2_decoder).mean()
+            kl = kl_standard_normal(mu, logvar).sum(-1).mean()
+            l_c = cl.loss(k, m.decode(mu), idx)
+            return {"loss": nll + kl + beta * l_c, "nll": nll, "kl": kl, "neg_elbo": nll + kl, "l_c": l_c,
+                    "beta": torch.tensor(beta)}
         return loss_fn
 
     def monitor_for(stage: str, round_: int, active: list[int]):
