@@ -5,8 +5,11 @@ sigma'^2 exceeds lambda_max of the data covariance), Historical Consensus Traini
 (v1) and the Spherical VAE with cluster-aware feasible regions (v4), reproduced.
 
 One module per concept: ``data``, ``models``, ``objectives``, ``metrics``,
-``train``, ``theory``, ``experiments`` (configs, profiles and the result store),
-``plots`` and ``widgets``; ``python -m hcvae.notebook`` reruns a book section.
+``train``, ``theory``, ``experiments`` (configs and ``run``), ``profiles``,
+``store`` (the content-addressed result store), ``clustering``, ``spherical``
+(the v4 shell transform), ``consensus`` (v1 Algorithm 1), the analyses
+``phase``, ``barrier`` and ``feasible``, ``plots`` and ``widgets``;
+``python -m hcvae.notebook`` reruns a book section.
 """
 
 __version__ = "0.1.0"
