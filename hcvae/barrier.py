@@ -90,3 +90,31 @@ def reconstruction_family(x, clusterings) -> dict:
 def loss_matrix(family: dict, clusterings, reading: str) -> np.ndarray:
     """ell_C (``reading``) of every reconstruction in ``family`` (rows) on every clustering (columns)."""
     return np.array([[clustering_loss(x_hat, cl, reading) for cl in clusterings] for x_hat in family.values()])
+
+
+def delta_summary(x, clusterings) -> dict:
+    """delta_C of every clustering at the data mean, delta, and the scale they compare with.
+
+    ``eq14_error`` re-derives each delta_C as ell_C (min_k) of the constant reconstruction
+    c = data mean given for every sample (v1 Appendix A, eq. 14) and reports the largest
+    difference: it should be rounding error.
+    """
+    from .clustering import delta_c, tss
+    from .data import covariance_spectrum
+
+    x = check_data(x).astype(np.float64)
+    clusterings = check_clusterings(x, clusterings)
+    mean = x.mean(0)
+    per_clustering = np.array([delta_c(cl, mean) for cl in clusterings])
+    constant = np.broadcast_to(mean, x.shape)
+    eq14 = max(abs(clustering_loss(constant, cl, "min_k") - d) for cl, d in zip(clusterings, per_clustering))
+    return {"per_clustering": per_clustering, "delta": float(per_clustering.min()), "max": float(per_clustering.max()),
+            "lambda_max": float(covariance_spectrum(x)[0]), "tss": tss(x), "eq14_error": float(eq14)}
+
+
+def lemma_4_3(x, clusterings, reading: str) -> list[dict]:
+    """:func:`nested_region_check` on :func:`reconstruction_family`, with v1's halving rounds scored by
+    ell_C of the identity reconstruction (the choice a perfect autoencoder would make)."""
+    family = reconstruction_family(x, clusterings)
+    losses = loss_matrix(family, clusterings, reading)
+    return nested_region_check(losses, halving_rounds(losses[0]))  # row 0: the identity

@@ -60,3 +60,15 @@ def reconstruction_probes(x, clustering, seed: int = 0, alphas=(0.25, 0.5, 0.75,
             position = "above L_collapse" if loss > region["l_collapse"] else "inside"
         out.append({"name": name, "loss": loss, "position": position})
     return out
+
+
+def region_at(curve: dict, k: int) -> dict:
+    """The region of a :func:`region_curve` at one K, and the smallest K of the curve where it is non-empty."""
+    ks = np.asarray(curve["k"])
+    if k not in ks:
+        raise ValueError(f"K = {k} is not on the curve; its K values are {ks.tolist()}")
+    i = int(np.flatnonzero(ks == k)[0])
+    open_ks = ks[curve["wcss"] < curve["l_collapse"]]
+    return {"k": int(k), "wcss": float(curve["wcss"][i]), "l_collapse": float(curve["l_collapse"][i]),
+            "width_over_tss": float(curve["width"][i] / curve["tss"][i]), "nonempty": bool(curve["width"][i] > 0),
+            "smallest_open_k": int(open_ks.min()) if open_ks.size else None}

@@ -75,3 +75,22 @@ def test_region_curve_identity_and_monotone_wcss():
     assert np.all(curve["identity_error"] < 1e-9 * curve["tss"])
     assert curve["l_collapse"][0] == pytest.approx(0.0, abs=1e-9)  # K = 1: the centre is the mean
     assert np.all(np.diff(curve["wcss"]) < 0)
+
+
+def test_delta_summary_and_lemma_4_3():
+    x, _ = _two_clusters()
+    kms = [clustering.fit_kmeans(x, 2, seed=s) for s in range(4)]
+    d = barrier.delta_summary(x, kms)
+    assert d["delta"] == pytest.approx(25.0, rel=0.01) and d["eq14_error"] < 1e-9
+    assert d["tss"] == pytest.approx(clustering.tss(x))
+    check = barrier.lemma_4_3(x, kms, "own_centre")
+    assert [c["n_before"] for c in check] == [4] and all(c["reverse_holds"] for c in check)
+
+
+def test_region_at():
+    x, _ = _two_clusters(noise=1.0, dim=4)
+    curve = feasible.region_curve(x, [1, 2, 4])
+    r = feasible.region_at(curve, 2)
+    assert r["nonempty"] and r["smallest_open_k"] == 2 and r["wcss"] < r["l_collapse"]
+    with pytest.raises(ValueError, match="K = 3 is not on the curve"):
+        feasible.region_at(curve, 3)
