@@ -224,3 +224,46 @@ def historical_consensus(model, x, clusterings, settings: HCTSettings = HCTSetti
         run_epochs([final], settings.final_epochs, "final", len(rounds) + 1, settings.seed + 2000)
     return {"history": history, "rounds": rounds, "refinement": refinement, "final_clustering": final,
             "sizes": sizes, "settings": asdict(settings)}
+
+
+def parameter_distance(model_a, model_b) -> float:
+    """Euclidean distance between two models' parameter vectors (v1 Figure 2 right: distance to a collapsed model)."""
+    a = torch.nn.utils.parameters_to_vector(model_a.parameters()).detach()
+    b = torch.nn.utils.parameters_to_vector(model_b.parameters()).detach()
+    if a.shape != b.shape:
+        raise ValueError(f"the models have {a.numel()} and {b.numel()} parameters: they must share an architecture")
+    return float((a - b).norm())
+
+
+@torch.no_grad()
+def reconstruction_landing(model, x, clustering) -> dict:
+    """Where the posterior-mean reconstructions land: how many distinct centres of ``clustering`` they are
+    nearest to, and the share of samples whose reconstruction is nearest to their own cluster's centre.
+
+    A collapsed decoder lands every sample on one point, hence on one centre.
+    """
+    x = check_data(x)
+    check_clusterings(x, [clustering])
+    x_t = torch.as_tensor(x)
+    x_hat = model.decode(model.encode(x_t)[0])
+    nearest = torch.cdist(x_hat, torch.as_tensor(clustering.means, dtype=torch.float32)).argmin(dim=1).numpy()
+    return {"n_centres_hit": int(np.unique(nearest).size), "n_centres": clustering.n_clusters,
+            "own_centre_share": float(np.mean(nearest == clustering.labels))}
+
+
+def retention_matrix(record: dict) -> np.ndarray:
+    """R0 x (rounds + 1) booleans: is clustering i still in play before round t (last column: after selection)?
+    (v1 Figure 7.)"""
+    rounds = record["rounds"]
+    r0 = record["sizes"][0]
+    matrix = np.zeros((r0, len(rounds) + 1), dtype=bool)
+    for t, rnd in enumerate(rounds):
+        matrix[rnd["set"], t] = True
+    if rounds:
+        matrix[rounds[-1]["kept"], len(rounds)] = True
+    return matrix
+
+
+def discarded_at(record: dict) -> dict[int, int]:
+    """For every clustering dropped by the selection, the round that dropped it."""
+    return {c: rnd["round"] for rnd in record["rounds"] for c in rnd["set"] if c not in rnd["kept"]}

@@ -123,3 +123,37 @@ def test_clusterings_of_another_dimension_are_refused_before_training(setup):
     with pytest.raises(ValueError, match="dimension 5, the data have 8"):
         historical_consensus(model, x, [*clusterings[:3], other], HCTSettings(**FAST), progress=False)
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_retention_and_discarded(setup):
+    from hcvae.consensus import discarded_at, retention_matrix
+
+    res = _run(setup)
+    m = retention_matrix(res)
+    assert m.shape == (8, 3) and m[:, 0].all() and m.sum(0).tolist() == [8, 4, 2]
+    dropped = discarded_at(res)
+    assert len(dropped) == 6 and sorted(set(dropped.values())) == [0, 1]
+    assert not set(dropped) & set(res["rounds"][-1]["kept"])
+
+
+def test_parameter_distance_and_landing(setup):
+    from hcvae.consensus import parameter_distance, reconstruction_landing
+
+    x, clusterings = setup
+    a, b = _model(0), _model(1)
+    assert parameter_distance(a, a) == 0.0 and parameter_distance(a, b) > 0
+    with pytest.raises(ValueError, match="share an architecture"):
+        parameter_distance(a, GaussianVAE(8, 3, 1.0))
+    collapsed = _model()
+    with torch.no_grad():
+        for p in collapsed.decoder.parameters():
+            p.zero_()
+    landing = reconstruction_landing(collapsed, x, clusterings[0])
+    assert landing["n_centres_hit"] == 1 and landing["n_centres"] == 4
+
+
+def test_hct_figure(setup):
+    from hcvae import plots
+
+    fig = plots.hct_trajectories(_run(setup), title="tiny")
+    assert len(fig.axes) == 3
