@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .clustering import (check_clusterings, clustering_loss, delta, historical_loss, minimax_constant)
-from .data import check_data
+from .clustering import check_clusterings, clustering_loss, delta, delta_c, historical_loss, minimax_constant, tss
+from .data import check_data, covariance_spectrum
 
 
 def collapsed_candidates(x, clusterings, reading: str) -> list[dict]:
@@ -99,9 +99,6 @@ def delta_summary(x, clusterings) -> dict:
     c = data mean given for every sample (v1 Appendix A, eq. 14) and reports the largest
     difference: it should be rounding error.
     """
-    from .clustering import delta_c, tss
-    from .data import covariance_spectrum
-
     x = check_data(x).astype(np.float64)
     clusterings = check_clusterings(x, clusterings)
     mean = x.mean(0)

@@ -255,16 +255,16 @@ def minimax_constant(clusterings, reading: str = "min_k", steps: int = 300, extr
     best_c, best = np.asarray(candidates[scored[0][1]], float), scored[0][0]
     for _, i in scored[:5]:
         c = np.asarray(candidates[i], float).copy()
-        for step in range(steps):
-            worst = max(clusterings, key=lambda cl: clustering_loss(c[None, :], cl, reading))
+        for step in range(steps + 1):
+            losses = [clustering_loss(c[None, :], cl, reading) for cl in clusterings]
+            if max(losses) < best:
+                best, best_c = max(losses), c.copy()
+            worst = clusterings[int(np.argmax(losses))]
             if reading == "min_k":  # the worst clustering's nearest centre
                 target = worst.means[np.argmin(((worst.means - c) ** 2).sum(1))]
             else:  # own_centre: ell_C(c) = ||c - sum_k pi_k mu_k||^2 + const
                 target = label_shares(worst) @ worst.means
             c = c + (0.5 / (1 + step)) * (target - c)  # a shrinking step towards it
-            value = loss(c)
-            if value < best:
-                best, best_c = value, c.copy()
     return {"c": best_c, "historical_loss": best,
             "per_clustering": np.array([clustering_loss(best_c[None, :], cl, reading) for cl in clusterings])}
 

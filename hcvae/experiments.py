@@ -1,11 +1,11 @@
-"""Experiment configs, the ``quick`` and ``paper`` profiles, and ``run(config)``.
+"""Experiment configs and ``run(config)``; the ``quick`` and ``paper`` profiles are in :mod:`hcvae.profiles`.
 
 A config is a frozen dataclass validated at construction, so a bad value fails
 before any data are loaded or any model is trained. ``run`` returns the stored
 result when the result store has it (see :mod:`hcvae.store`) and otherwise
 trains, evaluates, stores and returns it.
 
-Profiles:
+What the profiles choose here:
 
 * ``quick``: small enough that every notebook runs in the test suite (a 5,000-sample
   subset of the synthetic data, short training, one seed);

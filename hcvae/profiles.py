@@ -42,7 +42,6 @@ _PROFILE_SETTINGS = {
 }
 
 
-
 def resolve_profile(profile: str) -> str:
     """The profile to run: ``$HCVAE_PROFILE`` when set (``make book`` sets it to ``paper``), else ``profile``."""
     chosen = os.environ.get("HCVAE_PROFILE") or profile
