@@ -78,6 +78,11 @@ class VAEConfig:
             return self.recon_estimator
         return "analytic" if self.architecture == "linear" else "sample"
 
+    def compute(self, store=None, progress: bool | None = None) -> tuple[dict, dict]:
+        """Train and evaluate this run (what :func:`run` stores)."""
+        result, state_dict, _ = train_vae(self, progress)
+        return result, state_dict
+
     @classmethod
     def from_profile(cls, profile: str, dataset: str, architecture: str = "mlp", **overrides) -> "VAEConfig":
         """A config with ``profile``'s training settings for (``dataset``, ``architecture``), then ``overrides``."""
@@ -113,18 +118,8 @@ def _epoch_monitor(x_eval: torch.Tensor):
     return monitor
 
 
-def run(config: VAEConfig, store: ResultStore | None = None, force: bool = False, progress: bool | None = None) -> dict:
-    """Train and evaluate ``config``, or return its stored result.
-
-    The result holds the config, the data's lambda_max and spectrum, sigma2_decoder,
-    every metric of :func:`hcvae.metrics.evaluate`, the linear-VAE closed form at the
-    same sigma2_decoder, the per-epoch history and the wall time.
-    """
-    store = store if store is not None else ResultStore()
-    if not force:
-        cached = store.load(config)
-        if cached is not None:
-            return cached
+def train_vae(config: VAEConfig, progress: bool | None = None) -> tuple[dict, dict, GaussianVAE]:
+    """Train and evaluate ``config`` (no store): the result dict, the model's state dict and the model."""
     start = time.perf_counter()
     data = load_dataset(config.dataset, config.n_samples, seed=0)  # same subset for every training seed
     spectrum = covariance_spectrum(data.x)
@@ -148,7 +143,30 @@ def run(config: VAEConfig, store: ResultStore | None = None, force: bool = False
         "history": history,
         "wall_time_s": time.perf_counter() - start,
     }
-    return store.save(config, _jsonable(result), state_dict=model.state_dict())
+    return result, model.state_dict(), model
+
+
+def run(config, store: ResultStore | None = None, force: bool = False, progress: bool | None = None) -> dict:
+    """Compute ``config``'s result, or return it from the store.
+
+    ``config`` is any experiment config with a ``compute(store, progress)`` method
+    returning ``(result, state_dict or None)``: :class:`VAEConfig` here,
+    :class:`hcvae.hct.HCTConfig` for Historical Consensus Training and its controls.
+    For a :class:`VAEConfig` the result holds the config, the data's lambda_max and
+    spectrum, sigma2_decoder, every metric of :func:`hcvae.metrics.evaluate`, the
+    linear-VAE closed form at the same sigma2_decoder, the per-epoch history and
+    the wall time.
+    """
+    if not callable(getattr(config, "compute", None)):
+        raise TypeError(f"config must be an experiment config with a compute() method (VAEConfig, HCTConfig, ...); "
+                        f"got {type(config).__name__}")
+    store = store if store is not None else ResultStore()
+    if not force:
+        cached = store.load(config)
+        if cached is not None:
+            return cached
+    result, state_dict = config.compute(store=store, progress=progress)
+    return store.save(config, _jsonable(result), state_dict=state_dict)
 
 
 def phase_sweep_configs(profile: str, datasets=DATASETS, architectures=ARCHITECTURES, ratios=None, seeds=None) -> list[VAEConfig]:

@@ -29,6 +29,11 @@ _PROFILE_SETTINGS = {
         ("digits", "linear"): dict(n_samples=None, epochs=300, batch_size=128, lr=3e-2),
         # theorem-bound chapters: R0 EM clusterings (v1 §5.5.1 uses 16) on how many samples
         "clusterings": dict(r0=8, n_samples={"synthetic": 5_000, "digits": None}),
+        # Historical Consensus Training (v1 Algorithm 1) and its controls, per data set
+        "hct": {
+            "synthetic": dict(n_samples=5_000, r0=8, epochs_per_round=5, max_refine_epochs=10, final_epochs=5, batch_size=128),
+            "digits": dict(n_samples=None, r0=8, epochs_per_round=10, max_refine_epochs=20, final_epochs=10, batch_size=128),
+        },
     },
     "paper": {
         "seeds": (0, 1, 2),
@@ -38,6 +43,12 @@ _PROFILE_SETTINGS = {
         ("digits", "mlp"): dict(n_samples=None, epochs=400, batch_size=128, lr=3e-3),
         ("digits", "linear"): dict(n_samples=None, epochs=600, batch_size=128, lr=1e-2),
         "clusterings": dict(r0=16, n_samples={"synthetic": None, "digits": None}),
+        # v1 Appendix B: E = 30, epsilon 1e-4, beta 1 -> 4 annealed, batch 512 (digits: 128, it has 1,797 rows);
+        # R0 = 16 (§5.5.1; Appendix B's 24 cannot halve to 2). Refinement capped at 100 epochs.
+        "hct": {
+            "synthetic": dict(n_samples=None, r0=16, epochs_per_round=30, max_refine_epochs=100, final_epochs=30, batch_size=512),
+            "digits": dict(n_samples=None, r0=16, epochs_per_round=30, max_refine_epochs=100, final_epochs=30, batch_size=128),
+        },
     },
 }
 

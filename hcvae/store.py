@@ -1,11 +1,12 @@
 """A content-addressed result store: one folder per (config, code) hash.
 
 ``results/<key>/result.json`` (and optionally ``weights.pt``, a plain state dict
-read back with ``weights_only=True``). The key hashes the config and
-:data:`CODE_VERSION`: the package version and the source of every module that
-:mod:`hcvae.experiments` imports, directly or not. Editing code that computes
-results can never serve stale numbers; modules no stored result depends on
-(plots, profiles, methods not yet run through ``experiments``) change freely.
+read back with ``weights_only=True``). The key hashes the config and the code
+version of its kind: the package version and the source of the module that
+defines the config class and of every hcvae module it imports, directly or not
+(:func:`code_version`). Editing code that computes a result can never serve a
+stale one; editing a method's module invalidates that method's runs and no
+others, and modules no stored result depends on (plots, profiles) change freely.
 Files are written to a temporary name and renamed into place, weights first and
 the JSON last: an entry exists only once complete. An entry that does not parse
 or does not match its key is reported and recomputed, never half-read.
@@ -13,6 +14,7 @@ or does not match its key is reported and recomputed, never half-read.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -48,16 +50,25 @@ def _result_modules(start: str = "experiments") -> list[Path]:
     return [package / f"{name}.py" for name in sorted(seen)]
 
 
-def _code_version() -> str:
-    """The package version plus a hash of the source of every module a stored result depends on."""
+@functools.lru_cache(maxsize=None)
+def code_version(module: str = "experiments") -> str:
+    """The package version plus a hash of the source of ``module`` and every hcvae module it imports."""
     h = hashlib.sha256(__version__.encode())
-    for path in _result_modules():
+    for path in _result_modules(module):
         h.update(path.name.encode())
         h.update(path.read_bytes())
     return f"{__version__}+{h.hexdigest()[:12]}"
 
 
-CODE_VERSION = _code_version()
+CODE_VERSION = code_version("experiments")
+
+
+def config_code_version(config) -> str:
+    """The code version a config's results depend on: that of the hcvae module defining its class."""
+    module = type(config).__module__
+    if is_dataclass(config) and module.startswith("hcvae."):
+        return code_version(module.split(".", 1)[1])
+    return CODE_VERSION
 
 
 def default_root() -> Path:
@@ -72,7 +83,7 @@ def config_dict(config) -> dict:
 
 
 def config_key(config) -> str:
-    payload = json.dumps({"config": config_dict(config), "code": CODE_VERSION}, sort_keys=True, default=str)
+    payload = json.dumps({"config": config_dict(config), "code": config_code_version(config)}, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
 
 
@@ -117,7 +128,7 @@ class ResultStore:
 
     def save(self, config, result: dict, state_dict: dict | None = None) -> dict:
         folder = self.folder(config)
-        result = {**result, "key": config_key(config), "code_version": CODE_VERSION,
+        result = {**result, "key": config_key(config), "code_version": config_code_version(config),
                   "config": config_dict(config), "has_weights": state_dict is not None}
         if state_dict is not None:
             _atomic_write(folder / "weights.pt", lambda f: torch.save(state_dict, f))

@@ -98,7 +98,7 @@ def test_key_depends_on_config_and_code(monkeypatch):
     a, b = VAEConfig(**TINY, sigma2_ratio=0.5), VAEConfig(**TINY, sigma2_ratio=0.75)
     assert store_mod.config_key(a) != store_mod.config_key(b)
     before = store_mod.config_key(a)
-    monkeypatch.setattr(store_mod, "CODE_VERSION", "0.0.0+other")
+    monkeypatch.setattr(store_mod, "config_code_version", lambda config: "0.0.0+other")
     assert store_mod.config_key(a) != before
 
 
