@@ -139,35 +139,35 @@ def _beta_at(settings: HCTSettings, epoch: int, anneal_epochs: int) -> float:
     return settings.beta + t * (settings.beta_final - settings.beta)
 
 
-def historical_consensus(model, x, clusterings, settings: HCTSettings = HCTSettings(), progress: bool | None = None) -> dict:
-    """Run Algorithm 1 on ``model`` and return its full record.
+class _Trainer:
+    """Training on L_VAE + beta * L_C with a given set of clusterings in play, one history row per epoch."""
 
-    Returns a dict with ``history`` (one row per epoch: stage, round, the set in
-    play, every loss term, beta, KL and active units on the evaluation subset, and
-    ell_C on *every* clustering, discarded ones included), ``rounds`` (per
-    selection round: the set, the scores over the data, what was kept),
-    ``refinement`` (epochs used, whether epsilon was reached, the floor of
-    max(ell_a, ell_b) and its trajectory), ``final_clustering`` and ``sizes``.
-    """
-    x_np = check_data(x)
-    clusterings = check_clusterings(x_np, clusterings)
-    sizes = selection_sizes(len(clusterings), settings.keep_ratio)
-    validate_training(x_np.shape[0], 1, settings.batch_size, settings.lr)
-    x_t = torch.as_tensor(x_np)
-    n = x_t.shape[0]
-    cl = _Clusterings(clusterings, settings.reading)
-    all_rows = torch.arange(n)
-    eval_idx = torch.as_tensor(np.sort(np.random.default_rng(settings.seed).permutation(n)[: settings.eval_samples]))
-    opt = torch.optim.Adam(model.parameters(), lr=settings.lr)
-    anneal_epochs = (len(sizes) - 1) * settings.epochs_per_round
-    history: list[dict] = []
-    epoch = 0
+    def __init__(self, model, x, clusterings, settings: HCTSettings, anneal_epochs: int, callbacks=(), progress=None):
+        self.x_np = check_data(x)
+        self.clusterings = check_clusterings(self.x_np, clusterings)
+        validate_training(self.x_np.shape[0], 1, settings.batch_size, settings.lr)
+        self.model, self.settings, self.anneal_epochs = model, settings, anneal_epochs
+        self.callbacks, self.progress = list(callbacks), progress
+        self.x = torch.as_tensor(self.x_np)
+        n = self.x.shape[0]
+        self.cl = _Clusterings(self.clusterings, settings.reading)
+        self.all_rows = torch.arange(n)
+        self.eval_idx = torch.as_tensor(np.sort(np.random.default_rng(settings.seed).permutation(n)[: settings.eval_samples]))
+        self.opt = torch.optim.Adam(model.parameters(), lr=settings.lr)
+        self.history: list[dict] = []
+        self.epoch = 0
 
-    def loss_fn_for(active: list[int]):
+    def scores(self, which) -> np.ndarray:
+        """ell_C of the current model over the whole data, for the clusterings ``which`` (v1 eq. 8)."""
+        return self.cl.all_losses(self.model, self.x, self.all_rows, which)
+
+    def _loss_fn(self, active: list[int]):
+        settings, cl = self.settings, self.cl
+
         def loss_fn(m, xb, *, idx, epoch, step):
             turn = step if settings.cycling == "batch" else epoch
             k = active[turn % len(active)]
-            beta = _beta_at(settings, epoch, anneal_epochs)
+            beta = _beta_at(settings, epoch, self.anneal_epochs)
             mu, logvar = m.encode(xb)  # one encoder pass for both terms
             z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
             nll = gaussian_nll(xb, m.decode(z), m.sigma2_decoder).mean()
@@ -177,53 +177,99 @@ def historical_consensus(model, x, clusterings, settings: HCTSettings = HCTSetti
                     "beta": torch.tensor(beta)}
         return loss_fn
 
-    def monitor_for(stage: str, round_: int, active: list[int]):
+    def _monitor(self, stage: str, round_: int, active: list[int]):
         def monitor(ep, m):
-            mu, logvar = encode(m, x_t[eval_idx])
+            mu, logvar = encode(m, self.x[self.eval_idx])
             units = active_units(mu, logvar)
             kl = float(kl_standard_normal(torch.as_tensor(mu), torch.as_tensor(logvar)).sum(-1).mean())
             return {"stage": stage, "round": round_, "active_set": list(active), "eval_kl": kl,
                     "active_burda": units["active_burda"], "active_paper": units["active_paper"],
-                    "ell": cl.all_losses(m, x_t, eval_idx).tolist()}
+                    "ell": self.cl.all_losses(m, self.x, self.eval_idx).tolist()}
         return monitor
 
-    def run_epochs(active, epochs, stage, round_, seed):
-        nonlocal epoch
-        rows = train(model, x_np, epochs=epochs, batch_size=settings.batch_size, lr=settings.lr, seed=seed,
-                     loss_fn=loss_fn_for(active), optimizer=opt, first_epoch=epoch, progress=progress,
-                     callbacks=[monitor_for(stage, round_, active)], desc=f"HCT {stage} {round_}")
-        history.extend(rows)
-        epoch += epochs
+    def run_epochs(self, active: list[int], epochs: int, stage: str, round_: int, seed: int) -> None:
+        rows = train(self.model, self.x_np, epochs=epochs, batch_size=self.settings.batch_size, lr=self.settings.lr,
+                     seed=seed, loss_fn=self._loss_fn(active), optimizer=self.opt, first_epoch=self.epoch,
+                     progress=self.progress, callbacks=[self._monitor(stage, round_, active), *self.callbacks],
+                     desc=f"HCT {stage} {round_}")
+        self.history.extend(rows)
+        self.epoch += epochs
+
+
+def historical_consensus(model, x, clusterings, settings: HCTSettings = HCTSettings(), progress: bool | None = None,
+                         callbacks=(), on_stage_end=None) -> dict:
+    """Run Algorithm 1 on ``model`` and return its full record.
+
+    Returns a dict with ``history`` (one row per epoch: stage, round, the set in
+    play, every loss term, beta, KL and active units on the evaluation subset, and
+    ell_C on *every* clustering, discarded ones included, plus whatever each
+    ``callback(epoch, model)`` returns), ``rounds`` (per selection round: the set,
+    the scores over the data, what was kept), ``refinement`` (epochs used, whether
+    epsilon was reached, the floor of max(ell_a, ell_b) and its trajectory),
+    ``final_clustering`` and ``sizes``. ``on_stage_end(stage, model)``, if given, is
+    called after Stage 1 (``"select"``), Stage 2 (``"refine"``) and Stage 3
+    (``"final"``); what it returns is kept under ``record["stage_end"][stage]``
+    (v1 Table 1 reports the model at each of these points).
+    """
+    sizes = selection_sizes(len(list(clusterings)), settings.keep_ratio)
+    run = _Trainer(model, x, clusterings, settings, (len(sizes) - 1) * settings.epochs_per_round, callbacks, progress)
 
     # Stage 1: power-of-two selection
-    active = list(range(len(clusterings)))
+    active = list(range(len(run.clusterings)))
     rounds = []
     for t, size in enumerate(sizes[1:]):
-        run_epochs(active, settings.epochs_per_round, "select", t, settings.seed + t)
-        scores = cl.all_losses(model, x_t, all_rows, active)  # v1 eq. 8 over the whole data
+        run.run_epochs(active, settings.epochs_per_round, "select", t, settings.seed + t)
+        scores = run.scores(active)
         kept = [active[i] for i in np.argsort(scores, kind="stable")[:size]]
         rounds.append({"round": t, "set": list(active), "scores": scores.tolist(), "kept": sorted(kept)})
         active = sorted(kept)
+    stage_end = {}
+
+    def end_of(stage):
+        if on_stage_end is not None:
+            stage_end[stage] = on_stage_end(stage, model)
+
+    end_of("select")
 
     # Stage 2: consensus refinement on the last two, until max(ell_a, ell_b) < epsilon or the cap
     trajectory, reached = [], False
     for r in range(settings.max_refine_epochs):
-        run_epochs(active, 1, "refine", len(rounds), settings.seed + 1000 + r)
-        worst = float(cl.all_losses(model, x_t, all_rows, active).max())
+        run.run_epochs(active, 1, "refine", len(rounds), settings.seed + 1000 + r)
+        worst = float(run.scores(active).max())
         trajectory.append(worst)
         if worst < settings.epsilon:
             reached = True
             break
     refinement = {"epochs": len(trajectory), "reached": reached, "epsilon": settings.epsilon,
                   "floor": min(trajectory), "final": trajectory[-1], "trajectory": trajectory}
+    end_of("refine")
 
     # Stage 3: the better of the two alone
-    final_scores = cl.all_losses(model, x_t, all_rows, active)
-    final = active[int(np.argmin(final_scores))]
+    final = active[int(np.argmin(run.scores(active)))]
     if settings.final_epochs:
-        run_epochs([final], settings.final_epochs, "final", len(rounds) + 1, settings.seed + 2000)
-    return {"history": history, "rounds": rounds, "refinement": refinement, "final_clustering": final,
-            "sizes": sizes, "settings": asdict(settings)}
+        run.run_epochs([final], settings.final_epochs, "final", len(rounds) + 1, settings.seed + 2000)
+    end_of("final")
+    return {"history": run.history, "rounds": rounds, "refinement": refinement, "final_clustering": final,
+            "sizes": sizes, "settings": asdict(settings), "stage_end": stage_end}
+
+
+def fixed_set_training(model, x, clusterings, active, epochs: int, settings: HCTSettings = HCTSettings(),
+                       progress: bool | None = None, callbacks=(), stage: str = "fixed") -> dict:
+    """The controls of the HCT chapter: train on L_VAE + beta * L_C with the clusterings ``active`` for ``epochs``,
+    with no selection and no refinement, recording the same per-epoch history as :func:`historical_consensus`.
+
+    One clustering from the start is the "no consensus" control; ``beta = 0`` is vanilla VAE training, with
+    ell_C of every clustering still tracked.
+    """
+    if int(epochs) != epochs or epochs < 1:
+        raise ValueError(f"epochs must be an integer >= 1; got {epochs!r}")
+    run = _Trainer(model, x, clusterings, settings, int(epochs), callbacks, progress)
+    active = sorted(int(i) for i in active)
+    if not active or active[0] < 0 or active[-1] >= len(run.clusterings):
+        raise ValueError(f"active must list clusterings among 0..{len(run.clusterings) - 1}; got {active!r}")
+    run.run_epochs(active, int(epochs), stage, 0, settings.seed)
+    return {"history": run.history, "final_scores": run.scores(range(len(run.clusterings))).tolist(),
+            "active": active, "settings": asdict(settings)}
 
 
 def parameter_distance(model_a, model_b) -> float:
