@@ -28,7 +28,6 @@ from .models import ARCHITECTURES, GaussianVAE
 from .objectives import RECON_ESTIMATORS, negative_elbo, kl_standard_normal
 from .profiles import PROFILES, profile_settings, resolve_profile
 from .store import ResultStore
-from .theory import linear_vae_optimum
 from .train import train, validate_training
 from .validation import check_choice
 
@@ -139,7 +138,6 @@ def train_vae(config: VAEConfig, progress: bool | None = None) -> tuple[dict, di
         "data": {"n": data.n, "dim": data.dim, "lambda_max": lam_max, "spectrum": spectrum},
         "sigma2_decoder": sigma2,
         "metrics": evaluate(model, data.x, mc_seed=config.seed),
-        "theory": linear_vae_optimum(spectrum, sigma2, config.latent_dim),
         "history": history,
         "wall_time_s": time.perf_counter() - start,
     }
@@ -154,8 +152,8 @@ def run(config, store: ResultStore | None = None, force: bool = False, progress:
     :class:`hcvae.hct.HCTConfig` for Historical Consensus Training and its controls.
     For a :class:`VAEConfig` the result holds the config, the data's lambda_max and
     spectrum, sigma2_decoder, every metric of :func:`hcvae.metrics.evaluate`, the
-    linear-VAE closed form at the same sigma2_decoder, the per-epoch history and
-    the wall time.
+    per-epoch history and the wall time (the linear-VAE closed form at the same
+    sigma2_decoder is :func:`hcvae.theory.linear_vae_optimum` of the stored spectrum).
     """
     if not callable(getattr(config, "compute", None)):
         raise TypeError(f"config must be an experiment config with a compute() method (VAEConfig, HCTConfig, ...); "

@@ -181,5 +181,6 @@ def longer_training_rows(results: list[dict], kl_bound: float = COLLAPSE_KL) -> 
         c = r["config"]
         outcome = "escaped collapse" if r["metrics"]["kl"] >= kl_bound else "still collapsed"
         rows.append((c["dataset"], c["architecture"], c["sigma2_ratio"], c["seed"], c["epochs"],
-                     r["metrics"]["kl"], r["theory"]["kl"], outcome))
+                     r["metrics"]["kl"], linear_vae_optimum(r["data"]["spectrum"], r["sigma2_decoder"], c["latent_dim"])["kl"],
+                     outcome))
     return rows
