@@ -34,6 +34,13 @@ _PROFILE_SETTINGS = {
             "synthetic": dict(n_samples=5_000, r0=8, epochs_per_round=5, max_refine_epochs=10, final_epochs=5, batch_size=128),
             "digits": dict(n_samples=None, r0=8, epochs_per_round=10, max_refine_epochs=20, final_epochs=10, batch_size=128),
         },
+        # the Spherical VAE (v4 §3.3, §4.1): training settings per data set, seeds, the lambda_1 grid of its sweep
+        "spherical": {
+            "synthetic": dict(n_samples=5_000, epochs=20, batch_size=128, lr=3e-3),
+            "digits": dict(n_samples=None, epochs=60, batch_size=128, lr=3e-3),
+            "seeds": (0,),
+            "lambda_boundary_grid": (0.0, 10.0, 100.0, 1000.0),
+        },
     },
     "paper": {
         "seeds": (0, 1, 2),
@@ -48,6 +55,13 @@ _PROFILE_SETTINGS = {
         "hct": {
             "synthetic": dict(n_samples=None, r0=16, epochs_per_round=30, max_refine_epochs=100, final_epochs=30, batch_size=512),
             "digits": dict(n_samples=None, r0=16, epochs_per_round=30, max_refine_epochs=100, final_epochs=30, batch_size=128),
+        },
+        # the Spherical VAE at the paper's scale: 50,000 x 32 synthetic samples, batch 512 (v1 Appendix B's optimiser)
+        "spherical": {
+            "synthetic": dict(n_samples=None, epochs=60, batch_size=512, lr=3e-3),
+            "digits": dict(n_samples=None, epochs=400, batch_size=128, lr=3e-3),
+            "seeds": (0, 1, 2),
+            "lambda_boundary_grid": (0.0, 1.0, 10.0, 100.0, 1000.0),
         },
     },
 }

@@ -16,6 +16,23 @@ on the first coordinate axis.
 
 The transform changes the covariance, hence lambda_max and the sigma'^2/lambda_max
 a model trained on x' sees (questions 8 of the book).
+
+v4 §3.3, the training objective (eqs. 7-10, reconstructed; the formulas were lost):
+
+* eq. 7, the cluster-aware reconstruction loss ||x_hat - mu_{c(x)}||^2 against the
+  input's *own* K-means centre: :func:`cluster_aware_loss`;
+* eq. 8, the boundary penalty on leaving [WCSS, L_collapse]: :func:`boundary_penalty`.
+  The text does not say whether the loss kept in the region is each sample's or the
+  batch mean, so both are readings: ``"per_sample"`` (mean over samples of the
+  penalty of each sample's loss) and ``"per_batch"`` (the penalty of the batch's mean
+  loss, which is what Theorem 3.4 constrains);
+* eq. 9, the norm penalty on ||x_hat|| outside [r_min, r_max]: :func:`norm_penalty`;
+* eq. 10, total = VAE loss + lambda_1 * boundary + lambda_2 * norm (assembled in
+  :mod:`hcvae.spherical_runs`).
+
+Both penalties measure the distance by which a value leaves its interval, squared
+(``"squared"``, the default: smooth at the edge) or not (``"linear"``, a hinge):
+zero inside, positive outside, pushing back towards the interval.
 """
 
 from __future__ import annotations
@@ -24,11 +41,14 @@ import math
 import numbers
 
 import numpy as np
+import torch
 
 from .data import check_data
 from .validation import check_choice
 
 SHELL_READINGS = ("minmax", "clip")
+BOUNDARY_READINGS = ("per_sample", "per_batch")
+PENALTY_FORMS = ("squared", "linear")
 
 
 def _as_float64(x) -> np.ndarray:
@@ -85,3 +105,41 @@ class ShellTransform:
 
     def __repr__(self) -> str:
         return f"ShellTransform(r_min={self.r_min!r}, r_max={self.r_max!r}, reading={self.reading!r})"
+
+
+# ---- v4 §3.3: the training objective ---------------------------------------------------------------------
+
+
+def cluster_aware_loss(x_hat: torch.Tensor, own_centres: torch.Tensor) -> torch.Tensor:
+    """||x_hat_i - mu_{c(x_i)}||^2 per sample (v4 eq. 7); ``own_centres`` holds each input's own centre, row by row."""
+    if x_hat.shape != own_centres.shape:
+        raise ValueError(f"x_hat {tuple(x_hat.shape)} and own_centres {tuple(own_centres.shape)} must have the same shape")
+    return (x_hat - own_centres).pow(2).sum(dim=-1)
+
+
+def interval_penalty(value: torch.Tensor, low: float, high: float, form: str = "squared") -> torch.Tensor:
+    """How far ``value`` lies outside [low, high], elementwise: 0 inside; the distance, squared for ``"squared"``.
+
+    For an empty interval (low > high) no value is free of penalty; the least is at the midpoint.
+    """
+    check_choice("penalty_form", form, PENALTY_FORMS)
+    outside = torch.relu(low - value) + torch.relu(value - high)
+    return outside.pow(2) if form == "squared" else outside
+
+
+def boundary_penalty(cluster_loss: torch.Tensor, wcss: float, l_collapse: float, reading: str = "per_sample",
+                     form: str = "squared") -> torch.Tensor:
+    """v4 eq. 8: the penalty on the cluster-aware loss leaving [WCSS, L_collapse].
+
+    ``cluster_loss`` is :func:`cluster_aware_loss` of a batch (one value per sample);
+    ``"per_sample"`` averages each sample's penalty, ``"per_batch"`` penalises the batch mean.
+    """
+    check_choice("boundary_reading", reading, BOUNDARY_READINGS)
+    if reading == "per_batch":
+        return interval_penalty(cluster_loss.mean(), wcss, l_collapse, form)
+    return interval_penalty(cluster_loss, wcss, l_collapse, form).mean()
+
+
+def norm_penalty(x_hat: torch.Tensor, r_min: float, r_max: float, form: str = "squared") -> torch.Tensor:
+    """v4 eq. 9: the mean penalty on decoder outputs whose norm leaves the shell [r_min, r_max]."""
+    return interval_penalty(torch.linalg.vector_norm(x_hat, dim=-1), r_min, r_max, form).mean()
