@@ -218,3 +218,30 @@ def hct_trajectories(record: dict, title: str = ""):
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def hct_methods(runs: dict, key: str = "eval_kl", ylabel: str = "KL (nats, floored at 1e-5)", floor: float = 1e-5,
+                log: bool = True):
+    """One per-epoch quantity of HCT and its controls (v1 Figure 3 for ``eval_kl``, Figure 2 right for
+    ``dist_collapsed``): ``runs`` maps a data set to {label: stored HCTConfig result}; one panel per data set,
+    dotted lines where HCT's refinement and final stages begin."""
+    fig, axes = plt.subplots(1, len(runs), figsize=(6.2 * len(runs), 3.8), squeeze=False)
+    for ax, (ds, by_label) in zip(axes[0], runs.items()):
+        for i, (label, res) in enumerate(by_label.items()):
+            history = res["record"]["history"]
+            values = np.array([h[key] for h in history], dtype=float)
+            ax.plot([h["epoch"] for h in history], np.maximum(values, floor) if log else values, color=f"C{i}",
+                    lw=1.3, label=label)
+            if res["config"]["method"] == "hct":
+                for stage in ("refine", "final"):
+                    starts = [h["epoch"] for h in history if h["stage"] == stage]
+                    if starts:
+                        ax.axvline(starts[0], color=f"C{i}", ls=":", lw=0.9)
+        if log:
+            ax.set_yscale("log")
+        ax.set_title(ds)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(ylabel)
+    axes[0, -1].legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    return fig
