@@ -179,3 +179,29 @@ def test_penalties_reject_unknown_readings():
         norm_penalty(torch.ones(3, 2), 1.0, 2.0, "huber")
     with pytest.raises(ValueError, match="same shape"):
         cluster_aware_loss(torch.ones(3, 2), torch.ones(2, 2))
+
+
+def test_the_ablation_verdict_counts_the_papers_pairwise_orderings():
+    from hcvae import spherical_report as report
+
+    paper_like = {v: {k: (val, 0.0) for k, val in m.items()} for v, m in report.PAPER_TABLE2.items()}
+    same = report.pairs_in_order(paper_like, "kl")
+    assert same["kept"] == same["of"] == 6 and same["reproduced"] and same["our_order"] == same["paper_order"]
+    swapped = {**paper_like, "Norm constraint only": {**paper_like["Norm constraint only"], "kl": (2.0, 0.0)}}
+    o = report.pairs_in_order(swapped, "kl")  # norm-only now above boundary-only: one pair broken
+    assert o["kept"] == 5 and not o["reproduced"] and o["broken"] == [("Boundary penalty only", "Norm constraint only")]
+    tied = {**paper_like, "Full constraints": {**paper_like["Full constraints"], "recon_error": (0.082, 0.0)}}
+    assert report.pairs_in_order(tied, "recon_error")["kept"] == 5  # lower is better; a tie breaks the pair
+    assert report.pairs_in_order(paper_like, "recon_error")["paper_order"][0] == "Full constraints"
+
+
+def test_instability_and_settled_epoch():
+    from hcvae import spherical_report as report
+
+    history = [{"epoch": e, "kl": v} for e, v in enumerate([5.0, 1.0, 2.0, 2.0, 2.0, 4.0])]
+    assert report.instability(history, "kl", 2) == pytest.approx((0 + 0 + 2) / 3 / 2.5)
+    assert report.instability([{"epoch": e, "kl": 1.0} for e in range(4)], "kl", 0) == 0.0
+    with pytest.raises(ValueError, match="need at least 2 epochs"):
+        report.instability(history, "kl", 5)
+    cfg = {"kind": "SphericalConfig", **SphericalConfig(epochs=10).__dict__}
+    assert report.settled_epoch(cfg) == 6.0  # 2 first-stage epochs + half of the remaining 8
