@@ -7,6 +7,10 @@
   parameter of :func:`make_synthetic`, documented there.
 * ``digits``: scikit-learn's 8x8 digits (1,797 images, shipped with scikit-learn,
   so nothing is downloaded), scaled to [0, 1].
+* ``mnist``, ``fashion_mnist``, ``cifar10``: read from local files by the module
+  named in :data:`FILE_DATASETS` (never downloaded). That module is imported by
+  name, so the result store hashes its source for the runs that use those data
+  sets only.
 
 The phase-transition theory needs lambda_max, the largest eigenvalue of the data
 covariance Sigma = E[(x - <x>)(x - <x>)^T] (v1 eq. 4); :func:`covariance_spectrum`
@@ -16,11 +20,15 @@ expectation implies.
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 
 import numpy as np
 
-DATASETS = ("synthetic", "digits")
+BUILTIN_DATASETS = ("synthetic", "digits")
+# name -> hcvae module whose ``load(name, data_dir)`` returns the Dataset (v1 §5.1.2 image data)
+FILE_DATASETS = {"mnist": "image_data", "fashion_mnist": "image_data", "cifar10": "image_data"}
+DATASETS = (*BUILTIN_DATASETS, *FILE_DATASETS)
 
 
 @dataclass(frozen=True)
@@ -105,18 +113,23 @@ def load_digits_scaled() -> Dataset:
 
     bunch = load_digits()
     x = (bunch.data / 16.0).astype(np.float32)
-    return Dataset("digits", x, bunch.target.astype(np.int64), dict(source="sklearn.datasets.load_digits", scale=1 / 16))
+    return Dataset("digits", x, bunch.target.astype(np.int64),
+                   dict(source="sklearn.datasets.load_digits", scale=1 / 16, image_shape=(1, 8, 8)))
 
 
-def load_dataset(name: str, n_samples: int | None = None, seed: int = 0) -> Dataset:
+def load_dataset(name: str, n_samples: int | None = None, seed: int = 0, data_dir=None) -> Dataset:
     """Load a data set of the book by name; ``n_samples`` keeps a seeded random subset.
 
     The synthetic mixture is always generated with its own fixed seed (0) so that
     every experiment sees the same population; ``seed`` only picks the subset.
+    File-backed data sets are read from ``data_dir`` (default ``$HCVAE_DATA_DIR``).
     """
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; allowed values: {', '.join(DATASETS)}")
-    ds = make_synthetic() if name == "synthetic" else load_digits_scaled()
+    if name in FILE_DATASETS:
+        ds = importlib.import_module(f"hcvae.{FILE_DATASETS[name]}").load(name, data_dir)
+    else:
+        ds = make_synthetic() if name == "synthetic" else load_digits_scaled()
     if n_samples is None or n_samples >= ds.n:
         return ds
     if int(n_samples) != n_samples or n_samples < 2:

@@ -22,16 +22,16 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .data import DATASETS, covariance_spectrum, load_dataset
+from .data import BUILTIN_DATASETS, DATASETS, covariance_spectrum, load_dataset
 from .metrics import encode, active_units, evaluate
-from .models import ARCHITECTURES, GaussianVAE
+from .models import ARCHITECTURES, MLP_ARCHITECTURES, build_vae
 from .objectives import RECON_ESTIMATORS, negative_elbo, kl_standard_normal
 from .profiles import PROFILES, profile_settings, resolve_profile
 from .store import ResultStore
 from .train import train, validate_training
 from .validation import check_choice
 
-DATASET_SIZES = {"synthetic": 50_000, "digits": 1_797}
+DATASET_SIZES = {"synthetic": 50_000, "digits": 1_797, "mnist": 60_000, "fashion_mnist": 60_000, "cifar10": 50_000}
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ def _epoch_monitor(x_eval: torch.Tensor):
     return monitor
 
 
-def train_vae(config: VAEConfig, progress: bool | None = None) -> tuple[dict, dict, GaussianVAE]:
+def train_vae(config: VAEConfig, progress: bool | None = None) -> tuple[dict, dict, torch.nn.Module]:
     """Train and evaluate ``config`` (no store): the result dict, the model's state dict and the model."""
     start = time.perf_counter()
     data = load_dataset(config.dataset, config.n_samples, seed=0)  # same subset for every training seed
@@ -125,7 +125,7 @@ def train_vae(config: VAEConfig, progress: bool | None = None) -> tuple[dict, di
     lam_max = float(spectrum[0])
     sigma2 = config.sigma2_ratio * lam_max
     torch.manual_seed(config.seed)
-    model = GaussianVAE(data.dim, config.latent_dim, sigma2, config.architecture)
+    model = build_vae(data.dim, config.latent_dim, sigma2, config.architecture, data.meta.get("image_shape"))
     x_eval = torch.as_tensor(data.x[np.random.default_rng(0).permutation(data.n)[:5000]])
     history = train(
         model, data.x, epochs=config.epochs, batch_size=config.batch_size, lr=config.lr, seed=config.seed,
@@ -167,7 +167,7 @@ def run(config, store: ResultStore | None = None, force: bool = False, progress:
     return store.save(config, _jsonable(result), state_dict=state_dict)
 
 
-def phase_sweep_configs(profile: str, datasets=DATASETS, architectures=ARCHITECTURES, ratios=None, seeds=None) -> list[VAEConfig]:
+def phase_sweep_configs(profile: str, datasets=BUILTIN_DATASETS, architectures=MLP_ARCHITECTURES, ratios=None, seeds=None) -> list[VAEConfig]:
     """The configs of the phase-transition sweep (v1 §3.2): data set x architecture x ratio x seed."""
     settings = profile_settings(profile)
     ratios = settings["ratios"] if ratios is None else tuple(ratios)

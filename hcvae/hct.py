@@ -35,7 +35,7 @@ from .consensus import BETA_SCHEDULES, CYCLING, HCTSettings, fixed_set_training,
 from .data import DATASETS, covariance_spectrum, load_dataset
 from .experiments import DATASET_SIZES, VAEConfig, run
 from .metrics import evaluate
-from .models import ARCHITECTURES, GaussianVAE
+from .models import ARCHITECTURES, build_vae
 from .profiles import profile_settings
 from .store import ResultStore
 from .validation import check_choice
@@ -158,11 +158,12 @@ def _compute(config: HCTConfig, store, progress) -> tuple[dict, dict]:
     callbacks, reference = [], config.collapsed_reference()
     if reference is not None:
         ref_result = run(reference, store=store, progress=progress)
-        ref_model = GaussianVAE(data.dim, config.latent_dim, reference.sigma2_ratio * lam_max, config.architecture)
+        ref_model = build_vae(data.dim, config.latent_dim, reference.sigma2_ratio * lam_max, config.architecture,
+                              data.meta.get("image_shape"))
         ref_model.load_state_dict(store.load_weights(reference))
         callbacks.append(lambda epoch, m: {"dist_collapsed": parameter_distance(m, ref_model)})
     torch.manual_seed(config.seed)  # the same initial weights as the reference run (hcvae.experiments.train_vae)
-    model = GaussianVAE(data.dim, config.latent_dim, sigma2, config.architecture)
+    model = build_vae(data.dim, config.latent_dim, sigma2, config.architecture, data.meta.get("image_shape"))
     settings = config.settings()
     at_stage_end = _stage_metrics(data.x, config.seed)
     if config.method == "hct":

@@ -11,14 +11,34 @@ Architectures:
   variance that does not depend on x (one learned log-variance per latent
   dimension), and a linear decoder f(z) = W z + b. Its optimum has a closed form
   (:mod:`hcvae.theory`).
+* ``"conv"``: v1 §5.6's convolutional VAE for image data, in the module named in
+  :data:`LAZY_ARCHITECTURES` (imported by name, so the result store hashes its
+  source for the runs that use it only); build any of them with :func:`build_vae`.
 """
 
 from __future__ import annotations
 
+import importlib
+
 import torch
 from torch import nn
 
-ARCHITECTURES = ("mlp", "linear")
+MLP_ARCHITECTURES = ("mlp", "linear")
+LAZY_ARCHITECTURES = {"conv": "conv"}  # name -> hcvae module defining ``ConvVAE``
+ARCHITECTURES = (*MLP_ARCHITECTURES, *LAZY_ARCHITECTURES)
+
+
+def build_vae(input_dim: int, latent_dim: int, sigma2_decoder: float, architecture: str = "mlp",
+              image_shape: tuple[int, int, int] | None = None) -> nn.Module:
+    """The VAE of ``architecture``; ``"conv"`` needs the data's (channels, height, width) as ``image_shape``."""
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {architecture!r}; allowed values: {', '.join(ARCHITECTURES)}")
+    if architecture in LAZY_ARCHITECTURES:
+        if image_shape is None:
+            raise ValueError(f"architecture {architecture!r} needs image data; this data set has no image_shape")
+        module = importlib.import_module(f"hcvae.{LAZY_ARCHITECTURES[architecture]}")
+        return module.ConvVAE(tuple(image_shape), latent_dim, sigma2_decoder)
+    return GaussianVAE(input_dim, latent_dim, sigma2_decoder, architecture)
 
 
 def _mlp(sizes: list[int]) -> nn.Sequential:
@@ -49,8 +69,9 @@ class GaussianVAE(nn.Module):
             raise ValueError(f"latent_dim must be an integer >= 1; got {latent_dim!r}")
         if not (isinstance(sigma2_decoder, (int, float)) and sigma2_decoder > 0 and sigma2_decoder < float("inf")):
             raise ValueError(f"sigma2_decoder must be a finite number > 0 (the fixed decoder variance); got {sigma2_decoder!r}")
-        if architecture not in ARCHITECTURES:
-            raise ValueError(f"unknown architecture {architecture!r}; allowed values: {', '.join(ARCHITECTURES)}")
+        if architecture not in MLP_ARCHITECTURES:
+            raise ValueError(f"unknown architecture {architecture!r}; allowed values: {', '.join(MLP_ARCHITECTURES)} "
+                             "(build a 'conv' VAE with hcvae.models.build_vae)")
         self.input_dim, self.latent_dim = int(input_dim), int(latent_dim)
         self.architecture = architecture
         self.register_buffer("sigma2_decoder", torch.tensor(float(sigma2_decoder)))

@@ -64,11 +64,19 @@ CODE_VERSION = code_version("experiments")
 
 
 def config_code_version(config) -> str:
-    """The code version a config's results depend on: that of the hcvae module defining its class."""
+    """The code version a config's results depend on: that of the hcvae module defining its class, plus the
+    modules loaded by name for its data set (e.g. an image loader) or architecture (e.g. the conv VAE)."""
+    from .data import FILE_DATASETS
+    from .models import LAZY_ARCHITECTURES
+
     module = type(config).__module__
-    if is_dataclass(config) and module.startswith("hcvae."):
-        return code_version(module.split(".", 1)[1])
-    return CODE_VERSION
+    if not (is_dataclass(config) and module.startswith("hcvae.")):
+        return CODE_VERSION
+    version = code_version(module.split(".", 1)[1])
+    extra = {FILE_DATASETS.get(getattr(config, "dataset", None)), LAZY_ARCHITECTURES.get(getattr(config, "architecture", None))}
+    for name in sorted(extra - {None}):
+        version += "+" + code_version(name).split("+", 1)[1]
+    return version
 
 
 def default_root() -> Path:

@@ -57,8 +57,8 @@ def test_check_data_rejects_bad_arrays(bad, message):
 
 
 def test_unknown_dataset_names_the_allowed_values():
-    with pytest.raises(ValueError, match="unknown dataset 'mnist'.*synthetic, digits"):
-        data.load_dataset("mnist")
+    with pytest.raises(ValueError, match="unknown dataset 'imagenet'.*synthetic, digits, mnist, fashion_mnist, cifar10"):
+        data.load_dataset("imagenet")
 
 
 @pytest.mark.parametrize("kwargs, name", [

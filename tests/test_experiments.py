@@ -12,7 +12,7 @@ TINY = dict(dataset="digits", architecture="linear", epochs=2, batch_size=256, n
 
 @pytest.mark.parametrize("kwargs, message", [
     (dict(dataset="cifar"), "unknown dataset 'cifar'; allowed values: synthetic, digits"),
-    (dict(architecture="conv"), "unknown architecture 'conv'; allowed values: mlp, linear"),
+    (dict(architecture="transformer"), "unknown architecture 'transformer'; allowed values: mlp, linear, conv"),
     (dict(sigma2_ratio=0.0), "sigma2_ratio"),
     (dict(sigma2_ratio=-2.0), "sigma2_ratio"),
     (dict(latent_dim=0), "latent_dim must be an integer >= 1"),
@@ -120,3 +120,15 @@ def test_code_version_covers_exactly_what_results_depend_on():
     assert {"experiments", "train", "models", "objectives", "metrics", "data", "store"} <= names
     assert "theory" not in names  # closed forms are evaluated when results are read, so editing them re-runs nothing
     assert not names & {"plots", "widgets", "notebook", "phase", "profiles"}
+
+
+def test_modules_loaded_by_name_are_hashed_only_for_their_runs(monkeypatch):
+    closure = {p.stem for p in store_mod._result_modules("experiments")}
+    assert not closure & {"image_data", "conv"}  # loaded with importlib, outside every config's import closure
+    base = store_mod.config_code_version(VAEConfig())
+    assert store_mod.config_code_version(VAEConfig(dataset="mnist")) != base
+    conv = store_mod.config_code_version(VAEConfig(dataset="digits", architecture="conv"))
+    assert conv != base and conv.startswith(base + "+")
+    monkeypatch.setattr(store_mod, "code_version", lambda module: "x+changed" if module == "conv" else f"x+{module}")
+    assert store_mod.config_code_version(VAEConfig(dataset="digits", architecture="conv")).endswith("+changed")
+    assert store_mod.config_code_version(VAEConfig()) == "x+experiments"
