@@ -44,13 +44,18 @@ CYCLING = ("batch", "epoch")
 GENERATORS = ("families", "random")
 SAMPLER_VARIANCES = ("beta", "posterior")
 
-# Per profile: how much data, how big a denoiser, how long each model trains.
+# Per profile: how much data, how big a denoiser, how long each model trains, which models
+# (names of MODEL_SPECS below), how many samples each sampling run draws, how many unseen random
+# schedules join the four published ones at sampling time, and the grid of the x_0-gain probe.
 # ``quick`` must run the whole chapter in well under a minute on one core.
+_QUICK_MODELS = ("DDPM, timestep", "DDPM, noise level", "DDPM, t + noise level", "Algorithm 2")
 PROFILE_SETTINGS = {
-    "quick": dict(n_samples={"synthetic": 3000, "digits": None}, T=1000, hidden=128, depth=2, batch_size=256,
-                  lr=2e-3, R=4, epochs_per_round=40, n_generated=1000, gain_points=200, gain_grid=25),
-    "paper": dict(n_samples={"synthetic": 10000, "digits": None}, T=1000, hidden=256, depth=3, batch_size=256,
-                  lr=1e-3, R=8, epochs_per_round=60, n_generated=3000, gain_points=500, gain_grid=60),
+    "quick": dict(n_samples={"synthetic": 3000, "digits": None}, T=1000, hidden=64, depth=2, batch_size=128,
+                  lr=3e-3, R=4, epochs_per_round=20, models=_QUICK_MODELS, n_generated=300, unseen_schedules=0,
+                  gain_points=200, gain_grid=25),
+    "paper": dict(n_samples={"synthetic": 10000, "digits": None}, T=1000, hidden=128, depth=2, batch_size=256,
+                  lr=2e-3, R=8, epochs_per_round=40, models=(*_QUICK_MODELS, "Algorithm 2, timestep only"),
+                  n_generated=1000, unseen_schedules=2, gain_points=500, gain_grid=60),
 }
 
 
@@ -64,8 +69,11 @@ def profile_settings(profile: str) -> dict:
 # Data scaling: the lambda_max eq. 13 is compared with depends on it
 # ---------------------------------------------------------------------------
 
-def scale_data(x, scaling: str) -> np.ndarray:
-    """The data under one of the scalings v1 eq. 13 could mean, as float32.
+def scale_data(x, scaling: str, dtype=np.float32) -> np.ndarray:
+    """The data under one of the scalings v1 eq. 13 could mean, as ``dtype``.
+
+    Pass ``dtype=np.float64`` to read lambda_max off the result: in float32, ``unit_lambda_max`` gives
+    1 - 1e-8 or so, which the cosine schedule's last noise variance (1 - 2e-9) exceeds.
 
     * ``as_loaded``: unchanged (the book's synthetic mixture, digits in [0, 1]);
     * ``unit_total_variance``: centred, divided by sqrt(trace Sigma): E||x - mean||^2 = 1, so
@@ -94,7 +102,7 @@ def scale_data(x, scaling: str) -> np.ndarray:
     else:
         lo, hi = x.min(), x.max()
         out = 2.0 * (x - lo) / (hi - lo) - 1.0 if hi > lo else np.zeros_like(x)
-    return out.astype(np.float32)
+    return out.astype(dtype)
 
 
 # ---------------------------------------------------------------------------
@@ -187,7 +195,11 @@ class Denoiser(nn.Module):
         return torch.cat(parts, dim=1)
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, alpha_bar_t: torch.Tensor) -> torch.Tensor:
+        """eps_theta for the rows of ``x_t``; ``t`` and ``alpha_bar_t`` hold one value per row, or one per
+        equal group of consecutive rows (a sampler passes one per schedule: the embedding runs once per group)."""
         c = self.embed(self.features(t, alpha_bar_t))
+        if c.shape[0] != x_t.shape[0]:
+            c = c.repeat_interleave(x_t.shape[0] // c.shape[0], dim=0)
         h = self.inp(x_t)
         for block in self.blocks:
             h = h + block(F.silu(h + c))
@@ -286,41 +298,56 @@ def ancestral_sample(model: Denoiser, schedule, n: int, seed: int = 0, variance:
     do: without it, a final beta_T near 1 (the cosine schedule's 0.999) multiplies the denoiser's error
     at t = T by 1 / sqrt(1 - beta_T) ~ 32. sigma_t^2 = beta_t (``variance="beta"``) or the posterior
     variance beta_t (1 - abar_{t-1}) / (1 - abar_t) (``"posterior"``).
+
+    ``schedule`` may also be a list of schedules with one T: each then gets ``n`` samples, all drawn in
+    one batched pass (returned stacked, shape (number of schedules, n, N)), from one random stream.
     """
     check_choice("variance", variance, SAMPLER_VARIANCES)
-    schedule = resolve_schedule(schedule)
+    several = isinstance(schedule, (list, tuple))
+    group = [resolve_schedule(s) for s in (schedule if several else [schedule])]
+    if not group:
+        raise ValueError("schedule must be a schedule or a non-empty list of them")
+    T = _alpha_bar_table(group).shape[1]  # also checks one T
     clip = _check_clip(clip)
-    if isinstance(n, bool) or int(n) != n or n < 1:
-        raise ValueError(f"n must be an integer >= 1; got {n!r}")
-    n = int(n)
+    n = _check_positive_int("n", n)
+    k = len(group)
+
+    def column(values):  # (k, T) coefficients -> per step a (k * n, 1) column, schedule by schedule
+        return torch.as_tensor(np.stack(values), dtype=torch.float32).repeat_interleave(n, dim=0)
+
+    betas = column([s.betas for s in group])
+    abar = column([s.alpha_bar for s in group])
+    abar_prev = column([np.concatenate([[1.0], s.alpha_bar[:-1]]) for s in group])
+    coef_x0 = abar_prev.sqrt() * betas / (1 - abar)
+    coef_xt = (1 - betas).sqrt() * (1 - abar_prev) / (1 - abar)
+    sigma = (betas if variance == "beta" else betas * (1 - abar_prev) / (1 - abar)).sqrt()
+    abar_k = torch.as_tensor(np.stack([s.alpha_bar for s in group]), dtype=torch.float32)  # (k, T)
     gen = torch.Generator().manual_seed(seed)
-    betas, abar = schedule.betas, schedule.alpha_bar
-    abar_prev = np.concatenate([[1.0], abar[:-1]])
-    x = torch.randn((n, model.dim), generator=gen)
-    bar = None  # conditioning below is one row, broadcast over the n samples: the embedding runs once per step
+    x = torch.randn((k * n, model.dim), generator=gen)
+    bar = None
     if _progress_enabled(progress):
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=schedule.T, desc=f"sample {schedule.name}", leave=False)
+        bar = tqdm(total=T, desc=f"sample {', '.join(s.name for s in group)}", leave=False)
     model.eval()
     try:
-        for t in range(schedule.T, 0, -1):
+        for t in range(T, 0, -1):
             i = t - 1
-            eps = model(x, *_conditioning(schedule, t, 1))
-            x0_hat = (x - math.sqrt(1 - abar[i]) * eps) / math.sqrt(abar[i])
+            # one conditioning row per schedule, spread over its n samples inside the model
+            eps = model(x, torch.full((k,), float(t)), abar_k[:, i])
+            x0_hat = (x - (1 - abar[:, i:i + 1]).sqrt() * eps) / abar[:, i:i + 1].sqrt()
             if clip is not None:
                 x0_hat = x0_hat.clamp(*clip)
-            x = (math.sqrt(abar_prev[i]) * betas[i] / (1 - abar[i]) * x0_hat
-                 + math.sqrt(1 - betas[i]) * (1 - abar_prev[i]) / (1 - abar[i]) * x)
+            x = coef_x0[:, i:i + 1] * x0_hat + coef_xt[:, i:i + 1] * x
             if t > 1:
-                var = betas[i] if variance == "beta" else betas[i] * (1 - abar_prev[i]) / (1 - abar[i])
-                x = x + math.sqrt(var) * torch.randn((n, model.dim), generator=gen)
+                x = x + sigma[:, i:i + 1] * torch.randn((k * n, model.dim), generator=gen)
             if bar is not None:
                 bar.update(1)
     finally:
         if bar is not None:
             bar.close()
-    return x.numpy()
+    out = x.numpy().reshape(k, n, model.dim)
+    return out if several else out[0]
 
 
 def x0_gain(model: Denoiser, schedule, x0, timesteps, direction, seed: int = 0) -> dict:
@@ -394,9 +421,15 @@ class _Sampler:
 
     def sample(self, n: int, schedule=None, seed: int = 0, variance: str = "beta", clip=None,
                progress: bool | None = None):
-        """``n`` samples by :func:`ancestral_sample` with ``schedule`` (default: the model's own, see the class)."""
+        """``n`` samples by :func:`ancestral_sample` with ``schedule`` (default: the model's own, see the class;
+        a list gives ``n`` per schedule, stacked)."""
         self._require_fit()
-        schedule = self.default_schedule_ if schedule is None else resolve_schedule(schedule, self.T)
+        if schedule is None:
+            schedule = self.default_schedule_
+        elif isinstance(schedule, (list, tuple)):
+            schedule = [resolve_schedule(s, self.T) for s in schedule]
+        else:
+            schedule = resolve_schedule(schedule, self.T)
         return ancestral_sample(self.model_, schedule, n, seed=seed, variance=variance, clip=clip, progress=progress)
 
     def x0_gain(self, x0, timesteps, direction, schedule=None, seed: int = 0) -> dict:
@@ -566,8 +599,10 @@ def fit_label_classifier(x, labels, seed: int = 0):
 def label_diversity(classifier, samples, min_share: float = 0.02) -> dict:
     """Mode coverage of ``samples``: the classifier's label shares, their entropy over log(number of labels)
     (1 = every mode equally often, 0 = one mode), and how many labels get at least ``min_share`` of the samples."""
-    predicted = classifier.predict(check_data(samples, "samples"))
-    classes = classifier.classes_
+    return _label_stats(classifier.predict(check_data(samples, "samples")), classifier.classes_, min_share)
+
+
+def _label_stats(predicted: np.ndarray, classes: np.ndarray, min_share: float = 0.02) -> dict:
     shares = np.array([(predicted == c).mean() for c in classes])
     nz = shares[shares > 0]
     return {"shares": shares, "entropy": float(-(nz * np.log(nz)).sum() / math.log(len(classes))),
@@ -579,11 +614,24 @@ def variance_ratio(samples, reference) -> float:
     return float(check_data(samples, "samples").var(axis=0).sum() / check_data(reference, "reference").var(axis=0).sum())
 
 
-def sample_report(samples, reference, classifier, seed: int = 0) -> dict:
-    """Quality (sliced energy distance to ``reference``) and diversity (label entropy, modes covered, variance ratio)."""
-    div = label_diversity(classifier, samples)
+def sample_report(samples, reference, classifier, seed: int = 0, n_boot: int = 200) -> dict:
+    """Quality and diversity of ``samples`` against ``reference`` rows.
+
+    Quality: sliced energy distance. Diversity: label entropy and modes covered (:func:`label_diversity`)
+    and the variance ratio. Entropy and variance ratio come with bootstrap standard errors over the
+    samples (``n_boot`` resamples), so that two models can be compared against their sampling noise.
+    """
+    samples = check_data(samples, "samples")
+    predicted = classifier.predict(samples)
+    div = _label_stats(predicted, classifier.classes_)
+    ref_var = check_data(reference, "reference").var(axis=0).sum()
+    rng = np.random.default_rng(seed)
+    boot = [rng.integers(0, samples.shape[0], samples.shape[0]) for _ in range(n_boot)]
+    ent = [_label_stats(predicted[i], classifier.classes_)["entropy"] for i in boot]
+    var = [samples[i].var(axis=0).sum() / ref_var for i in boot]
     return {"energy": sliced_energy_distance(samples, reference, seed=seed), "entropy": div["entropy"],
-            "covered": div["covered"], "n_labels": div["n_labels"], "variance_ratio": variance_ratio(samples, reference)}
+            "entropy_se": float(np.std(ent)), "covered": div["covered"], "n_labels": div["n_labels"],
+            "variance_ratio": float(samples.var(axis=0).sum() / ref_var), "variance_ratio_se": float(np.std(var))}
 
 
 def gain_at(curve: dict, t: int | None, key: str = "top") -> float | None:
@@ -615,11 +663,24 @@ def independence_verdict(curve: dict, t_c: int | None, tol: float, key: str = "t
 
 
 def compare_verdict(value: float, baseline: float, margin: float, higher_is_better: bool = True) -> str:
-    """``better``, ``worse`` or ``no measurable difference`` (|value - baseline| <= margin)."""
+    """``better``, ``worse`` or ``no measurable difference`` (|value - baseline| <= margin), for ``value``."""
     diff = (value - baseline) if higher_is_better else (baseline - value)
     if abs(diff) <= margin:
         return "no measurable difference"
     return "better" if diff > 0 else "worse"
+
+
+def overall_verdict(verdicts) -> str:
+    """``supported`` if every comparison came out ``better``, ``contradicted`` if some came out ``worse``
+    and none ``better``, ``not supported`` if none differed measurably, else ``mixed``."""
+    verdicts = list(verdicts)
+    if not verdicts:
+        raise ValueError("verdicts must not be empty")
+    if all(v == "better" for v in verdicts):
+        return "supported"
+    if "better" not in verdicts:
+        return "contradicted" if "worse" in verdicts else "not supported"
+    return "mixed"
 
 
 def transfer_degradation(energies: dict, own: str, floor: float) -> dict:
@@ -637,3 +698,109 @@ def transfer_degradation(energies: dict, own: str, floor: float) -> dict:
     excess = others[worst] - energies[own]
     return {"own": own, "own_energy": energies[own], "worst": worst, "worst_energy": others[worst],
             "excess": excess, "excess_over_floor": excess / floor, "degrades": bool(excess > floor)}
+
+
+# ---------------------------------------------------------------------------
+# The chapter's experiment: which models, trained how, measured how
+# ---------------------------------------------------------------------------
+
+# The models the chapter compares. Single-schedule DDPMs train on ``train_schedule`` for as many
+# passes as Algorithm 2 makes in total (compute-matched); "t + noise level" is Algorithm 2's own
+# denoiser trained on one schedule, isolating the consensus from the conditioning.
+MODEL_SPECS = {
+    "DDPM, timestep": dict(kind="single", conditioning="timestep"),
+    "DDPM, noise level": dict(kind="single", conditioning="noise_level"),
+    "DDPM, t + noise level": dict(kind="single", conditioning="timestep_and_noise_level"),
+    "Algorithm 2": dict(kind="consensus", conditioning="timestep_and_noise_level"),
+    "Algorithm 2, timestep only": dict(kind="consensus", conditioning="timestep"),
+}
+
+
+def split_rows(n: int, fractions=(0.2, 0.2), seed: int = 0) -> tuple:
+    """Seeded disjoint (test, validation, train) row indices; ``fractions`` are the test and validation shares."""
+    test_f, val_f = fractions
+    if not (0 < test_f and 0 < val_f and test_f + val_f < 1):
+        raise ValueError(f"fractions (test, validation) must be > 0 and sum to less than 1; got {fractions!r}")
+    perm = np.random.default_rng(seed).permutation(n)
+    n_test, n_val = int(round(test_f * n)), int(round(val_f * n))
+    return np.sort(perm[:n_test]), np.sort(perm[n_test:n_test + n_val]), np.sort(perm[n_test + n_val:])
+
+
+def fit_models(x_train, x_val, names, settings: dict, train_schedule: str = "linear", seed: int = 0,
+               progress: bool | None = None) -> dict:
+    """Fit each model of :data:`MODEL_SPECS` named in ``names`` with a profile's ``settings``."""
+    for name in names:
+        check_choice("model", name, tuple(MODEL_SPECS))
+    common = dict(T=settings["T"], hidden=settings["hidden"], depth=settings["depth"],
+                  batch_size=settings["batch_size"], lr=settings["lr"], seed=seed)
+    epochs = consensus_epochs(settings["R"], settings["epochs_per_round"])
+    models = {}
+    for name in names:
+        spec = MODEL_SPECS[name]
+        if spec["kind"] == "single":
+            model = DDPM(train_schedule, conditioning=spec["conditioning"], epochs=epochs, **common)
+            models[name] = model.fit(x_train, progress=progress)
+        else:
+            model = HistoricalConsensusDiffusion(R=settings["R"], conditioning=spec["conditioning"],
+                                                 epochs_per_round=settings["epochs_per_round"], **common)
+            models[name] = model.fit(x_train, x_val, progress=progress)
+    return models
+
+
+def critical_timestep_rows(data: dict, scalings, schedules) -> list[dict]:
+    """t_c of every (data set, scaling, schedule) under both readings; ``data`` maps a name to its rows."""
+    rows = []
+    for ds, x in data.items():
+        for scaling in scalings:
+            lam = _lambda_max64(scale_data(x, scaling, np.float64))
+            row = {"data": ds, "scaling": scaling, "lambda_max": lam, "eq13": {}, "snr": {}}
+            for s in schedules:
+                for reading in ("eq13", "snr"):
+                    row[reading][s.name] = critical_timestep_of(s, lam, reading)
+            rows.append(row)
+    return rows
+
+
+def _lambda_max64(x: np.ndarray) -> float:
+    centred = x - x.mean(axis=0)
+    return float(np.linalg.eigvalsh(centred.T @ centred / x.shape[0])[-1])
+
+
+def critical_timestep_of(schedule: NoiseSchedule, lambda_max: float, reading: str = "eq13") -> int | None:
+    """:func:`hcvae.theory.critical_timestep` of a schedule."""
+    from .theory import critical_timestep
+
+    return critical_timestep(schedule.alpha_bar, lambda_max, reading)
+
+
+def gain_study(model, x_train, x_eval, schedule, n_grid: int, seed: int = 0) -> dict:
+    """The x_0 gain of a fitted model along the top eigenvector of ``x_train``, on a grid of timesteps
+    that includes both critical timesteps, with the Gaussian (Wiener) references and t_c."""
+    from .theory import wiener_gain
+
+    spectrum = covariance_spectrum(x_train)
+    _, vecs = np.linalg.eigh(np.cov(check_data(x_train).T.astype(np.float64), bias=True))
+    t_c = {r: critical_timestep_of(schedule, float(spectrum[0]), r) for r in ("eq13", "snr")}
+    grid = set(np.linspace(1, schedule.T, n_grid).round().astype(int).tolist())
+    grid |= {t for t in t_c.values() if t is not None}
+    curve = model.x0_gain(x_eval, sorted(grid), vecs[:, -1], schedule=schedule, seed=seed)
+    wiener = wiener_gain(spectrum, schedule.alpha_bar)
+    return {"curve": curve, "t_c": t_c, "lambda_max": float(spectrum[0]), "schedule": schedule.name,
+            "wiener_top": wiener[:, 0], "wiener_mean": wiener.mean(axis=1)}
+
+
+def transfer_study(models: dict, schedules, n: int, reference, classifier, seed: int = 0, clip=None,
+                   progress: bool | None = None) -> dict:
+    """Sample every model with every schedule; ``{model: {schedule name: sample_report}}`` plus the samples."""
+    reports, samples = {}, {}
+    schedules = [resolve_schedule(s) for s in schedules]
+    for name, model in models.items():
+        batch = model.sample(n, schedules, seed=seed, clip=clip, progress=progress)
+        samples[name] = {s.name: x for s, x in zip(schedules, batch)}
+        reports[name] = {s.name: sample_report(x, reference, classifier, seed=seed) for s, x in zip(schedules, batch)}
+    return {"reports": reports, "samples": samples}
+
+
+def own_schedule(model) -> str:
+    """The schedule a model is sampled with by default: its training schedule, or Algorithm 2's best survivor."""
+    return model.default_schedule_.name

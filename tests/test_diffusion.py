@@ -163,7 +163,7 @@ class GaussianOracle(torch.nn.Module):
         self.dim = len(lam)
 
     def forward(self, x_t, t, alpha_bar_t):
-        a = alpha_bar_t[:, None]
+        a = alpha_bar_t.repeat_interleave(x_t.shape[0] // alpha_bar_t.shape[0])[:, None]  # one value per group of rows
         return (1 - a).sqrt() * x_t / (a * self.lam + 1 - a)
 
 
@@ -172,6 +172,15 @@ def test_ancestral_sampler_with_exact_denoiser_recovers_the_covariance(schedule,
     x = diffusion.ancestral_sample(GaussianOracle([4.0, 0.25]), schedule, 4000, seed=0, variance=variance)
     np.testing.assert_allclose(x.var(axis=0), [4.0, 0.25], rtol=0.1)
     assert abs(x.mean(axis=0)).max() < 0.1
+
+
+def test_sampling_several_schedules_in_one_pass():
+    x = diffusion.ancestral_sample(GaussianOracle([4.0, 0.25]), ["linear", "cosine"], 3000, seed=0)
+    assert x.shape == (2, 3000, 2)
+    for block in x:
+        np.testing.assert_allclose(block.var(axis=0), [4.0, 0.25], rtol=0.1)
+    single = diffusion.ancestral_sample(GaussianOracle([4.0, 0.25]), "linear", 3000, seed=0)
+    np.testing.assert_array_equal(diffusion.ancestral_sample(GaussianOracle([4.0, 0.25]), ["linear"], 3000, seed=0)[0], single)
 
 
 def test_x0_gain_of_exact_denoiser_is_the_wiener_gain():
