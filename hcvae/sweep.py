@@ -1,0 +1,257 @@
+"""Parameter sweeps on Dask: the same sweep on this machine or on a cluster.
+
+A sweep is a list of experiment configs. :func:`run_sweep` sends each one to a
+Dask worker as ``experiments.run(config, store)``; the result store gives caching
+and resume for free: points already stored are read, not sent, so re-running a
+half-finished sweep computes only the missing ones. A point that fails is
+reported with its config and error and does not stop the others.
+
+* ``scheduler=None``: a ``LocalCluster`` of ``n_workers`` processes, one thread each.
+* ``scheduler="tcp://host:8786"``: any running Dask scheduler (started by hand,
+  on SLURM with dask-jobqueue, on Kubernetes...). The workers must see the same
+  result-store folder (a shared file system) and have hcvae installed.
+
+Grid files (TOML) describe a sweep without code::
+
+    kind = "hct"              # vae | hct | spherical | baseline
+    profile = "quick"         # optional: start from the profile's settings ("paper" too)
+    dataset = "synthetic"     # required with a profile
+
+    [fixed]                   # optional: the same value at every point
+    sigma2_ratio = 2.0
+
+    [grid]                    # every combination of these lists
+    r0 = [2, 4, 8, 16]
+    reading = ["min_k", "own_centre"]
+    seed = [0, 1]
+
+Command line: ``python -m hcvae.sweep GRID_FILE [--scheduler ADDRESS] [--workers N] [--dry-run]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib
+import itertools
+import os
+import re
+import sys
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .store import ResultStore
+from .validation import check_choice
+
+# kind -> (module, class); imported on use so that a sweep of one kind loads only its module
+KINDS = {
+    "vae": ("hcvae.experiments", "VAEConfig"),
+    "hct": ("hcvae.hct", "HCTConfig"),
+    "spherical": ("hcvae.spherical_runs", "SphericalConfig"),
+    "baseline": ("hcvae.baselines", "BaselineConfig"),
+}
+_TOP_KEYS = {"kind", "profile", "dataset", "fixed", "grid", "description"}
+CONNECT_TIMEOUT_S = 5
+
+
+class GridError(ValueError):
+    """A grid file that cannot describe a sweep; the message names the file, the line and the parameter."""
+
+
+def config_class(kind: str):
+    check_choice("kind", kind, tuple(KINDS))
+    module, name = KINDS[kind]
+    return getattr(importlib.import_module(module), name)
+
+
+def _line_of(text: str, key: str) -> int | None:
+    for i, line in enumerate(text.splitlines(), start=1):
+        if re.match(rf"\s*{re.escape(key)}\s*=", line):
+            return i
+    return None
+
+
+def _where(path, text, key) -> str:
+    line = _line_of(text, key)
+    return f"{path}, line {line}" if line else str(path)
+
+
+def load_grid(path, **overrides) -> list:
+    """The configs of a grid file, every one validated before anything runs.
+
+    ``overrides`` replace top-level entries (e.g. ``profile="paper"``). Raises
+    :class:`GridError` naming the line and the parameter for a file that does not
+    parse, an unknown kind or parameter, or a value a config rejects.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise GridError(f"grid file {path} does not exist")
+    text = path.read_text()
+    try:
+        spec = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise GridError(f"{path} does not parse as TOML: {err}") from None
+    spec.update(overrides)
+    unknown = set(spec) - _TOP_KEYS
+    if unknown:
+        key = sorted(unknown)[0]
+        raise GridError(f"{_where(path, text, key)}: unknown top-level entry {key!r}; allowed: {', '.join(sorted(_TOP_KEYS))}")
+    try:
+        cls = config_class(spec.get("kind", ""))
+    except ValueError as err:
+        raise GridError(f"{_where(path, text, 'kind')}: {err}") from None
+    fixed, grid = spec.get("fixed", {}), spec.get("grid", {})
+    if not isinstance(fixed, dict) or not isinstance(grid, dict):
+        raise GridError(f"{path}: [fixed] and [grid] must be tables")
+    names = {f.name for f in dataclasses.fields(cls)}
+    for key in [*fixed, *grid]:
+        if key not in names:
+            raise GridError(f"{_where(path, text, key)}: unknown parameter {key!r} for kind {spec['kind']!r}; "
+                            f"allowed: {', '.join(sorted(names))}")
+    for key, values in grid.items():
+        if not isinstance(values, list) or not values:
+            raise GridError(f"{_where(path, text, key)}: grid parameter {key!r} must be a non-empty list of values")
+    profile, dataset = spec.get("profile"), spec.get("dataset")
+    if profile is not None and dataset is None:
+        raise GridError(f"{_where(path, text, 'profile')}: a grid with a profile needs a dataset")
+    configs = []
+    for combo in itertools.product(*grid.values()):
+        params = {**fixed, **dict(zip(grid, combo))}
+        if dataset is not None and profile is None:
+            params.setdefault("dataset", dataset)
+        try:
+            if profile is not None:
+                configs.append(cls.from_profile(profile, dataset, **params))
+            else:
+                configs.append(cls(**params))
+        except (ValueError, TypeError) as err:
+            named = [k for k in [*params, *sorted(names)] if re.search(rf"\b{re.escape(k)}\b", str(err), re.I)]
+            bad = named[0] if named else None
+            where = _where(path, text, bad) if bad else str(path)
+            source = "" if bad in params else " (a default or profile value)"
+            raise GridError(f"{where}: parameter {bad or '?'}{source} — {err} (at the point {params})") from None
+    return configs
+
+
+@dataclass
+class SweepResult:
+    """What a sweep returns: one entry per config, in order (None where the point failed)."""
+
+    configs: list
+    results: list
+    failures: list = field(default_factory=list)  # dicts: index, config, error
+    n_cached: int = 0
+    n_computed: int = 0
+    wall_time_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+def _run_point(config, store_root: str):
+    """One point, on a worker: one torch thread (workers share the cores), the shared store."""
+    import torch
+
+    from .experiments import run
+
+    torch.set_num_threads(1)
+    return run(config, store=ResultStore(store_root), progress=False)
+
+
+def _client(scheduler, n_workers: int):
+    from dask.distributed import Client, LocalCluster
+
+    if scheduler is None:
+        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        return Client(cluster), cluster
+    try:
+        return Client(scheduler, timeout=f"{CONNECT_TIMEOUT_S}s"), None
+    except (OSError, TimeoutError) as err:
+        raise ConnectionError(f"could not reach the Dask scheduler at {scheduler!r} within {CONNECT_TIMEOUT_S} s ({err}); "
+                              "check the address, or pass scheduler=None for a local cluster") from None
+
+
+def run_sweep(configs, store: ResultStore | None = None, scheduler: str | None = None, n_workers: int | None = None,
+              progress: bool | None = None) -> SweepResult:
+    """Run every config on Dask workers (stored points are read, not run) and gather the results in order."""
+    from .train import _progress_enabled
+
+    configs = list(configs)
+    for i, c in enumerate(configs):
+        if not callable(getattr(c, "compute", None)):
+            raise TypeError(f"configs[{i}] is a {type(c).__name__}, not an experiment config with compute()")
+    n_workers = n_workers if n_workers is not None else min(2, os.cpu_count() or 1)
+    if int(n_workers) != n_workers or n_workers < 1:
+        raise ValueError(f"n_workers must be an integer >= 1; got {n_workers!r}")
+    store = store if store is not None else ResultStore()
+    start = time.perf_counter()
+    out = SweepResult(configs, [store.load(c) for c in configs])
+    todo = [i for i, r in enumerate(out.results) if r is None]
+    out.n_cached = len(configs) - len(todo)
+    if todo:
+        from dask.distributed import as_completed
+
+        client, cluster = _client(scheduler, int(n_workers))
+        try:
+            futures = {client.submit(_run_point, configs[i], str(store.root), pure=False, key=f"point-{i}-{time.time_ns()}"): i
+                       for i in todo}
+            bar = None
+            if _progress_enabled(progress):
+                from tqdm.auto import tqdm
+
+                bar = tqdm(total=len(todo), desc="sweep", unit="point")
+            for future in as_completed(futures):
+                i = futures[future]
+                if future.status == "finished":
+                    out.results[i] = future.result()
+                    out.n_computed += 1
+                else:
+                    err = future.exception()
+                    out.failures.append({"index": i, "config": configs[i], "error": f"{type(err).__name__}: {err}"})
+                if bar is not None:
+                    bar.update(1)
+            if bar is not None:
+                bar.close()
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    out.wall_time_s = time.perf_counter() - start
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m hcvae.sweep", description=__doc__.split("\n\n")[0])
+    parser.add_argument("grid", help="a TOML grid file (see the module docstring)")
+    parser.add_argument("--scheduler", default=None, help="address of a running Dask scheduler (default: a local cluster)")
+    parser.add_argument("--workers", type=int, default=None, help="local workers (default: 2 or the number of cores)")
+    parser.add_argument("--profile", default=None, help="override the grid's profile (quick or paper)")
+    parser.add_argument("--dry-run", action="store_true", help="list the points and which are stored; run nothing")
+    args = parser.parse_args(argv)
+    try:
+        configs = load_grid(args.grid, **({"profile": args.profile} if args.profile else {}))
+    except GridError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    store = ResultStore()
+    if args.dry_run:
+        for c in configs:
+            print("stored " if store.load(c) is not None else "missing", c)
+        return 0
+    try:
+        res = run_sweep(configs, store=store, scheduler=args.scheduler, n_workers=args.workers)
+    except ConnectionError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"{len(configs)} points: {res.n_cached} stored, {res.n_computed} computed, {len(res.failures)} failed "
+          f"({res.wall_time_s:.1f} s)")
+    for f in res.failures:
+        print(f"FAILED point {f['index']}: {f['config']}\n  {f['error']}", file=sys.stderr)
+    return 1 if res.failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
