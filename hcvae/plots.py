@@ -506,3 +506,33 @@ def diffusion_samples(samples: dict, data: dict):
             ax.set_visible(False)
     fig.tight_layout()
     return fig
+
+
+def ablation_curves(panels: dict, floor: float = 1e-5):
+    """Final KL (mean ± sd over seeds) against one swept parameter per panel (v1 Figures 4 and 8, v4 Figure 3).
+
+    ``panels`` maps a title to (parameter name, :func:`hcvae.ablations.summarise` output); one line per reading.
+    """
+    n = len(panels)
+    cols = min(3, n)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.6 * rows), squeeze=False)
+    for ax, (title, (param, summary)) in zip(axes.flat, panels.items()):
+        for i, (group, curve) in enumerate(summary.items()):
+            mean = np.maximum(curve["mean"], floor)
+            ax.errorbar(curve["values"], mean, yerr=curve["sd"], marker="o", ms=4, capsize=3, color=f"C{i}",
+                        label=str(group))
+        ax.axhline(0.01, color="0.5", ls=":", lw=1)
+        values = [v for c in summary.values() for v in c["values"]]
+        if min(values) > 0 and max(values) / min(values) >= 20:
+            ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(param)
+        ax.set_ylabel(f"final KL (nats, floored at {floor:g})")
+        ax.set_title(title, fontsize=10)
+        if len(summary) > 1:
+            ax.legend(fontsize=8)
+    for ax in list(axes.flat)[n:]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    return fig

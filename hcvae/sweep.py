@@ -165,7 +165,13 @@ def _client(scheduler, n_workers: int):
     from dask.distributed import Client, LocalCluster
 
     if scheduler is None:
-        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        import dask
+
+        # Non-daemon workers may start processes, so the EM fits inside a run take the same joblib path, with the
+        # same numbers, as outside Dask. (Workers of a remote cluster are the user's: joblib there falls back to
+        # n_jobs = 1, and BLAS threading can change the last digits of the EM fits.)
+        with dask.config.set({"distributed.worker.daemon": False}):
+            cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None)
         return Client(cluster), cluster
     try:
         return Client(scheduler, timeout=f"{CONNECT_TIMEOUT_S}s"), None

@@ -1,0 +1,31 @@
+import pytest
+
+from hcvae import ablations
+
+
+def _results(param, values_by_reading):
+    return [{"config": {param: v, "reading": reading, "seed": s}, "metrics": {"kl": kl + 0.001 * s}}
+            for reading, pairs in values_by_reading.items() for v, kl in pairs for s in (0, 1)]
+
+
+def test_summarise_groups_by_reading_and_averages_seeds():
+    summary = ablations.summarise(_results("beta", {"min_k": [(2.0, 1.0), (0.5, 0.2)]}), "beta")
+    assert summary["min_k"]["values"] == [0.5, 2.0]
+    assert summary["min_k"]["mean"] == pytest.approx([0.2005, 1.0005]) and summary["min_k"]["n"] == [2, 2]
+
+
+@pytest.mark.parametrize("param, pairs, expected", [
+    ("beta", [(0.5, 0.1), (2.0, 1.0), (8.0, 0.5)], "reproduced: best beta 2"),
+    ("beta", [(0.5, 0.1), (2.0, 0.5), (8.0, 1.0)], "not reproduced: best beta 8"),
+    ("beta", [(0.5, 0.001), (2.0, 0.002)], "every point collapsed"),
+    ("epsilon", [(1e-5, 0.5), (1e-4, 0.5), (1e-3, 0.5)], "no effect"),
+    ("epsilon", [(1e-5, 0.9), (1e-4, 0.5), (1e-3, 0.4)], "reproduced: best epsilon 1e-05"),
+    ("keep_ratio", [(1 / 3, 0.9), (0.5, 0.5), (2 / 3, 0.4)], "not reproduced: best ratio 0.333"),
+    ("r0", [(2, 0.2), (4, 0.5), (8, 0.8)], "not testable"),
+    ("r0", [(2, 0.2), (16, 1.0), (32, 1.05)], "reproduced: KL(2)"),
+    ("r0", [(2, 0.2), (16, 1.0), (32, 2.0)], "not reproduced: KL(2)"),
+    ("r_min", [(0.5, 1.0), (1.0, 2.0)], "no numerical claim"),
+])
+def test_verdict_rules(param, pairs, expected):
+    curve = ablations.summarise(_results(param, {"r": pairs}), param)["r"]
+    assert ablations.verdict(param, curve).startswith(expected) or expected in ablations.verdict(param, curve)
