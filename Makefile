@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/gmm_parallel.py
 	$(BIN)/python benchmarks/hct_overhead.py
+	$(BIN)/python benchmarks/sweep_scaling.py
 
 clean:
 	rm -rf _build
