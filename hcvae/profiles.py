@@ -34,6 +34,14 @@ _PROFILE_SETTINGS = {
             "synthetic": dict(n_samples=5_000, r0=8, epochs_per_round=5, max_refine_epochs=10, final_epochs=5, batch_size=128),
             "digits": dict(n_samples=None, r0=8, epochs_per_round=10, max_refine_epochs=20, final_epochs=10, batch_size=128),
         },
+        # the baselines of v1 Table 1 (§5.1.2): training settings per data set, the EM-type inner loop, beta grid, seeds
+        "baselines": {
+            "synthetic": dict(n_samples=5_000, epochs=10, batch_size=128, lr=3e-3, warmup_epochs=5),
+            "digits": dict(n_samples=None, epochs=20, batch_size=128, lr=3e-3, warmup_epochs=10),
+            "em_type": dict(encoder_steps_max=10, encoder_check_every=5),
+            "betas": (1, 2, 4, 8),
+            "seeds": (0,),
+        },
         # the Spherical VAE (v4 §3.3, §4.1): training settings per data set, seeds, the lambda_1 grid of its sweep
         "spherical": {
             "synthetic": dict(n_samples=5_000, epochs=20, batch_size=128, lr=3e-3),
@@ -55,6 +63,15 @@ _PROFILE_SETTINGS = {
         "hct": {
             "synthetic": dict(n_samples=None, r0=16, epochs_per_round=30, max_refine_epochs=100, final_epochs=30, batch_size=512),
             "digits": dict(n_samples=None, r0=16, epochs_per_round=30, max_refine_epochs=100, final_epochs=30, batch_size=128),
+        },
+        # the baselines at v1 Appendix B's optimiser (batch 512, lr 3e-3; digits batch 128), linear KL warm-up over
+        # the first third (synthetic) / quarter (digits), He et al. (2019)'s inner loop for EM-type; v1 averages 5 runs
+        "baselines": {
+            "synthetic": dict(n_samples=None, epochs=60, batch_size=512, lr=3e-3, warmup_epochs=20),
+            "digits": dict(n_samples=None, epochs=400, batch_size=128, lr=3e-3, warmup_epochs=100),
+            "em_type": dict(encoder_steps_max=100, encoder_check_every=15),
+            "betas": (1, 2, 4, 8),
+            "seeds": (0, 1, 2, 3, 4),
         },
         # the Spherical VAE at the paper's scale: 50,000 x 32 synthetic samples, batch 512 (v1 Appendix B's optimiser)
         "spherical": {
