@@ -19,7 +19,8 @@ optimiser as every other run of the book. ``method`` is one of
   step, encoder frozen) is preceded by an E-step: encoder-only steps on fresh
   random minibatches until the ELBO stops improving, as He et al.'s inner loop:
   the summed loss of each block of ``encoder_check_every`` steps is compared
-  with the previous block's, and the E-step ends when it is not lower or after
+  with the previous block's (the first with +infinity, so two blocks run unless
+  the cap is lower), and the E-step ends when it is not lower or after
   ``encoder_steps_max`` steps (defaults 15 and 100, He et al.'s). What is
   assumed: the ICASSP paper's own E-step schedule is not reproduced (only its
   abstract is at hand), so this is He et al.'s inner loop used as the E-step;

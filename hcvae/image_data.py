@@ -206,9 +206,12 @@ def _cifar_batches(paths: list[Path]):
         for b in CIFAR_BATCHES:
             member = f"{CIFAR_FOLDER}/{b}"
             try:
-                out.append((f"{paths[0]}:{member}", tar.extractfile(member).read()))
+                f = tar.extractfile(member)
             except KeyError:
-                raise ValueError(f"{paths[0]} has no member {member}; not the official binary archive") from None
+                f = None
+            if f is None:
+                raise ValueError(f"{paths[0]} has no file {member}; not the official binary archive")
+            out.append((f"{paths[0]}:{member}", f.read()))
         return out
 
 

@@ -160,3 +160,16 @@ def test_checksum_of_official_file_names(tmp_path, mnist_like):
         image_data.load("mnist", tmp_path)
     ds = image_data.load("mnist", tmp_path, verify=False)  # structure is still checked
     assert ds.n == 6 and all(len(f["md5"]) == 32 for f in ds.meta["files"])
+
+
+def test_cifar_archive_without_a_batch(tmp_path):
+    (tmp_path / "cifar10").mkdir()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        raw = cifar_bytes(np.zeros((1, 3, 32, 32)), [0])
+        info = tarfile.TarInfo(f"{image_data.CIFAR_FOLDER}/data_batch_1.bin")
+        info.size = len(raw)
+        tar.addfile(info, io.BytesIO(raw))
+    (tmp_path / "cifar10" / image_data.CIFAR_ARCHIVE).write_bytes(buf.getvalue())
+    with pytest.raises(ValueError, match="has no file cifar-10-batches-bin/data_batch_2.bin"):
+        image_data.load("cifar10", tmp_path, verify=False)
