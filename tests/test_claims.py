@@ -1,0 +1,41 @@
+import pytest
+
+from hcvae import claims
+
+
+def test_every_claim_has_a_rule_a_chapter_and_a_measurement_function():
+    ids = [c.id for c in claims.CLAIMS]
+    assert len(ids) == len(set(ids))
+    for c in claims.CLAIMS:
+        assert c.paper in ("v1", "v4") and c.where and c.quantity and c.claimed and c.rule, c.id
+        assert callable(c.measure), c.id
+
+
+def _claim(measure):
+    return claims.Claim("x", "v1", "§0", "q", "1", "-", "rule", "01-phase-transition", measure)
+
+
+def test_ledger_refuses_a_claim_without_measurement_or_verdict():
+    with pytest.raises(ValueError, match="has no measurement"):
+        claims.ledger("quick", [_claim(lambda profile: None)])
+    with pytest.raises(ValueError, match="has no measurement"):
+        claims.ledger("quick", [_claim(lambda profile: claims.Measurement("", "reproduced"))])
+    with pytest.raises(ValueError, match="verdict 'maybe'"):
+        claims.ledger("quick", [_claim(lambda profile: claims.Measurement("KL 1", "maybe"))])
+    rows = claims.ledger("quick", [_claim(lambda profile: claims.Measurement("KL 1", "reproduced"))])
+    assert rows[0]["verdict"] == "reproduced" and claims.verdict_counts(rows)["reproduced"] == 1
+
+
+@pytest.mark.parametrize("verdicts, expected", [
+    ({"min_k": "reproduced", "own_centre": "reproduced"}, "reproduced"),
+    ({"min_k": "not reproduced", "own_centre": "reproduced"}, "depends on reading"),
+    ({"min_k": "not reproduced", "own_centre": "not testable here"}, "not reproduced"),
+    ({"min_k": "reproduced", "own_centre": "not testable here"}, "not testable here"),
+])
+def test_per_reading_verdicts_combine(verdicts, expected):
+    assert claims._by_reading(verdicts) == expected
+
+
+def test_register_rejects_a_duplicate_id():
+    with pytest.raises(ValueError, match="already in the ledger"):
+        claims.register([claims.CLAIMS[0]])
