@@ -27,6 +27,7 @@ Readings of what v1 §7.3 leaves open, each a named option:
 from __future__ import annotations
 
 import math
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -48,14 +49,14 @@ SAMPLER_VARIANCES = ("beta", "posterior")
 # (names of MODEL_SPECS below), how many samples each sampling run draws, how many unseen random
 # schedules join the four published ones at sampling time, and the grid of the x_0-gain probe.
 # ``quick`` must run the whole chapter in well under a minute on one core.
-_QUICK_MODELS = ("DDPM, timestep", "DDPM, noise level", "DDPM, t + noise level", "Algorithm 2")
+_QUICK_MODELS = ("DDPM, timestep", "DDPM, noise level", "DDPM, t + noise level", "DDPM, all R schedules", "Algorithm 2")
 PROFILE_SETTINGS = {
     "quick": dict(n_samples={"synthetic": 3000, "digits": None}, T=1000, hidden=64, depth=2, batch_size=128,
                   lr=3e-3, R=4, epochs_per_round=20, models=_QUICK_MODELS, n_generated=300, unseen_schedules=0,
                   gain_points=200, gain_grid=25),
-    "paper": dict(n_samples={"synthetic": 10000, "digits": None}, T=1000, hidden=128, depth=2, batch_size=256,
-                  lr=2e-3, R=8, epochs_per_round=40, models=(*_QUICK_MODELS, "Algorithm 2, timestep only"),
-                  n_generated=1000, unseen_schedules=2, gain_points=500, gain_grid=60),
+    "paper": dict(n_samples={"synthetic": 6000, "digits": None}, T=1000, hidden=128, depth=2, batch_size=256,
+                  lr=2e-3, R=8, epochs_per_round=30, models=(*_QUICK_MODELS, "Algorithm 2, timestep only"),
+                  n_generated=600, unseen_schedules=2, gain_points=500, gain_grid=60),
 }
 
 
@@ -207,7 +208,7 @@ class Denoiser(nn.Module):
 
 
 def diffuse(x0: torch.Tensor, alpha_bar_t: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
-    """x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps  # v1 eq. 12 (and Algorithm 2's forward step)"""
+    """x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps (v1 eq. 12, Algorithm 2's forward step); abar_t per row."""
     a = alpha_bar_t[:, None]
     return a.sqrt() * x0 + (1.0 - a).sqrt() * eps
 
@@ -351,14 +352,22 @@ def ancestral_sample(model: Denoiser, schedule, n: int, seed: int = 0, variance:
 
 
 def x0_gain(model: Denoiser, schedule, x0, timesteps, direction, seed: int = 0) -> dict:
-    """How strongly the denoiser's x_0 estimate depends on x_t, at each of ``timesteps``.
+    """How much the denoiser's x_0 estimate depends on x_t, at each of ``timesteps``, two ways.
 
-    x0_hat = (x_t - sqrt(1 - abar_t) eps_theta) / sqrt(abar_t) is read as a function of the noisy
-    observation y = x_t / sqrt(abar_t) = x_0 + noise; its Jacobian
-    G = dx0_hat/dy = I - sqrt(1 - abar_t) d eps_theta / d x_t is 1 where x_0 is read off x_t and 0 where
-    x_t is ignored (:func:`hcvae.theory.wiener_gain` is its Gaussian optimum). Returned per t, averaged
-    over rows of ``x0``: ``top`` = u^T G u along ``direction`` u (the top eigenvector for eq. 13),
-    ``mean`` = trace(G) / N, and ``reverse_mean`` = u^T (d mu_theta / d x_t) u for the reverse step's mean
+    x0_hat = (x_t - sqrt(1 - abar_t) eps_theta) / sqrt(abar_t), with x_t drawn from each row of ``x0``
+    by v1 eq. 12, and u = ``direction`` (the top eigenvector, the direction eq. 13 is about):
+
+    * ``info``, global: the squared correlation between u^T x_0 and u^T x0_hat over the rows, i.e.
+      the share of x_0's variance along u that the estimate recovers (a Gaussian bound on the mutual
+      information is -1/2 log(1 - info)). It is the analogue of the VAE's Var_x E[z|x]: 0 when the
+      estimate no longer depends on x_t in a way that carries x_0.
+    * ``top``, local: u^T G u with G = d x0_hat / d y the Jacobian with respect to the noisy observation
+      y = x_t / sqrt(abar_t) = x_0 + noise, G = I - sqrt(1 - abar_t) d eps_theta / d x_t (averaged over
+      rows; ``mean`` = trace(G) / N). Clustered data can have small local gain (noise within a cluster is
+      removed) while x_t still decides the cluster: then ``info`` stays high.
+
+    On Gaussian data the optimum of both is the Wiener gain of :func:`hcvae.theory.wiener_gain`.
+    ``reverse_mean`` = u^T (d mu_theta / d x_t) u for the reverse step's mean
     mu_theta(x_t) = (x_t - beta_t / sqrt(1 - abar_t) eps_theta) / sqrt(alpha_t), which stays near
     1 / sqrt(alpha_t) at every t: the one-step reverse kernel never becomes independent of x_t.
     """
@@ -375,7 +384,7 @@ def x0_gain(model: Denoiser, schedule, x0, timesteps, direction, seed: int = 0) 
         raise ValueError(f"timesteps must be a non-empty list of integers in 1..{schedule.T}; got {timesteps!r}")
     gen = torch.Generator().manual_seed(seed)
     model.eval()
-    top, mean, reverse = [], [], []
+    out = {"info": [], "top": [], "mean": [], "reverse_mean": []}
     for t in ts:
         a, b = float(schedule.alpha_bar[t - 1]), float(schedule.betas[t - 1])
         x_t = diffuse(x0, torch.full((x0.shape[0],), a), torch.randn(x0.shape, generator=gen))
@@ -385,11 +394,14 @@ def x0_gain(model: Denoiser, schedule, x0, timesteps, direction, seed: int = 0) 
             return model(x[None], tt, aa)[0]
         with torch.no_grad():
             jac = vmap(jacrev(eps_of))(x_t)  # (n, N, N): d eps_theta / d x_t per row
+            x0_hat = (x_t - math.sqrt(1 - a) * model(x_t, tt, aa)) / math.sqrt(a)
+        r = np.corrcoef((x0 @ u).numpy(), (x0_hat @ u).numpy())[0, 1]
+        out["info"].append(float(r * r) if np.isfinite(r) else 0.0)  # a constant estimate carries nothing
         ju = float(torch.einsum("i,nij,j->n", u, jac, u).mean())
-        top.append(1.0 - math.sqrt(1 - a) * ju)
-        mean.append(1.0 - math.sqrt(1 - a) * float(torch.diagonal(jac, dim1=1, dim2=2).sum(1).mean()) / x0.shape[1])
-        reverse.append((1.0 - b / math.sqrt(1 - a) * ju) / math.sqrt(1 - b))
-    return {"t": ts, "top": np.array(top), "mean": np.array(mean), "reverse_mean": np.array(reverse)}
+        out["top"].append(1.0 - math.sqrt(1 - a) * ju)
+        out["mean"].append(1.0 - math.sqrt(1 - a) * float(torch.diagonal(jac, dim1=1, dim2=2).sum(1).mean()) / x0.shape[1])
+        out["reverse_mean"].append((1.0 - b / math.sqrt(1 - a) * ju) / math.sqrt(1 - b))
+    return {"t": ts, **{k: np.array(v) for k, v in out.items()}}
 
 
 # ---------------------------------------------------------------------------
@@ -634,23 +646,24 @@ def sample_report(samples, reference, classifier, seed: int = 0, n_boot: int = 2
             "variance_ratio": float(samples.var(axis=0).sum() / ref_var), "variance_ratio_se": float(np.std(var))}
 
 
-def gain_at(curve: dict, t: int | None, key: str = "top") -> float | None:
-    """The measured gain ``curve[key]`` at timestep ``t`` (linear interpolation between measured timesteps)."""
+def gain_at(curve: dict, t: int | None, key: str = "info") -> float | None:
+    """The measured ``curve[key]`` at timestep ``t`` (linear interpolation between measured timesteps)."""
     if t is None:
         return None
     return float(np.interp(t, curve["t"], curve[key]))
 
 
-def first_below(curve: dict, level: float, key: str = "top") -> int | None:
-    """The first measured timestep whose gain is below ``level``, or None."""
+def first_below(curve: dict, level: float, key: str = "info") -> int | None:
+    """The first measured timestep whose ``curve[key]`` is below ``level``, or None."""
     below = np.flatnonzero(np.asarray(curve[key]) < level)
     return int(curve["t"][below[0]]) if below.size else None
 
 
-def independence_verdict(curve: dict, t_c: int | None, tol: float, key: str = "top") -> dict:
+def independence_verdict(curve: dict, t_c: int | None, tol: float, key: str = "info") -> dict:
     """Prediction 1 (v1 §7.4): for t > t_c the reverse process is independent of x_t.
 
-    Read on the x_0 estimate's gain: supported when the gain is below ``tol`` at every measured t >= t_c.
+    Read on the x_0 estimate's dependence on x_t (``key`` of :func:`x0_gain`, default the recovered share
+    ``info``): supported when it is below ``tol`` at every measured t >= t_c.
     Returns the verdict, the gain at t_c, the largest gain from t_c on, and where the gain first drops below ``tol``.
     """
     out = {"t_c": t_c, "gain_at_t_c": gain_at(curve, t_c, key), "t_below_tol": first_below(curve, tol, key)}
@@ -704,13 +717,16 @@ def transfer_degradation(energies: dict, own: str, floor: float) -> dict:
 # The chapter's experiment: which models, trained how, measured how
 # ---------------------------------------------------------------------------
 
-# The models the chapter compares. Single-schedule DDPMs train on ``train_schedule`` for as many
-# passes as Algorithm 2 makes in total (compute-matched); "t + noise level" is Algorithm 2's own
-# denoiser trained on one schedule, isolating the consensus from the conditioning.
+# The models the chapter compares, each trained for as many passes as Algorithm 2 makes in total
+# (compute-matched). Single-schedule DDPMs train on ``train_schedule``; "t + noise level" is
+# Algorithm 2's own denoiser on one schedule (isolating the consensus from the conditioning), and
+# "all R schedules" the same denoiser on Algorithm 2's R schedules at once, without selection
+# (isolating the selection from training on several schedules).
 MODEL_SPECS = {
     "DDPM, timestep": dict(kind="single", conditioning="timestep"),
     "DDPM, noise level": dict(kind="single", conditioning="noise_level"),
     "DDPM, t + noise level": dict(kind="single", conditioning="timestep_and_noise_level"),
+    "DDPM, all R schedules": dict(kind="multi", conditioning="timestep_and_noise_level"),
     "Algorithm 2": dict(kind="consensus", conditioning="timestep_and_noise_level"),
     "Algorithm 2, timestep only": dict(kind="consensus", conditioning="timestep"),
 }
@@ -737,8 +753,10 @@ def fit_models(x_train, x_val, names, settings: dict, train_schedule: str = "lin
     models = {}
     for name in names:
         spec = MODEL_SPECS[name]
-        if spec["kind"] == "single":
-            model = DDPM(train_schedule, conditioning=spec["conditioning"], epochs=epochs, **common)
+        if spec["kind"] in ("single", "multi"):
+            schedules = (train_schedule if spec["kind"] == "single"
+                         else generate_schedules(settings["R"], settings["T"], "families", seed))
+            model = DDPM(schedules, conditioning=spec["conditioning"], epochs=epochs, **common)
             models[name] = model.fit(x_train, progress=progress)
         else:
             model = HistoricalConsensusDiffusion(R=settings["R"], conditioning=spec["conditioning"],

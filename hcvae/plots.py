@@ -379,19 +379,19 @@ def noise_variance_critical(schedules, levels: dict):
 
 
 def x0_gain_curves(studies: dict, tol: float):
-    """Prediction 1: how strongly the denoiser's x_0 estimate depends on x_t, against t, one panel per study.
+    """Prediction 1: how much the denoiser's x_0 estimate depends on x_t, against t, one panel per study.
 
-    ``studies`` maps a label to :func:`hcvae.diffusion.gain_study` output. Learned gain along the top
-    eigenvector (solid) and averaged over directions (dashed), the Gaussian optimum of each (thin grey),
-    the one-step reverse mean's gain (dotted), both critical timesteps and the independence tolerance.
+    ``studies`` maps a label to :func:`hcvae.diffusion.gain_study` output. Along the top eigenvector:
+    the share of x_0's variance the estimate recovers (solid, the measure the verdict uses), the local
+    gain d x0_hat / d y (dashed), their common Gaussian optimum (grey), the one-step reverse mean's gain
+    (dotted), both critical timesteps and the independence tolerance.
     """
     fig, axes = plt.subplots(1, len(studies), figsize=(5.5 * len(studies), 3.9), squeeze=False, sharey=True)
     for ax, (label, st) in zip(axes[0], studies.items()):
         c, t_all = st["curve"], np.arange(1, st["wiener_top"].size + 1)
-        ax.plot(t_all, st["wiener_top"], color="0.6", lw=1, label="Gaussian optimum, top direction")
-        ax.plot(t_all, st["wiener_mean"], color="0.6", lw=1, ls="--", label="Gaussian optimum, mean over directions")
-        ax.plot(c["t"], c["top"], "o-", color="C0", ms=3, label="learned, top direction")
-        ax.plot(c["t"], c["mean"], "s--", color="C1", ms=3, label="learned, mean over directions")
+        ax.plot(t_all, st["wiener_top"], color="0.6", lw=2, label="Gaussian optimum")
+        ax.plot(c["t"], c["info"], "o-", color="C0", ms=3, label=r"recovered share corr$^2(u^Tx_0, u^T\hat x_0)$")
+        ax.plot(c["t"], c["top"], "s--", color="C1", ms=3, label=r"local gain $u^T\partial\hat x_0/\partial y\,u$")
         ax.plot(c["t"], c["reverse_mean"], ":", color="C2", label=r"reverse step $u^T\partial\mu_\theta/\partial x_t u$")
         ax.axhline(tol, color="k", lw=0.8, ls="-.", label="independence tolerance")
         for reading, ls in (("eq13", "-"), ("snr", ":")):
@@ -399,7 +399,7 @@ def x0_gain_curves(studies: dict, tol: float):
                 ax.axvline(st["t_c"][reading], color="C3", ls=ls, lw=1.2, label=f"$t_c$ ({reading})")
         ax.set_title(f"{label} ($\\lambda_{{max}}$ = {st['lambda_max']:.3g}, {st['schedule']} schedule)", fontsize=9)
         ax.set_xlabel("t")
-    axes[0, 0].set_ylabel(r"gain of $\hat x_0$ on $x_t/\sqrt{\bar\alpha_t}$")
+    axes[0, 0].set_ylabel(r"dependence of $\hat x_0$ on $x_t$, top direction")
     axes[0, 0].legend(fontsize=7)
     fig.tight_layout()
     return fig
@@ -534,5 +534,72 @@ def ablation_curves(panels: dict, floor: float = 1e-5):
             ax.legend(fontsize=8)
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def baseline_table_kl(tables: dict, kl_bound: float = 0.01, floor: float = 1e-5):
+    """v1 / v4 Table 1 (or v1 Table 2) as a dot plot: one panel per table, one line per method; our KL per seed
+    (small dots), its mean (filled circle) and the paper's number (open diamond), on a log axis floored at
+    ``floor``, with the collapse threshold dotted.
+
+    ``tables`` maps a panel title to :func:`hcvae.baselines_report.table` rows; the runs' per-seed KL are in
+    each row's ``runs`` entry when present (else only the mean is drawn).
+    """
+    n = len(tables)
+    height = max(len(rows) for rows in tables.values())
+    fig, axes = plt.subplots(1, n, figsize=(5.4 * n, 0.36 * height + 1.6), squeeze=False, sharey=False)
+    for ax, (title, rows) in zip(axes[0], tables.items()):
+        names = [r["row"] for r in rows]
+        y = np.arange(len(rows))[::-1]
+        for yi, r in zip(y, rows):
+            if r.get("note") is not None:
+                ax.text(floor, yi, "  cannot run", va="center", fontsize=7, color="0.4")
+                continue
+            for kl in r.get("runs", []):
+                ax.scatter(max(kl, floor), yi, s=9, color="C0", alpha=0.45, lw=0)
+            ax.scatter(max(r["kl"], floor), yi, s=34, color="C0", zorder=3,
+                       label="ours (mean; dots: seeds)" if yi == y[0] else None)
+            if r["paper"] is not None:
+                ax.scatter(max(r["paper"]["kl"], floor), yi, s=46, marker="D", facecolor="none", edgecolor="C3",
+                           zorder=4, label="paper")
+        ax.axvline(kl_bound, color="0.5", ls=":", lw=1)
+        ax.set_xscale("log")
+        ax.set_yticks(y)
+        ax.set_yticklabels(names, fontsize=8)
+        ax.set_xlabel(f"KL (nats, floored at {floor:g})")
+        ax.set_title(title, fontsize=10)
+        handles, labels = ax.get_legend_handles_labels()
+        unique = dict(zip(labels, handles))
+        ax.legend(unique.values(), unique.keys(), fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def kl_against_ratio_methods(curves: dict, paper: dict | None = None, kl_bound: float = 0.01, floor: float = 1e-5):
+    """KL against sigma'^2 / lambda_max for several methods (v1 Figure 5), one panel per data set.
+
+    ``curves`` maps a data set to :func:`hcvae.baselines_report.ratio_curves` output (per method: ratios, mean
+    KL, per-seed runs); ``paper`` maps a data set to {method: {ratio: KL}} drawn as open diamonds in the
+    method's colour. Log-log axes floored at ``floor``; the dotted lines are the collapse threshold and
+    sigma'^2 = lambda_max.
+    """
+    fig, axes = plt.subplots(1, len(curves), figsize=(6 * len(curves), 4.2), squeeze=False)
+    for ax, (ds, by_method) in zip(axes[0], curves.items()):
+        for i, (name, c) in enumerate(by_method.items()):
+            color = f"C{i}"
+            for ratio, runs in zip(c["ratios"], c["runs"]):
+                ax.scatter(np.full(len(runs), ratio), np.maximum(runs, floor), s=10, color=color, alpha=0.4, lw=0)
+            ax.plot(c["ratios"], np.maximum(c["mean"], floor), "o-", color=color, ms=4, label=name)
+            for ratio, kl in ((paper or {}).get(ds, {}).get(name, {})).items():
+                ax.scatter(ratio, max(kl, floor), marker="D", s=42, facecolor="none", edgecolor=color, zorder=4)
+        ax.axhline(kl_bound, color="0.5", ls=":", lw=1)
+        ax.axvline(1.0, color="0.5", ls="--", lw=0.8)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(r"$\sigma'^2/\lambda_{max}$")
+        ax.set_ylabel(f"KL (nats, floored at {floor:g})")
+        ax.set_title(f"{ds} (diamonds: the paper's numbers)" if paper and paper.get(ds) else ds, fontsize=10)
+    axes[0, -1].legend(fontsize=8, loc="best")
     fig.tight_layout()
     return fig
