@@ -600,6 +600,31 @@ def sliced_energy_distance(a, b, n_projections: int = 64, seed: int = 0) -> floa
     return float(np.mean([energy_distance(pa[:, i], pb[:, i]) for i in range(n_projections)]))
 
 
+def c2st_accuracy(a, b, seed: int = 0, n_neighbors: int = 5, folds: int = 5) -> dict:
+    """Classifier two-sample test: cross-validated accuracy of a k-nearest-neighbour classifier told to
+    separate rows of ``a`` from rows of ``b`` (equal numbers drawn from each, seeded).
+
+    0.5 means indistinguishable, 1 fully separable; ``se`` is the binomial standard error over the
+    2n held-out predictions. Nearest neighbours judge the samples in the full space, where random
+    1-d projections (:func:`sliced_energy_distance`) look nearly Gaussian for any distribution.
+    """
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.neighbors import KNeighborsClassifier
+
+    a, b = check_data(a, "a"), check_data(b, "b")
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"a and b must have the same number of features; got {a.shape[1]} and {b.shape[1]}")
+    n = min(a.shape[0], b.shape[0])
+    if n < folds:
+        raise ValueError(f"need at least folds={folds} rows in each of a and b; got {n}")
+    rng = np.random.default_rng(seed)
+    x = np.vstack([a[rng.choice(a.shape[0], n, replace=False)], b[rng.choice(b.shape[0], n, replace=False)]])
+    y = np.r_[np.zeros(n), np.ones(n)]
+    acc = float(cross_val_score(KNeighborsClassifier(n_neighbors), x, y,
+                                cv=StratifiedKFold(folds, shuffle=True, random_state=seed)).mean())
+    return {"accuracy": acc, "se": math.sqrt(max(acc * (1 - acc), 1e-12) / (2 * n)), "n": n}
+
+
 def fit_label_classifier(x, labels, seed: int = 0):
     """A multinomial logistic regression from samples to their mixture component or digit class,
     used to read which modes generated samples fall in."""
@@ -629,7 +654,7 @@ def variance_ratio(samples, reference) -> float:
 def sample_report(samples, reference, classifier, seed: int = 0, n_boot: int = 200) -> dict:
     """Quality and diversity of ``samples`` against ``reference`` rows.
 
-    Quality: sliced energy distance. Diversity: label entropy and modes covered (:func:`label_diversity`)
+    Quality: sliced energy distance and the classifier two-sample test (:func:`c2st_accuracy`). Diversity: label entropy and modes covered (:func:`label_diversity`)
     and the variance ratio. Entropy and variance ratio come with bootstrap standard errors over the
     samples (``n_boot`` resamples), so that two models can be compared against their sampling noise.
     """
@@ -641,7 +666,9 @@ def sample_report(samples, reference, classifier, seed: int = 0, n_boot: int = 2
     boot = [rng.integers(0, samples.shape[0], samples.shape[0]) for _ in range(n_boot)]
     ent = [_label_stats(predicted[i], classifier.classes_)["entropy"] for i in boot]
     var = [samples[i].var(axis=0).sum() / ref_var for i in boot]
-    return {"energy": sliced_energy_distance(samples, reference, seed=seed), "entropy": div["entropy"],
+    c2st = c2st_accuracy(samples, reference, seed=seed)
+    return {"energy": sliced_energy_distance(samples, reference, seed=seed), "c2st": c2st["accuracy"],
+            "c2st_se": c2st["se"], "entropy": div["entropy"],
             "entropy_se": float(np.std(ent)), "covered": div["covered"], "n_labels": div["n_labels"],
             "variance_ratio": float(samples.var(axis=0).sum() / ref_var), "variance_ratio_se": float(np.std(var))}
 
@@ -696,21 +723,22 @@ def overall_verdict(verdicts) -> str:
     return "mixed"
 
 
-def transfer_degradation(energies: dict, own: str, floor: float) -> dict:
+def transfer_degradation(values: dict, own: str, margin) -> dict:
     """How much worse sampling gets with schedules other than ``own`` (prediction 4).
 
-    ``energies`` maps a sampling schedule's name to the sliced energy distance of the samples;
-    ``floor`` is the real-vs-real value at the same sizes. Returns the worst other schedule, its
-    excess over ``own`` and that excess in units of the floor; "without degradation" is read as
-    an excess no larger than the floor.
+    ``values`` maps a sampling schedule's name to a quality measure where lower is better (sliced
+    energy distance, two-sample accuracy); ``margin`` is how much worse than ``own`` still counts as
+    no change, one number or one per schedule. Returns the worst other schedule, its excess over
+    ``own``, and whether any schedule exceeds its margin.
     """
-    others = {k: v for k, v in energies.items() if k != own}
-    if own not in energies or not others:
-        raise ValueError(f"energies must hold the own schedule {own!r} and at least one other; got {list(energies)}")
+    others = {k: v for k, v in values.items() if k != own}
+    if own not in values or not others:
+        raise ValueError(f"values must hold the own schedule {own!r} and at least one other; got {list(values)}")
+    margins = margin if isinstance(margin, dict) else {k: margin for k in others}
     worst = max(others, key=others.get)
-    excess = others[worst] - energies[own]
-    return {"own": own, "own_energy": energies[own], "worst": worst, "worst_energy": others[worst],
-            "excess": excess, "excess_over_floor": excess / floor, "degrades": bool(excess > floor)}
+    excess = others[worst] - values[own]
+    return {"own": own, "own_value": values[own], "worst": worst, "worst_value": others[worst], "excess": excess,
+            "degrades": any(v - values[own] > margins[k] for k, v in others.items())}
 
 
 # ---------------------------------------------------------------------------

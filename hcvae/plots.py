@@ -433,25 +433,33 @@ def consensus_rounds(records: dict):
 
 
 def schedule_transfer(reports: dict, floors: dict):
-    """Prediction 4: sliced energy distance of samples to held-out data, per model and sampling schedule.
+    """Prediction 4: quality of each model's samples under each sampling schedule, one column per data set.
 
     ``reports`` maps a data set to ``{model: {schedule: sample_report}}``; ``floors`` maps it to the
-    real-vs-real distance at the same sizes (dashed). Lower is better.
+    real-vs-real sliced energy distance at the same sizes (dashed). Top: sliced energy distance to
+    held-out data; bottom: two-sample test accuracy (0.5 = indistinguishable from held-out data).
+    Lower is better in both.
     """
-    fig, axes = plt.subplots(1, len(reports), figsize=(6 * len(reports), 3.9), squeeze=False)
-    for ax, (ds, by_model) in zip(axes[0], reports.items()):
+    fig, axes = plt.subplots(2, len(reports), figsize=(6 * len(reports), 6.8), squeeze=False)
+    for col, (ds, by_model) in enumerate(reports.items()):
         models = list(by_model)
         scheds = list(next(iter(by_model.values())))
         width = 0.8 / len(models)
         for i, m in enumerate(models):
-            vals = [by_model[m][s]["energy"] for s in scheds]
-            ax.bar(np.arange(len(scheds)) + (i - (len(models) - 1) / 2) * width, vals, width, color=f"C{i}", label=m)
-        ax.axhline(floors[ds], color="k", ls="--", lw=1, label="real vs real")
-        ax.set_xticks(np.arange(len(scheds)), scheds, fontsize=7, rotation=15)
-        ax.set_yscale("log")
-        ax.set_ylabel("sliced energy distance (log)")
-        ax.set_xlabel("sampling schedule")
-        ax.set_title(ds)
+            pos = np.arange(len(scheds)) + (i - (len(models) - 1) / 2) * width
+            axes[0, col].bar(pos, [by_model[m][s]["energy"] for s in scheds], width, color=f"C{i}", label=m)
+            axes[1, col].bar(pos, [by_model[m][s]["c2st"] for s in scheds], width, color=f"C{i}",
+                             yerr=[2 * by_model[m][s]["c2st_se"] for s in scheds])
+        axes[0, col].axhline(floors[ds], color="k", ls="--", lw=1, label="real vs real")
+        axes[0, col].set_yscale("log")
+        axes[0, col].set_ylabel("sliced energy distance (log)")
+        axes[0, col].set_title(ds)
+        axes[1, col].axhline(0.5, color="k", ls="--", lw=1)
+        axes[1, col].set_ylim(0.4, 1.02)
+        axes[1, col].set_ylabel("two-sample test accuracy")
+        for ax in axes[:, col]:
+            ax.set_xticks(np.arange(len(scheds)), scheds, fontsize=7, rotation=15)
+        axes[1, col].set_xlabel("sampling schedule")
     axes[0, 0].legend(fontsize=7)
     fig.tight_layout()
     return fig

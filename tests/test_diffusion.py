@@ -363,6 +363,16 @@ def test_sliced_energy_distance_separates_distributions():
         diffusion.sliced_energy_distance(a, b[:, :2])
 
 
+def test_c2st_accuracy_separates_distributions():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(400, 3)), rng.normal(size=(400, 3))
+    same = diffusion.c2st_accuracy(a, b)
+    assert abs(same["accuracy"] - 0.5) < 3 * same["se"] + 0.02
+    assert diffusion.c2st_accuracy(a, b + [2.0, 0, 0])["accuracy"] > 0.8
+    with pytest.raises(ValueError, match="folds"):
+        diffusion.c2st_accuracy(a[:3], b[:3])
+
+
 def test_label_diversity():
     x = _two_modes(400)
     clf = diffusion.fit_label_classifier(x, (x[:, 0] > 0).astype(int))
@@ -379,8 +389,10 @@ def test_independence_verdict_and_degradation():
     v = diffusion.independence_verdict(curve, 10, 0.1)
     assert v["verdict"] == "still depends on x_t after t_c" and v["t_below_tol"] == 20
     assert diffusion.independence_verdict(curve, None, 0.1)["verdict"] == "no t_c"
-    d = diffusion.transfer_degradation({"linear": 0.1, "cosine": 0.3, "sigmoid": 0.12}, "linear", floor=0.05)
-    assert d["worst"] == "cosine" and d["excess_over_floor"] == pytest.approx(4) and d["degrades"]
+    d = diffusion.transfer_degradation({"linear": 0.1, "cosine": 0.3, "sigmoid": 0.12}, "linear", margin=0.05)
+    assert d["worst"] == "cosine" and d["excess"] == pytest.approx(0.2) and d["degrades"]
+    d = diffusion.transfer_degradation({"linear": 0.1, "cosine": 0.3}, "linear", margin={"cosine": 0.25})
+    assert not d["degrades"]
     assert diffusion.compare_verdict(0.9, 0.8, 0.05) == "better"
     assert diffusion.compare_verdict(0.9, 0.8, 0.05, higher_is_better=False) == "worse"
     assert diffusion.compare_verdict(0.82, 0.8, 0.05) == "no measurable difference"
