@@ -38,9 +38,18 @@ _PROFILE_SETTINGS = {
         "baselines": {
             "synthetic": dict(n_samples=5_000, epochs=10, batch_size=128, lr=3e-3, warmup_epochs=5),
             "digits": dict(n_samples=None, epochs=20, batch_size=128, lr=3e-3, warmup_epochs=10),
-            "em_type": dict(encoder_steps_max=10, encoder_check_every=5),
+            **{name: dict(n_samples=5_000, epochs=10, batch_size=128, lr=3e-3, warmup_epochs=5)
+               for name in ("mnist", "fashion_mnist", "cifar10")},
+            "em_type": dict(encoder_steps_max=10, encoder_check_every=5, em_epochs=3),
             "betas": (1, 2, 4, 8),
             "seeds": (0,),
+            # chapter 06: the sigma'^2 / lambda_max of its tables (the main one first) and of its KL-against-ratio
+            # sweep; seeds away from the main ratio and of the conv table, per kind of run (at the main ratio:
+            # "seeds" above for the baselines, chapter 04's seeds for HCT, chapter 05's for the Spherical VAE)
+            "table_ratios": (2.0, 5.0),
+            "sweep_ratios": (0.5, 2.0, 5.0),
+            "other_seeds": dict(baseline=(0,), hct=(0,), spherical=(0,)),
+            "conv_seeds": dict(baseline=(0,), hct=(0,)),
         },
         # the Spherical VAE (v4 §3.3, §4.1): training settings per data set, seeds, the lambda_1 grid of its sweep
         "spherical": {
@@ -69,9 +78,17 @@ _PROFILE_SETTINGS = {
         "baselines": {
             "synthetic": dict(n_samples=None, epochs=60, batch_size=512, lr=3e-3, warmup_epochs=20),
             "digits": dict(n_samples=None, epochs=400, batch_size=128, lr=3e-3, warmup_epochs=100),
-            "em_type": dict(encoder_steps_max=100, encoder_check_every=15),
+            **{name: dict(n_samples=None, epochs=60, batch_size=512, lr=3e-3, warmup_epochs=20)
+               for name in ("mnist", "fashion_mnist", "cifar10")},
+            # EM-type alternates for the first 5 epochs only (He et al. stop aggressive training early): each
+            # alternating epoch costs about 40 plain ones, so the whole run would not fit the chapter's budget
+            "em_type": dict(encoder_steps_max=100, encoder_check_every=15, em_epochs=5),
             "betas": (1, 2, 4, 8),
             "seeds": (0, 1, 2, 3, 4),
+            "table_ratios": (2.0, 5.0),
+            "sweep_ratios": (0.5, 1.0, 2.0, 5.0),
+            "other_seeds": dict(baseline=(0, 1, 2), hct=(0,), spherical=(0, 1, 2)),
+            "conv_seeds": dict(baseline=(0, 1, 2), hct=(0,)),
         },
         # the Spherical VAE at the paper's scale: 50,000 x 32 synthetic samples, batch 512 (v1 Appendix B's optimiser)
         "spherical": {

@@ -1,0 +1,228 @@
+"""The baselines chapter's table builders and verdict rule, on constructed results (no training)."""
+
+import math
+
+import matplotlib
+import pytest
+
+matplotlib.use("Agg")
+
+from hcvae import baselines_report as br  # noqa: E402
+from hcvae import hct_report, plots  # noqa: E402
+from hcvae.hct import HCTConfig  # noqa: E402
+from hcvae.spherical_runs import SphericalConfig  # noqa: E402
+
+
+def metrics(kl, active_burda=1, active_paper=2, mse=0.5, neg_elbo=10.0):
+    return {"kl": kl, "active_burda": active_burda, "active_paper": active_paper, "mse": mse, "neg_elbo": neg_elbo,
+            "mutual_information": 0.0}
+
+
+# ---- the verdict rule --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ours, paper, verdict", [
+    (2.0, 2.59, "reproduced"),  # within a factor 2
+    (1.3, 2.59, "reproduced"),  # 2.59 / 2 = 1.295
+    (1.2, 2.59, "same side of 0.01 only"),
+    (6.0, 2.59, "same side of 0.01 only"),
+    (1e-5, 0.32, "not reproduced"),  # collapsed against a non-collapsed paper number
+    (0.5, 0.00, "not reproduced"),  # the other way round
+    (1e-6, 0.00, "reproduced"),  # both collapsed: no factor-2 test against a printed 0.00
+    (0.004, 0.01, "reproduced"),  # the paper's printed 0.01 counts as collapsed
+    (0.01, 0.01, "reproduced"),  # so does ours at exactly the threshold
+    (0.011, 0.01, "not reproduced"),
+    (0.3, None, None),  # no paper number, no verdict
+])
+def test_kl_verdict(ours, paper, verdict):
+    assert br.kl_verdict(ours, paper) == verdict
+
+
+def test_kl_verdict_rejects_non_finite_values():
+    with pytest.raises(ValueError, match="finite"):
+        br.kl_verdict(float("nan"), 0.3)
+
+
+# ---- the papers' numbers -----------------------------------------------------------------------------------
+
+
+def test_paper_number_picks_table_and_column():
+    p = br.paper_number("Vanilla VAE", "synthetic", 2.0)
+    assert (p["kl"], p["active"], p["source"], p["column"]) == (0.32, 5.1, "v1 Table 1", "synthetic")
+    assert br.paper_number("HCT (final single-cluster)", "digits", 2.0)["kl"] == 0.00  # MNIST's column for digits
+    assert br.paper_number("HCT (post-refinement)", "digits", 2.0)["kl"] == 2.51
+    assert br.paper_number(br.SPHERICAL, "synthetic", 2.0)["source"].startswith("v4 Table 1 (2")
+    assert br.paper_number(br.SPHERICAL, "digits", 5.0)["kl"] == 1.75
+    assert br.paper_number("Vanilla VAE", "synthetic", 5.0)["kl"] == 0.01
+    assert br.paper_number("EM-type VAE", "cifar10", 2.0)["kl"] == 0.35  # v1 prints "-", v4 0.35
+    assert br.paper_number("β-VAE (β=4)", "cifar10", 2.0) is None  # "-" in v1, no row in v4
+    assert br.paper_number("β-VAE (β=8)", "synthetic", 2.0) is None
+    assert br.paper_number("HCT (pre-refinement)", "synthetic", 5.0) is None  # v1 §5.7 gives no number
+    assert br.paper_number("EM-type VAE", "fashion_mnist", 5.0) is None  # v4 has no Fashion-MNIST column
+    assert br.paper_number("Vanilla VAE", "synthetic", 0.5) is None
+
+
+def test_paper_number_conv_reads_v1_table2_in_the_cifar_column():
+    p = br.paper_number("KL annealing", "digits", 2.0, "conv")
+    assert (p["kl"], p["active"], p["ms_ssim"], p["source"], p["column"]) == (0.31, 4.2, 0.42, "v1 Table 2", "cifar10")
+    assert br.paper_number("HCT (post-refinement)", "cifar10", 2.0, "conv")["kl"] == 3.55
+    assert br.paper_number("HCT (final single-cluster)", "digits", 2.0, "conv") is None
+    assert br.paper_number("Vanilla VAE", "synthetic", 2.0, "conv") is None  # not image data
+    assert br.paper_number("Vanilla VAE", "digits", 5.0, "conv") is None
+
+
+def test_v1_and_v4_print_the_same_baseline_numbers_where_both_print_one():
+    for row, by_column in br.PAPER_V4_TABLE1[2.0].items():
+        for column, numbers in by_column.items():
+            v1 = br.PAPER_V1_TABLE1.get(row, {}).get(column)
+            if v1 is not None:
+                assert v1 == numbers, (row, column)
+    for row, (kl, active, _) in br.PAPER_V1_TABLE2.items():  # Table 2 repeats Table 1's CIFAR-10 column
+        assert br.PAPER_V1_TABLE1[row]["cifar10"] == (kl, active)
+
+
+# ---- table builders ----------------------------------------------------------------------------------------
+
+
+def constructed_rows_and_results():
+    results = {
+        "v0": {"metrics": metrics(1e-5, 0, 0, mse=0.9, neg_elbo=30.0)},
+        "v1": {"metrics": metrics(3e-5, 0, 0, mse=0.9, neg_elbo=31.0)},
+        "h0": {"record": {"stage_end": {"select": metrics(2.0), "refine": metrics(1.0), "final": metrics(1e-4)}},
+               "metrics": metrics(1e-4)},
+        "h1": {"record": {"stage_end": {"select": metrics(3.0), "refine": metrics(1.4), "final": metrics(3e-4)}},
+               "metrics": metrics(3e-4)},
+    }
+    rows = [br.Row("Vanilla VAE", ("v0", "v1")),
+            br.Row("HCT (pre-refinement)", ("h0", "h1"), stage="select", kind="hct"),
+            br.Row("HCT (post-refinement)", ("h0", "h1"), stage="refine", kind="hct"),
+            br.Row("HCT (final single-cluster)", ("h0", "h1"), stage="final", kind="hct"),
+            br.Row("β-VAE (β=8)", ("v0",)),
+            br.Row(br.SPHERICAL, kind="spherical", unavailable="no conv")]
+    return rows, results
+
+
+def test_table_means_sds_paper_numbers_and_verdicts():
+    rows, results = constructed_rows_and_results()
+    t = {r["row"]: r for r in br.table(rows, results, "synthetic", 2.0)}
+    v = t["Vanilla VAE"]
+    assert v["seeds"] == 2 and v["runs"] == [1e-5, 3e-5]
+    assert v["kl"] == pytest.approx(2e-5) and v["kl_sd"] == pytest.approx(1e-5)  # population sd
+    assert v["neg_elbo"] == pytest.approx(30.5) and v["paper"]["kl"] == 0.32 and v["verdict"] == "not reproduced"
+    assert t["HCT (pre-refinement)"]["kl"] == pytest.approx(2.5) and t["HCT (pre-refinement)"]["verdict"] == "reproduced"
+    assert t["HCT (post-refinement)"]["kl"] == pytest.approx(1.2)
+    assert t["HCT (post-refinement)"]["verdict"] == "same side of 0.01 only"  # 1.2 < 2.59 / 2
+    assert t["HCT (final single-cluster)"]["verdict"] == "not reproduced"
+    assert t["β-VAE (β=8)"]["paper"] is None and t["β-VAE (β=8)"]["verdict"] is None and t["β-VAE (β=8)"]["kl_sd"] == 0
+    assert t[br.SPHERICAL]["note"] == "no conv" and t[br.SPHERICAL]["seeds"] == 0 and t[br.SPHERICAL]["verdict"] is None
+    # digits read the paper's MNIST column: final stage 0.00, so a collapsed final stage reproduces it
+    d = {r["row"]: r for r in br.table(rows, results, "digits", 2.0)}
+    assert d["HCT (final single-cluster)"]["paper"]["column"] == "mnist"
+    assert d["HCT (final single-cluster)"]["verdict"] == "reproduced"
+    assert br.verdict_counts(list(t.values()), list(d.values())) == {
+        "reproduced": 1 + 2, "same side of 0.01 only": 1 + 1, "not reproduced": 2 + 1}
+
+
+def test_markdown_shows_ours_beside_the_paper():
+    rows, results = constructed_rows_and_results()
+    text = br.markdown(br.table(rows, results, "synthetic", 2.0))
+    lines = text.splitlines()
+    assert lines[0].startswith("| method | seeds | KL, ours | KL, paper |")
+    assert len(lines) == 2 + len(rows)
+    vanilla = next(line for line in lines if line.startswith("| Vanilla VAE"))
+    assert "2e-05 ± 1e-05" in vanilla and "| 0.32 |" in vanilla and "v1 Table 1, Synthetic" in vanilla
+    beta8 = next(line for line in lines if line.startswith("| β-VAE (β=8)"))
+    assert "±" not in beta8 and "no paper number" in beta8  # one seed: no spread shown
+    assert "cannot run: no conv" in next(line for line in lines if line.startswith(f"| {br.SPHERICAL}"))
+    conv = br.markdown(br.table(rows[:1], results, "digits", 2.0, "conv"), ms_ssim=True)
+    assert "MS-SSIM, paper" in conv.splitlines()[0] and "| 0.35 |" in conv and "v1 Table 2, CIFAR-10" in conv
+
+
+def test_metrics_of_and_summarise_fail_clearly():
+    with pytest.raises(KeyError, match="neg_elbo"):
+        br.metrics_of({"metrics": {"kl": 1.0, "active_burda": 1, "active_paper": 1, "mse": 1.0}})
+    with pytest.raises(ValueError, match="no runs"):
+        br.summarise([])
+
+
+def test_ratio_curves_sort_ratios_and_skip_unavailable_rows():
+    rows, results = constructed_rows_and_results()
+    by_ratio = {5.0: [rows[0], rows[3]], 2.0: [rows[0], rows[3], rows[5]]}
+    curves = br.ratio_curves(by_ratio, results)
+    assert set(curves) == {"Vanilla VAE", "HCT (final single-cluster)"}
+    assert curves["Vanilla VAE"]["ratios"] == [2.0, 5.0]
+    assert curves["HCT (final single-cluster)"]["runs"][0] == [1e-4, 3e-4]
+    assert curves["HCT (final single-cluster)"]["mean"][0] == pytest.approx(2e-4)
+
+
+def test_paper_points_of_the_sweep():
+    pts = br.paper_points("synthetic")
+    assert pts["Vanilla VAE"] == {2.0: 0.32, 5.0: 0.01}
+    assert pts["HCT (final single-cluster)"] == {2.0: 2.64}  # v1 Table 1; no number at 5
+    assert pts[br.SPHERICAL] == {2.0: 2.67, 5.0: 1.80}
+
+
+# ---- the chapter's plan ------------------------------------------------------------------------------------
+
+
+def test_plan_shares_chapter_04_and_05_configs_and_builds_every_row():
+    chapter = br.plan("quick", ["synthetic", "digits"], {"synthetic": 8, "digits": 13}, ["digits"], "no conv")
+    main = chapter["main_ratio"]
+    assert main == 2.0 and chapter["table_ratios"] == (2.0, 5.0)
+    rows = chapter["tables"][("synthetic", main)]
+    names = [r.name for r in rows]
+    assert names[:7] == ["Vanilla VAE", "β-VAE (β=1)", "β-VAE (β=2)", "β-VAE (β=4)", "β-VAE (β=8)", "KL annealing",
+                         "EM-type VAE"]
+    assert "HCT, own-centre (final single-cluster)" in names and names[-1] == br.SPHERICAL
+    ch04 = set(hct_report.chapter_configs("quick"))
+    assert all(c in ch04 for r in rows if r.kind == "hct" for c in r.configs)  # the same runs as chapter 04
+    sph = next(r for r in rows if r.kind == "spherical").configs[0]
+    assert sph == SphericalConfig.from_profile("quick", "synthetic", seed=0, n_clusters=8, sigma2_ratio=2.0,
+                                               boundary_reading="per_sample", lambda_boundary=100.0, lambda_norm=100.0)
+    other = [r.name for r in chapter["tables"][("digits", 5.0)]]
+    assert not any("own-centre" in n for n in other)  # min_k only away from the main ratio
+    assert all(c.sigma2_ratio == 5.0 for r in chapter["tables"][("digits", 5.0)] for c in r.configs)
+    sweep = chapter["sweeps"]["digits"]
+    assert sorted(sweep) == [0.5, 2.0, 5.0]
+    assert [r.name for r in sweep[0.5]] == list(br.SWEEP_ROWS)
+    assert sweep[2.0][0] is chapter["tables"][("digits", 2.0)][0]  # the main table's rows, not new runs
+    conv = chapter["conv"]["digits"]
+    assert [r.name for r in conv][:3] == list(br.CONV_BASELINES)
+    assert all(c.architecture == "conv" for r in conv for c in r.configs)
+    assert conv[-1].unavailable == "no conv"
+    assert all(c.collapsed_ratio is None for r in conv if r.kind == "hct" for c in r.configs)  # no reference run
+    configs = br.plan_configs(chapter)
+    assert len(configs) == len(set(configs))
+    assert isinstance(configs[0], HCTConfig)  # the costliest first
+
+
+def test_plan_seed_override_and_image_sets_build_without_their_files():
+    chapter = br.plan("quick", ["mnist"], {"mnist": 10}, ["cifar10"], None, table_ratios=[2.0], sweep_ratios=[2.0],
+                      seeds=[3, 4])
+    rows = chapter["tables"][("mnist", 2.0)]
+    assert all([c.seed for c in r.configs] == [3, 4] for r in rows)
+    hct = next(r for r in rows if r.kind == "hct").configs[0]
+    assert hct.dataset == "mnist" and hct.k == br.IMAGE_CLASSES and hct.n_samples == 5_000
+    assert chapter["conv"]["cifar10"][-1].configs[0].architecture == "conv"  # a Spherical row with configs
+    with pytest.raises(ValueError, match="non-empty"):
+        br.plan("quick", ["synthetic"], {}, seeds=[])
+    with pytest.raises(ValueError, match="at least one table ratio"):
+        br.plan("quick", ["synthetic"], {}, table_ratios=[])
+
+
+def test_paper_profile_seed_plan():
+    seeds = br.seed_plan("paper")
+    assert len(seeds["main"]["baseline"]) == 5  # v1 averages five runs
+    assert seeds["main"]["hct"] == (0, 1, 2) and seeds["main"]["spherical"] == (0, 1, 2)
+    em = next(r for r in br.baseline_rows("paper", "synthetic", 2.0, (0,)) if r.name == "EM-type VAE").configs[0]
+    assert em.em_epochs is not None and em.em_epochs < em.epochs  # alternation stops early in the paper profile
+
+
+def test_figures_draw_from_constructed_rows():
+    rows, results = constructed_rows_and_results()
+    t = br.table(rows, results, "synthetic", 2.0)
+    fig = plots.baseline_table_kl({"synthetic": t, "digits": br.table(rows, results, "digits", 2.0)})
+    assert len(fig.axes) == 2
+    curves = br.ratio_curves({2.0: rows[:1], 5.0: rows[:1]}, results)
+    fig = plots.kl_against_ratio_methods({"synthetic": curves}, {"synthetic": br.paper_points("synthetic")})
+    assert len(fig.axes) == 1 and math.isclose(fig.axes[0].get_lines()[0].get_xdata()[0], 2.0)
