@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/gmm_parallel.py
 	$(BIN)/python benchmarks/hct_overhead.py
 	$(BIN)/python benchmarks/sweep_scaling.py
+	$(BIN)/python benchmarks/baselines_cost.py
 
 clean:
 	rm -rf _build
