@@ -562,7 +562,8 @@ def baseline_table_kl(tables: dict, kl_bound: float = 0.01, floor: float = 1e-5)
         y = np.arange(len(rows))[::-1]
         for yi, r in zip(y, rows):
             if r.get("note") is not None:
-                ax.text(floor, yi, "  cannot run", va="center", fontsize=7, color="0.4")
+                ax.text(0.02, yi, "cannot run (see the table)", va="center", fontsize=7, color="0.4",
+                        transform=ax.get_yaxis_transform())
                 continue
             for kl in r.get("runs", []):
                 ax.scatter(max(kl, floor), yi, s=9, color="C0", alpha=0.45, lw=0)
@@ -575,12 +576,15 @@ def baseline_table_kl(tables: dict, kl_bound: float = 0.01, floor: float = 1e-5)
         ax.set_xscale("log")
         ax.set_yticks(y)
         ax.set_yticklabels(names, fontsize=8)
+        ax.set_ylim(-0.7, len(rows) - 0.3)
         ax.set_xlabel(f"KL (nats, floored at {floor:g})")
         ax.set_title(title, fontsize=10)
-        handles, labels = ax.get_legend_handles_labels()
-        unique = dict(zip(labels, handles))
-        ax.legend(unique.values(), unique.keys(), fontsize=7, loc="lower right")
-    fig.tight_layout()
+    unique = {}
+    for ax in axes[0]:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            unique.setdefault(label, handle)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.legend(unique.values(), unique.keys(), fontsize=8, loc="lower center", ncol=len(unique), frameon=False)
     return fig
 
 
@@ -605,6 +609,10 @@ def kl_against_ratio_methods(curves: dict, paper: dict | None = None, kl_bound: 
         ax.axvline(1.0, color="0.5", ls="--", lw=0.8)
         ax.set_xscale("log")
         ax.set_yscale("log")
+        ratios = sorted({r for c in by_method.values() for r in c["ratios"]})
+        ax.set_xticks(ratios)
+        ax.set_xticklabels([f"{r:g}" for r in ratios])
+        ax.minorticks_off()
         ax.set_xlabel(r"$\sigma'^2/\lambda_{max}$")
         ax.set_ylabel(f"KL (nats, floored at {floor:g})")
         ax.set_title(f"{ds} (diamonds: the paper's numbers)" if paper and paper.get(ds) else ds, fontsize=10)
