@@ -124,7 +124,9 @@ def generate_schedules(R: int, T: int = 1000, how: str = "families", seed: int =
 
     * ``families``: the families of :data:`hcvae.theory.SCHEDULES` in turn at their published settings,
       then again with the final noise rate scaled by 2, 1/2, 4, 1/4, ... (cosine: its offset s scaled
-      the same way), so that the first four are linear, cosine, quadratic and sigmoid as published;
+      the same way), so that the first four are linear, cosine, quadratic and sigmoid as published
+      (from R = 12 on, the halved rates leave some signal at T: quadratic with beta_T = 0.01 ends at
+      abar_T ~ 0.03);
     * ``random``: each schedule a random family with its final noise rate (cosine: its offset s) scaled
       by a factor log-uniform in [1/2, 5/2], so beta_T lies in [0.01, 0.05]; seeded by ``seed``.
     """
