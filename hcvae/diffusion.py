@@ -27,6 +27,9 @@ Readings of what v1 §7.3 leaves open, each a named option:
 from __future__ import annotations
 
 import math
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
@@ -852,3 +855,176 @@ def transfer_study(models: dict, schedules, n: int, reference, classifier, seed:
 def own_schedule(model) -> str:
     """The schedule a model is sampled with by default: its training schedule, or Algorithm 2's best survivor."""
     return model.default_schedule_.name
+
+
+# ---------------------------------------------------------------------------
+# One data set of the chapter as a stored run
+# ---------------------------------------------------------------------------
+
+_LIST_SEPARATOR = "; "  # model names hold commas; the store compares a config with its JSON, so no tuples
+REQUIRED_MODELS = ("DDPM, timestep", "DDPM, t + noise level", "Algorithm 2")  # the gain study and predictions 3-4
+
+
+@dataclass(frozen=True)
+class DiffusionChapterConfig:
+    """One data set of the diffusion chapter (v1 §7): split, fit the models, record Algorithm 2's selection,
+    the x_0-gain study and the sampling (transfer) study; what :func:`hcvae.experiments.run` stores.
+
+    ``models`` and ``schedules`` (the sampling family) are lists, kept as ``"; "``-joined text so that the
+    config equals its stored JSON (:attr:`model_names` and :attr:`schedule_names` give them back); a list
+    or tuple is accepted. The stored weights file holds every denoiser's state dict (``"denoisers"``) and the
+    samples each model draws with its own schedule (``"samples"``). Runs on one thread (torch and BLAS),
+    restored afterwards: small matrices gain nothing from more, and the result does not depend on the core count.
+    """
+
+    dataset: str = "synthetic"
+    n_samples: int | None = 3000
+    T: int = 1000
+    hidden: int = 64
+    depth: int = 2
+    batch_size: int = 128
+    lr: float = 3e-3
+    R: int = 4
+    epochs_per_round: int = 20
+    models: str = _LIST_SEPARATOR.join(_QUICK_MODELS)
+    n_generated: int = 300
+    unseen_schedules: int = 0
+    gain_points: int = 200
+    gain_grid: int = 25
+    schedules: str = _LIST_SEPARATOR.join(SCHEDULES)
+    train_schedule: str = "linear"
+    clip_x0: bool = False
+    seed: int = 0
+
+    def __post_init__(self):
+        from .data import DATASETS
+
+        for name in ("models", "schedules"):
+            value = getattr(self, name)
+            if isinstance(value, (list, tuple)):
+                object.__setattr__(self, name, _LIST_SEPARATOR.join(value))
+            elif not isinstance(value, str):
+                raise ValueError(f"{name} must be a list of names; got {value!r}")
+        check_choice("dataset", self.dataset, DATASETS)
+        if self.n_samples is not None and (isinstance(self.n_samples, bool) or int(self.n_samples) != self.n_samples
+                                           or self.n_samples < 10):
+            raise ValueError(f"n_samples must be None (all) or an integer >= 10; got {self.n_samples!r}")
+        for name in ("hidden", "depth", "batch_size", "epochs_per_round", "n_generated", "gain_points", "gain_grid"):
+            _check_positive_int(name, getattr(self, name))
+        _check_positive_int("T", self.T, 2)
+        _check_positive_int("unseen_schedules", self.unseen_schedules, 0)
+        _check_positive_int("seed", self.seed, 0)
+        round_sizes(self.R)
+        if not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"lr must be a finite number > 0; got {self.lr!r}")
+        if not isinstance(self.clip_x0, bool):
+            raise ValueError(f"clip_x0 must be True or False; got {self.clip_x0!r}")
+        for name in self.model_names:
+            check_choice("model", name, tuple(MODEL_SPECS))
+        missing = [m for m in REQUIRED_MODELS if m not in self.model_names]
+        if missing:
+            raise ValueError(f"models must include {', '.join(REQUIRED_MODELS)} (the chapter compares them); "
+                             f"missing {', '.join(missing)}")
+        if not self.schedule_names:
+            raise ValueError("schedules must name at least one schedule")
+        for name in (*self.schedule_names, self.train_schedule):
+            check_choice("schedule", name, SCHEDULES)
+
+    @property
+    def model_names(self) -> tuple:
+        return tuple(self.models.split(_LIST_SEPARATOR)) if self.models else ()
+
+    @property
+    def schedule_names(self) -> tuple:
+        return tuple(self.schedules.split(_LIST_SEPARATOR)) if self.schedules else ()
+
+    @property
+    def settings(self) -> dict:
+        """The profile-style settings :func:`fit_models` reads."""
+        return dict(T=self.T, hidden=self.hidden, depth=self.depth, batch_size=self.batch_size, lr=self.lr, R=self.R,
+                    epochs_per_round=self.epochs_per_round)
+
+    @classmethod
+    def from_profile(cls, profile: str, dataset: str, **overrides) -> "DiffusionChapterConfig":
+        """``dataset``'s run with ``profile``'s settings (:data:`PROFILE_SETTINGS`), then ``overrides``."""
+        settings = {k: v for k, v in profile_settings(profile).items() if k != "n_samples"}
+        settings["n_samples"] = profile_settings(profile)["n_samples"].get(dataset)
+        unknown = sorted(set(overrides) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ValueError(f"unknown setting(s) {', '.join(unknown)}; allowed: {', '.join(f.name for f in fields(cls))}")
+        return cls(dataset=dataset, **{**settings, **overrides})
+
+    def compute(self, store=None, progress: bool | None = None) -> tuple[dict, dict]:
+        start = time.perf_counter()
+        with one_thread():
+            result, tensors = _chapter_run(self, progress)
+        result["wall_time_s"] = time.perf_counter() - start
+        return result, tensors
+
+
+@contextmanager
+def one_thread():
+    """torch and the BLAS libraries on one thread inside the block, restored after: the chapter's matrices are
+    small, more threads do not help them and slow them down many times on a busy machine."""
+    from threadpoolctl import threadpool_limits
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(1):
+            yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _chapter_run(config: DiffusionChapterConfig, progress) -> tuple[dict, dict]:
+    from .data import load_dataset
+    from .theory import gaussian_eps_mmse
+
+    data = load_dataset(config.dataset, config.n_samples, seed=0)  # the same subset for every seed
+    test, val, train = split_rows(data.n, seed=config.seed)
+    x, seed, T = data.x, config.seed, config.T
+    classifier = fit_label_classifier(x[train], data.labels[train], seed)
+    models = fit_models(x[train], x[val], config.model_names, config.settings, config.train_schedule, seed, progress)
+
+    # every model's schedules; for Algorithm 2 its rounds, beside the eps-MMSE of an ideal denoiser on Gaussian
+    # data with the training rows' spectrum (how hard each schedule is whatever the model)
+    spectrum = np.clip(np.linalg.eigvalsh(np.cov(x[train].T, bias=True)), 0, None)
+    info = {}
+    for name, m in models.items():
+        info[name] = {"own_schedule": own_schedule(m), "schedules": [s.name for s in m.schedules_],
+                      "history": m.history_}
+        if isinstance(m, HistoricalConsensusDiffusion):
+            names = [s.name for s in m.schedules_]
+            info[name].update(rounds=m.rounds_, survivors=m.survivors_,
+                              final_val_loss={names[k]: v for k, v in m.final_val_loss_.items()},
+                              gaussian_eps_mmse={s.name: float(gaussian_eps_mmse(spectrum, s.alpha_bar).mean())
+                                                 for s in m.schedules_})
+
+    gain = gain_study(models["DDPM, timestep"], x[train], x[test][: config.gain_points],
+                      noise_schedule(config.train_schedule, T), config.gain_grid, seed)
+
+    # sampling: the published family, unseen random schedules, and every model's own schedule
+    family = [noise_schedule(name, T) for name in config.schedule_names]
+    unseen = generate_schedules(config.unseen_schedules, T, "random", seed + 100) if config.unseen_schedules else []
+    sampled = family + unseen
+    for m in models.values():
+        if m.default_schedule_.name not in {s.name for s in sampled}:
+            sampled.append(m.default_schedule_)
+    n = min(config.n_generated, len(train))
+    reference = x[test]
+    clip = (float(x[train].min()), float(x[train].max())) if config.clip_x0 else None
+    transfer = transfer_study(models, sampled, n, reference, classifier, seed, clip, progress)
+    real_rows = x[np.random.default_rng(seed).choice(train, n, replace=False)]
+
+    result = {
+        "dataset": config.dataset, "n": data.n, "n_train": len(train), "n_val": len(val), "n_test": len(test),
+        "n_generated": n, "models": info, "gain": gain,
+        "sampled": [s.name for s in sampled], "unseen": [s.name for s in unseen],
+        "reports": transfer["reports"],
+        "floor": sliced_energy_distance(real_rows, reference, seed=seed),
+        "real": sample_report(real_rows, reference, classifier, seed=seed),
+    }
+    tensors = {"denoisers": {name: m.model_.state_dict() for name, m in models.items()},
+               "samples": {name: torch.as_tensor(transfer["samples"][name][own_schedule(m)]) for name, m in models.items()}}
+    return result, tensors
