@@ -1,0 +1,202 @@
+"""The diffusion chapter's stored runs, its report module and its claims-ledger rows, on a tiny setting."""
+
+import json
+import math
+
+import pytest
+import torch
+
+from hcvae import claims, diffusion, diffusion_report as report, experiments
+from hcvae.diffusion import DiffusionChapterConfig
+
+# Small enough that both data sets train, study and sample in a few seconds on one core.
+TINY = dict(n_samples=400, T=100, hidden=16, depth=1, batch_size=64, R=4, epochs_per_round=1, n_generated=60,
+            gain_points=40, gain_grid=6)
+
+
+@pytest.fixture(scope="module")
+def tiny_store(tmp_path_factory):
+    from hcvae.store import ResultStore
+
+    return ResultStore(tmp_path_factory.mktemp("results"))
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_store):
+    return report.chapter("quick", store=tiny_store, settings=TINY, progress=False)
+
+
+def _numbers(result: dict) -> dict:
+    """A stored result without what differs between two computations of the same config."""
+    drop = {"wall_time_s", "key", "code_version", "has_weights"}
+    return {k: v for k, v in result.items() if k not in drop}
+
+
+# --- the stored run --------------------------------------------------------------------------------------------
+
+def test_config_keeps_lists_as_text_so_it_equals_its_stored_json():
+    cfg = DiffusionChapterConfig.from_profile("quick", "digits", **TINY)
+    assert cfg.model_names == diffusion.PROFILE_SETTINGS["quick"]["models"] and isinstance(cfg.models, str)
+    assert cfg.schedule_names == ("linear", "cosine", "quadratic", "sigmoid")
+    assert DiffusionChapterConfig(schedules=["linear", "cosine"]) == DiffusionChapterConfig(schedules="linear; cosine")
+    assert DiffusionChapterConfig.from_profile("quick", "digits").n_samples is None
+    assert DiffusionChapterConfig.from_profile("paper", "synthetic").n_samples == 6000
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (dict(dataset="imagenet"), "dataset 'imagenet'"),
+    (dict(R=6), "R must be a power of two"),
+    (dict(models=["DDPM, timestep", "Algorithm 2"]), "missing DDPM, t \\+ noise level"),
+    (dict(models=["DDPM, timestep", "DDPM, t + noise level", "Algorithm 2", "GAN"]), "model 'GAN'"),
+    (dict(schedules=["linear", "exponential"]), "schedule 'exponential'"),
+    (dict(lr=0.0), "lr must be"),
+    (dict(clip_x0="yes"), "clip_x0"),
+    (dict(seed=-1), "seed must be an integer >= 0"),
+])
+def test_bad_config_names_the_parameter(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        DiffusionChapterConfig(**overrides)
+
+
+def test_from_profile_rejects_an_unknown_setting():
+    with pytest.raises(ValueError, match="unknown setting.*epochs"):
+        DiffusionChapterConfig.from_profile("quick", "digits", epochs=3)
+    with pytest.raises(ValueError, match="unknown parameter.*tolerance"):
+        report.chapter("quick", tolerance=0.2)
+
+
+def test_the_chapter_reads_its_runs_from_the_store(tiny, tiny_store, monkeypatch):
+    cfgs = report.configs("quick", settings=TINY)
+    assert [c.dataset for c in cfgs] == ["synthetic", "digits"]
+    monkeypatch.setattr(DiffusionChapterConfig, "compute", lambda *a, **k: pytest.fail("recomputed a stored run"))
+    for c in cfgs:
+        stored = experiments.run(c, store=tiny_store)
+        assert stored == tiny["results"][c.dataset] and stored["wall_time_s"] > 0
+        weights = tiny_store.load_weights(c)
+        assert set(weights["denoisers"]) == set(weights["samples"]) == set(c.model_names)
+        assert weights["samples"]["Algorithm 2"].shape == (TINY["n_generated"], tiny["test_rows"][c.dataset].shape[1])
+
+
+def test_stored_denoisers_reproduce_the_stored_gain_curve(tiny, tiny_store):
+    cfg = report.configs("quick", settings=TINY)[1]
+    res = tiny["results"]["digits"]
+    net = report.denoisers(cfg, tiny_store)["DDPM, timestep"]
+    x = tiny["test_rows"]["digits"][: TINY["gain_points"]]
+    curve = diffusion.x0_gain(net, diffusion.noise_schedule("linear", TINY["T"]), x, res["gain"]["curve"]["t"],
+                              _top_direction(cfg), seed=cfg.seed)
+    assert curve["info"] == pytest.approx(res["gain"]["curve"]["info"], abs=1e-5)
+
+
+def _top_direction(cfg):
+    import numpy as np
+
+    from hcvae.data import load_dataset
+
+    x = load_dataset(cfg.dataset, cfg.n_samples, seed=0).x
+    train = diffusion.split_rows(len(x), seed=cfg.seed)[2]
+    return np.linalg.eigh(np.cov(x[train].T.astype(np.float64), bias=True))[1][:, -1]
+
+
+def test_same_seed_same_numbers_and_another_seed_differs(tiny, tmp_path):
+    from hcvae.store import ResultStore
+
+    cfg = report.configs("quick", settings=TINY, datasets=["synthetic"])[0]
+    again = experiments.run(cfg, store=ResultStore(tmp_path / "again"))  # computed afresh
+    assert _numbers(again) == _numbers(tiny["results"]["synthetic"])
+    other = experiments.run(report.configs("quick", seed=1, settings=TINY, datasets=["synthetic"])[0],
+                            store=ResultStore(tmp_path / "other"))
+    assert other["floor"] != again["floor"]
+
+
+def test_chapter_numbers_are_consistent(tiny):
+    assert tiny["p1_verdict"] in ("supported", "not supported")
+    assert tiny["p3_verdict"] in ("supported", "not supported", "contradicted", "mixed")
+    assert tiny["p4_verdict"] in ("supported", "not supported")
+    assert len(tiny["p3_verdicts"]) == 2 * len(report.P3_BASELINES)
+    assert tiny["p1_n_indep"] <= len(tiny["p1_verdicts"]) <= 2 * len(tiny["results"])
+    assert tiny["closer"]["snr"] + tiny["closer"]["eq13"] == tiny["n_half"]
+    assert tiny["total_epochs"] == TINY["epochs_per_round"] * 4  # R = 4 schedules, one round (4 -> 2)
+    headers, rows = tiny["p4_table"]
+    assert all(len(r) == len(headers) for r in rows) and len(rows) == 2 * len(tiny["settings"]["models"])
+    assert all(math.isfinite(f) and f > 0 for f in tiny["floors"].values())
+
+
+# --- the ledger rows -------------------------------------------------------------------------------------------
+
+def test_claims_are_measured_with_valid_verdicts(tiny, monkeypatch):
+    monkeypatch.setattr(report, "chapter", lambda profile, **_: tiny)
+    rows = claims.ledger("quick", report.claims())
+    assert [r["id"] for r in rows] == ["diffusion-p1", "diffusion-p2", "diffusion-p3", "diffusion-p4"]
+    for r in rows:
+        assert r["chapter"] == "08-diffusion" and r["paper"] == "v1" and r["where"].startswith("§7.4")
+        assert r["rule"] and r["claimed"] and r["measured"] and r["verdict"] in claims.VERDICTS
+    assert not {r["id"] for r in rows} & {c.id for c in claims.CLAIMS if c.chapter != "08-diffusion"}
+    runs = report.runs("quick")
+    assert len(runs) == 2 and all(r["wall_time_s"] > 0 for r in runs)
+
+
+@pytest.mark.parametrize("chapter_verdict, ledger", [("supported", "reproduced"), ("not supported", "not reproduced"),
+                                                     ("contradicted", "not reproduced"), ("mixed", "not reproduced")])
+def test_chapter_verdicts_map_onto_the_ledger(tiny, chapter_verdict, ledger):
+    assert report.measure_p3("quick", {**tiny, "p3_verdict": chapter_verdict}).verdict == ledger
+
+
+def test_prediction_2_depends_on_the_reading_when_only_the_snr_timestep_locates_the_decline(tiny):
+    snr_only = {**tiny, "n_half": 2, "half_rows": [("a", 300, None, 310), ("b", 200, 400, 190)]}
+    assert report.measure_p2("quick", snr_only).verdict == "depends on reading"
+    eq13 = {**tiny, "n_half": 1, "half_rows": [("a", 300, 305, 250), ("b", None, 400, 190)]}
+    assert report.measure_p2("quick", eq13).verdict == "reproduced"
+    mixed = {**tiny, "n_half": 2, "half_rows": [("a", 300, 305, 250), ("b", 200, 400, 190)]}
+    assert report.measure_p2("quick", mixed).verdict == "not reproduced"
+    assert report.measure_p2("quick", {**tiny, "n_half": 0}).verdict == "not testable here"
+
+
+def test_prediction_1_per_reading_of_t_c(tiny):
+    indep, dep = "independent after t_c", "still depends on x_t after t_c"
+    assert report.measure_p1("quick", {**tiny, "p1_by_reading": {"eq13": [indep], "snr": [dep, indep]}}).verdict \
+        == "reproduced"  # the paper's t_c holds; the earlier SNR one is a stronger claim
+    assert report.measure_p1("quick", {**tiny, "p1_by_reading": {"eq13": [dep], "snr": [indep]}}).verdict \
+        == "depends on reading"
+    assert report.measure_p1("quick", {**tiny, "p1_by_reading": {"eq13": [], "snr": [indep]}}).verdict \
+        == "depends on reading"
+    assert report.measure_p1("quick", {**tiny, "p1_by_reading": {"eq13": [], "snr": []}}).verdict \
+        == "not testable here"
+    assert report.measure_p1("quick", {**tiny, "p1_by_reading": {"eq13": [], "snr": [dep]}}).verdict == "not reproduced"
+    assert report.measure_p1("quick", {**tiny, "p1_by_reading": {"eq13": [indep], "snr": [indep]}}).verdict \
+        == "reproduced"
+
+
+# --- the notebook and the report agree ---------------------------------------------------------------------------
+
+def test_notebook_parameters_are_the_reports_defaults():
+    import jupytext
+
+    from hcvae.notebook import NOTEBOOKS, parameter_defaults
+
+    params = parameter_defaults(jupytext.read(NOTEBOOKS / "08-diffusion.md"))
+    assert params.pop("profile") == "quick"
+    assert {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()} == report.DEFAULTS
+
+
+def test_notebook_glues_the_reports_verdicts(tiny, tiny_store, tmp_path, monkeypatch):
+    """The chapter run by papermill (tiny settings, the same store) shows the verdicts the ledger reads."""
+    import nbformat
+
+    from hcvae import notebook
+
+    monkeypatch.setenv("HCVAE_RESULTS", str(tiny_store.root))
+    entries = sorted(tiny_store.root.iterdir())
+    out = notebook.main(["08-diffusion", "-p", "settings", json.dumps(TINY), "-o", str(tmp_path)])
+    assert sorted(tiny_store.root.iterdir()) == entries  # the kernel read the stored runs, computed nothing
+    glued = {}
+    for cell in nbformat.read(out, 4).cells:
+        for o in cell.get("outputs", []):
+            if "scrapbook" in o.get("metadata", {}):
+                data = o["data"]
+                glued[o["metadata"]["scrapbook"]["name"]] = data.get("application/papermill.record/text/markdown",
+                                                                     data.get("application/papermill.record/text/plain"))
+    for key in ("p1_verdict", "p3_verdict", "p4_verdict"):
+        assert glued[key] == f"**{tiny[key]}**"
+        assert f"chapter: {tiny[key]};" in getattr(report, f"measure_{key[:2]}")("quick", tiny).value
+    assert int(glued["n_closer_snr"]) == tiny["closer"]["snr"] and int(glued["n_closer_eq13"]) == tiny["closer"]["eq13"]
+    assert f"SNR = 1 in {glued['n_closer_snr']}, eq. 13 in {glued['n_closer_eq13']}" in report.measure_p2("quick", tiny).value
