@@ -411,3 +411,15 @@ _RUN_SOURCES: list[Callable[[str], list[dict]]] = []
 
 def verdict_counts(rows: list[dict]) -> dict:
     return {v: sum(r["verdict"] == v for r in rows) for v in VERDICTS}
+
+
+# ---- chapters whose claims live in their report module -----------------------------------------------------
+
+
+def _register_report_modules() -> None:
+    from . import diffusion_report  # its claims() imports Claim from this module, defined above
+
+    register(diffusion_report.claims(), runs=diffusion_report.runs)
+
+
+_register_report_modules()
