@@ -202,7 +202,7 @@ def run_sweep(configs, store: ResultStore | None = None, scheduler: str | None =
 
         client, cluster = _client(scheduler, int(n_workers))
         try:
-            futures = {client.submit(_run_point, configs[i], str(store.root), pure=False, key=f"point-{i}-{time.time_ns()}"): i
+            futures = {client.submit(_run_point, configs[i], str(store.root), pure=False): i
                        for i in todo}
             bar = None
             if _progress_enabled(progress):
