@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import baselines, hct_report, spherical_report
+from . import baselines, hct_report
 from .hct import HCTConfig
 from .profiles import profile_settings
 from .spherical_runs import SphericalConfig
@@ -220,13 +220,11 @@ def spherical_row(profile: str, dataset: str, ratio: float, seeds, n_clusters: i
 def seed_plan(profile: str) -> dict:
     """Seeds per kind of run: {"main": ..., "other": ..., "conv": ...}, each {"baseline", "hct", "spherical"}.
 
-    At the main ratio: the baselines' own seeds, chapter 04's for HCT, chapter 05's for the Spherical VAE;
-    elsewhere and for the conv table: the baselines entry's ``other_seeds`` and ``conv_seeds``.
+    At the main ratio every method gets the baselines' seeds (v1 averages five runs per row: five in the
+    ``paper`` profile); elsewhere and for the conv table: the baselines entry's ``other_seeds`` and ``conv_seeds``.
     """
-    s = profile_settings(profile)
-    b = s["baselines"]
-    main = {"baseline": tuple(b["seeds"]), "hct": tuple(s["seeds"]),
-            "spherical": tuple(spherical_report.seeds_of(profile))}
+    b = profile_settings(profile)["baselines"]
+    main = {kind: tuple(b["seeds"]) for kind in ("baseline", "hct", "spherical")}
     return {"main": main, "other": {k: tuple(v) for k, v in b["other_seeds"].items()},
             "conv": {k: tuple(v) for k, v in b["conv_seeds"].items()}}
 
