@@ -14,9 +14,10 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 # The real reproduction: every notebook in the `paper` profile. Runs already in
-# results/ are read from the store, the rest are computed (about 40 minutes from
-# empty). --all re-executes every chapter: Sphinx alone would skip chapters whose
-# text is unchanged even when the package changed.
+# results/ are read from the store, the rest are computed (several hours from
+# empty on 2 cores; 3-4 minutes with the store filled). --all re-executes every
+# chapter: Sphinx alone would skip chapters whose text is unchanged even when the
+# package changed.
 book: $(STAMP)
 	HCVAE_PROFILE=paper $(BIN)/jupyter-book build --all -W -n --keep-going .
 	@echo "Open _build/html/index.html"
