@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import NullLocator
 import numpy as np
 
 from .theory import linear_vae_kl_curve, linear_vae_optimum
@@ -522,7 +523,7 @@ def ablation_curves(panels: dict, floor: float = 1e-5):
     ``panels`` maps a title to (parameter name, :func:`hcvae.ablations.summarise` output); one line per reading.
     """
     n = len(panels)
-    cols = min(3, n)
+    cols = 2 if n in (2, 4) else min(3, n)  # no empty panels for the book's four v1 and two v4 ablations
     rows = -(-n // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.6 * rows), squeeze=False)
     for ax, (title, (param, summary)) in zip(axes.flat, panels.items()):
@@ -531,9 +532,11 @@ def ablation_curves(panels: dict, floor: float = 1e-5):
             ax.errorbar(curve["values"], mean, yerr=curve["sd"], marker="o", ms=4, capsize=3, color=f"C{i}",
                         label=str(group))
         ax.axhline(0.01, color="0.5", ls=":", lw=1)
-        values = [v for c in summary.values() for v in c["values"]]
-        if min(values) > 0 and max(values) / min(values) >= 20:
+        values = sorted({float(v) for c in summary.values() for v in c["values"]})
+        if values[0] > 0 and values[-1] / values[0] >= 10:  # R0 = 2..32, epsilon, beta and lambda_1 are geometric
             ax.set_xscale("log")
+            ax.set_xticks(values, [f"{v:g}" for v in values])
+            ax.xaxis.set_minor_locator(NullLocator())
         ax.set_yscale("log")
         ax.set_xlabel(param)
         ax.set_ylabel(f"final KL (nats, floored at {floor:g})")

@@ -29,3 +29,19 @@ def test_summarise_groups_by_reading_and_averages_seeds():
 def test_verdict_rules(param, pairs, expected):
     curve = ablations.summarise(_results(param, {"r": pairs}), param)["r"]
     assert ablations.verdict(param, curve).startswith(expected) or expected in ablations.verdict(param, curve)
+
+
+def test_ablation_curves_layout_and_axes():
+    from hcvae import plots
+
+    panels = {"R0": ("r0", ablations.summarise(_results("r0", {"min_k": [(2, 0.1), (8, 0.2), (32, 0.3)]}), "r0")),
+              "kept": ("keep_ratio", ablations.summarise(_results("keep_ratio", {"min_k": [(1 / 3, 0.1), (2 / 3, 0.2)]}),
+                                                         "keep_ratio"))}
+    fig = plots.ablation_curves(panels)
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(visible) == len(fig.axes) == 2  # no empty panel
+    r0_ax, kept_ax = visible
+    assert r0_ax.get_xscale() == "log" and kept_ax.get_xscale() == "linear"  # geometric grids on a log axis
+    assert [t.get_text() for t in r0_ax.get_xticklabels()] == ["2", "8", "32"]  # ticks at the grid values
+    four = plots.ablation_curves({f"p{i}": panels["R0"] for i in range(4)})
+    assert len(four.axes) == 4 and all(ax.get_visible() for ax in four.axes)
