@@ -405,6 +405,23 @@ def ratio_curves(rows_by_ratio: dict, results: dict) -> dict:
     return curves
 
 
+def beta_vanilla_pairs(curves: dict, beta: int = 2) -> list[dict]:
+    """The loss identity of a fixed-variance β-VAE, checked on a KL-against-ratio sweep.
+
+    ‖x − x̂‖²/(2σ'²) + β·KL is β times the vanilla loss at decoder variance β·σ'² (up to a constant), so the
+    β-VAE at ratio r and a vanilla VAE at β·r share their optimum. For every r of the sweep with β·r also in it:
+    {"ratio", "kl_beta", "kl_vanilla", "agree"}, where ``agree`` applies the tables' rule (:func:`kl_verdict`)
+    to the two KL values. ``curves`` is :func:`ratio_curves` output; empty without both rows.
+    """
+    b, v = curves.get(f"β-VAE (β={beta})"), curves.get("Vanilla VAE")
+    if b is None or v is None:
+        return []
+    vanilla_at = dict(zip(v["ratios"], v["mean"]))
+    return [{"ratio": r, "kl_beta": kl, "kl_vanilla": vanilla_at[beta * r],
+             "agree": kl_verdict(kl, vanilla_at[beta * r]) == "reproduced"}
+            for r, kl in zip(b["ratios"], b["mean"]) if beta * r in vanilla_at]
+
+
 def paper_points(dataset: str, names=SWEEP_ROWS) -> dict:
     """The papers' KL for the methods of the sweep at the ratios v4 Table 1 prints (2 and 5 lambda_max), in
     ``dataset``'s paper column, as :func:`paper_number` picks them (so v1 Table 1 first at 2 lambda_max, which

@@ -165,6 +165,11 @@ def _selection(results) -> dict:
 
 # ---- predictions 1 and 2 ----------------------------------------------------------------------------------------
 
+def _distances(half: int, t13, tsnr) -> dict:
+    """{reading: |t where the recovered share halves − that reading's t_c|}, for the readings with a t_c."""
+    return {r: abs(half - t) for r, t in (("eq13", t13), ("snr", tsnr)) if t is not None}
+
+
 def _prediction_1_2(results, tol: float, T: int) -> dict:
     studies = {ds: _as_arrays(r["gain"]) for ds, r in results.items()}
     rows, verdicts, by_reading = [], [], {rd: [] for rd in READINGS}
@@ -187,7 +192,7 @@ def _prediction_1_2(results, tol: float, T: int) -> dict:
     closer = {"eq13": 0, "snr": 0}
     for _, half, t13, tsnr in half_rows:
         if half is not None:
-            dist = {r: abs(half - t) for r, t in (("eq13", t13), ("snr", tsnr)) if t is not None}
+            dist = _distances(half, t13, tsnr)
             closer[min(dist, key=dist.get)] += 1
     n_half = sum(h is not None for _, h, _, _ in half_rows)
     if closer["snr"] > closer["eq13"]:
@@ -324,7 +329,7 @@ def _findings(ch: dict, p: dict) -> dict:
           f"below {p['independence_tol']:g} from t_c on in {ch['p1_n_indep']} of {len(ch['p1_verdicts'])} cases. "
           + ch["p1_width"] + f" The reverse step itself always follows x_t (gain ≥ {ch['min_reverse']:.2f}).")
     p2 = (f"The recovered share halves nearer the SNR = 1 timestep than eq. 13's in {ch['closer']['snr']} of "
-          f"{ch['n_half']} data sets: λ_max sets the scale through ᾱ_t λ_max/(1 − ᾱ_t).")
+          f"{ch['n_half']} data sets. " + ch["p2_reading"])
     sel = (f"Algorithm 2 kept the schedules an ideal Gaussian denoiser finds easiest in {ch['n_easiest']} of "
            f"{ch['n_rounds']} rounds. " + ("The ε loss it selects on measures the schedule at least as much as the model."
                                           if ch["n_easiest"] == ch["n_rounds"] else ""))
@@ -364,7 +369,7 @@ def _p2_by_reading(ch: dict) -> dict:
         for _, half, t13, tsnr in ch["half_rows"]:
             if half is None:
                 continue
-            dist = {r: abs(half - t) for r, t in (("eq13", t13), ("snr", tsnr)) if t is not None}
+            dist = _distances(half, t13, tsnr)
             nearer.append(reading in dist and dist[reading] <= min(dist.values()))
         out[reading] = "reproduced" if all(nearer) else "not reproduced"
     return out

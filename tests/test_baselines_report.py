@@ -155,6 +155,16 @@ def test_ratio_curves_sort_ratios_and_skip_unavailable_rows():
     assert curves["HCT (final single-cluster)"]["mean"][0] == pytest.approx(2e-4)
 
 
+def test_beta_vanilla_pairs_match_r_with_beta_r_and_judge_by_the_table_rule():
+    curves = {"β-VAE (β=2)": {"ratios": [0.5, 1.0, 2.0], "mean": [0.05, 0.004, 1e-6]},
+              "Vanilla VAE": {"ratios": [0.5, 1.0, 2.0, 5.0], "mean": [2.0, 0.3, 0.002, 1e-7]}}
+    pairs = br.beta_vanilla_pairs(curves, beta=2)
+    assert [p["ratio"] for p in pairs] == [0.5, 1.0]  # 2 x 2.0 = 4.0 is not in the sweep
+    assert pairs[0]["kl_vanilla"] == 0.3 and not pairs[0]["agree"]  # 0.05 vs 0.3: more than a factor 2 apart
+    assert pairs[1]["agree"]  # both collapsed
+    assert br.beta_vanilla_pairs({"Vanilla VAE": curves["Vanilla VAE"]}) == []
+
+
 def test_paper_points_of_the_sweep():
     pts = br.paper_points("synthetic")
     assert pts["Vanilla VAE"] == {2.0: 0.32, 5.0: 0.01}
