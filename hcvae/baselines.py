@@ -80,6 +80,9 @@ def _check_number(name: str, value, low: float, strict: bool) -> None:
 class BaselineConfig:
     """One baseline run of v1 §5.1.2 at sigma'^2 = ``sigma2_ratio`` * lambda_max; optimiser as v1 Appendix B."""
 
+    KIND = "baseline"
+    VERSION = 1
+
     dataset: str = "synthetic"
     method: str = "vanilla"
     sigma2_ratio: float = 2.0

@@ -2,7 +2,8 @@
 
 Stage 1, selection: start from R0 = 2^k clusterings; each round trains E epochs on
 L_VAE + beta * L_C, cycling through the clusterings still in play (v1 eq. 7),
-scores each by ell_C over the data (v1 eq. 8) and keeps the best half, until two
+scores each by ell_C (v1 eq. 8; on a fixed evaluation subset of ``eval_samples``
+rows, as tracked each epoch) and keeps the best half, until two
 remain. Stage 2, refinement: alternate between the last two until
 max(ell_a, ell_b) < epsilon (v1 eq. 9) or an epoch cap is hit; the floor reached
 is recorded either way. Stage 3: train on the better of the two alone for
@@ -19,9 +20,16 @@ Readings of what the text leaves open, each a named option of :class:`HCTSetting
   "1.0 -> 4.0 (annealed)");
 * ``keep_ratio``: 1/2 (v1), or 1/3 and 2/3 (the ablation of v1 §5.5.3).
 
-The reconstruction x_hat in the clustering loss is the decoder's output at the
-posterior mean, f(mu(x)), both in training and in evaluation: deterministic, as
-eq. 8's x_hat(x) is.
+* ``xhat``: which reconstruction x_hat(x) enters ell_C (v1 eq. 8 does not say):
+  ``"sample"``, the decode f(z) of the reparameterised draw z ~ q(z|x) that the
+  reconstruction term already computes (the usual meaning of x_hat in a VAE;
+  no extra decoder pass), or ``"mean"``, the posterior-mean decode f(mu(x)).
+  The mean decode lets a decoder satisfy ell_C by amplifying tiny differences in
+  mu while the KL stays near zero; through the sampled decode the latent noise
+  forbids that, and landing each x_hat on its own centre needs the code to carry
+  the cluster identity, which costs KL (:func:`information_check`). The same
+  reading is used in training, in the end-of-round scores and in the tracked
+  ell_C (for the sampled decode with a fixed noise draw, so scores are repeatable).
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ from .validation import check_choice
 
 CYCLING = ("batch", "epoch")
 BETA_SCHEDULES = ("constant", "annealed")
+XHATS = ("sample", "mean")  # which reconstruction enters the clustering loss; see the module docstring
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,7 @@ class HCTSettings:
     lr: float = 3e-3
     seed: int = 0
     eval_samples: int = 5000  # subset on which every ell_C, KL and active units are tracked each epoch
+    xhat: str = "sample"
 
     def __post_init__(self):
         for name in ("epochs_per_round", "max_refine_epochs"):
@@ -80,6 +90,7 @@ class HCTSettings:
         check_choice("beta_schedule", self.beta_schedule, BETA_SCHEDULES)
         check_choice("reading", self.reading, READINGS)
         check_choice("cycling", self.cycling, CYCLING)
+        check_choice("xhat", self.xhat, XHATS)
         if int(self.eval_samples) != self.eval_samples or self.eval_samples < 2:
             raise ValueError(f"eval_samples must be an integer >= 2; got {self.eval_samples!r}")
 
@@ -111,25 +122,66 @@ def clustering_loss_batch(x_hat: torch.Tensor, means: torch.Tensor, labels: torc
     return (x_hat - means[labels]).pow(2).sum(dim=1).mean()
 
 
-class _Clusterings:
-    """The clusterings as tensors, with ell_C of any model on any rows."""
+def clustering_losses_stacked(x_hat: torch.Tensor, means: torch.Tensor, labels: torch.Tensor | None,
+                              reading: str) -> torch.Tensor:
+    """ell_C of one batch under W clusterings at once: ``means`` (W, K, D), ``labels`` (W, batch) -> (W,)."""
+    if reading == "min_k":
+        return torch.cdist(x_hat.unsqueeze(0).expand(means.shape[0], -1, -1), means).pow(2).min(dim=2).values.mean(dim=1)
+    own = means[torch.arange(means.shape[0]).unsqueeze(1), labels]  # (W, batch, D): each sample's own centre
+    return (x_hat.unsqueeze(0) - own).pow(2).sum(dim=2).mean(dim=1)
 
-    def __init__(self, clusterings, reading: str):
-        self.reading = reading
-        self.means = [torch.as_tensor(c.means, dtype=torch.float32) for c in clusterings]
-        self.labels = [torch.as_tensor(c.labels, dtype=torch.long) for c in clusterings]
+
+@torch.no_grad()
+def reconstruct(model, x: torch.Tensor, xhat: str, seed: int = 0) -> torch.Tensor:
+    """x_hat(x) under reading ``xhat``: f(mu(x)), or f(z) with z drawn from q(z|x) by a generator seeded with
+    ``seed`` (the same draw on every call: end-of-round scores compare clusterings on common noise)."""
+    check_choice("xhat", xhat, XHATS)
+    mu, logvar = model.encode(x)
+    if xhat == "mean":
+        return model.decode(mu)
+    eps = torch.randn(mu.shape, generator=torch.Generator().manual_seed(seed), dtype=mu.dtype)
+    return model.decode(mu + eps * torch.exp(0.5 * logvar))
+
+
+class _Clusterings:
+    """The clusterings as stacked tensors, with ell_C of any model on any rows, every clustering in one pass."""
+
+    CHUNK = 8192  # rows per evaluation pass: bounds the (W, rows, D) own-centre tensor
+
+    def __init__(self, clusterings, reading: str, xhat: str = "sample", seed: int = 0):
+        self.reading, self.xhat, self.seed = reading, xhat, seed
+        ks = {c.n_clusters for c in clusterings}
+        self.stacked = len(ks) == 1
+        self.means_list = [torch.as_tensor(c.means, dtype=torch.float32) for c in clusterings]
+        self.labels_list = [torch.as_tensor(c.labels, dtype=torch.long) for c in clusterings]
+        if self.stacked:
+            self.means, self.labels = torch.stack(self.means_list), torch.stack(self.labels_list)
 
     def __len__(self):
-        return len(self.means)
+        return len(self.means_list)
 
     def loss(self, i: int, x_hat: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-        return clustering_loss_batch(x_hat, self.means[i], self.labels[i][idx], self.reading)
+        return clustering_loss_batch(x_hat, self.means_list[i], self.labels_list[i][idx], self.reading)
+
+    def _losses(self, x_hat: torch.Tensor, idx: torch.Tensor, which: list[int]) -> torch.Tensor:
+        if not self.stacked:
+            return torch.stack([self.loss(i, x_hat, idx) for i in which])
+        w = torch.as_tensor(which, dtype=torch.long)
+        return clustering_losses_stacked(x_hat, self.means[w], self.labels[w][:, idx], self.reading)
 
     @torch.no_grad()
     def all_losses(self, model, x: torch.Tensor, idx: torch.Tensor, which=None) -> np.ndarray:
-        x_hat = model.decode(model.encode(x[idx])[0])
-        which = range(len(self)) if which is None else which
-        return np.array([float(self.loss(i, x_hat, idx)) for i in which])
+        return self.losses_of(reconstruct(model, x[idx], self.xhat, self.seed), idx, which)
+
+    @torch.no_grad()
+    def losses_of(self, x_hat: torch.Tensor, idx: torch.Tensor, which=None) -> np.ndarray:
+        """ell_C of the reconstructions ``x_hat`` of rows ``idx`` under the clusterings ``which`` (default: all)."""
+        which = list(range(len(self)) if which is None else which)
+        total = torch.zeros(len(which), dtype=torch.float64)
+        for start in range(0, len(idx), self.CHUNK):
+            part = slice(start, start + self.CHUNK)
+            total += self._losses(x_hat[part], idx[part], which).double() * x_hat[part].shape[0]
+        return (total / len(idx)).numpy()
 
 
 def _beta_at(settings: HCTSettings, epoch: int, anneal_epochs: int) -> float:
@@ -150,7 +202,7 @@ class _Trainer:
         self.callbacks, self.progress = list(callbacks), progress
         self.x = torch.as_tensor(self.x_np)
         n = self.x.shape[0]
-        self.cl = _Clusterings(self.clusterings, settings.reading)
+        self.cl = _Clusterings(self.clusterings, settings.reading, settings.xhat, settings.seed)
         self.all_rows = torch.arange(n)
         self.eval_idx = torch.as_tensor(np.sort(np.random.default_rng(settings.seed).permutation(n)[: settings.eval_samples]))
         self.opt = torch.optim.Adam(model.parameters(), lr=settings.lr)
@@ -158,7 +210,12 @@ class _Trainer:
         self.epoch = 0
 
     def scores(self, which) -> np.ndarray:
-        """ell_C of the current model over the whole data, for the clusterings ``which`` (v1 eq. 8)."""
+        """ell_C (v1 eq. 8) of the current model for the clusterings ``which``, on the evaluation subset: the
+        values the monitor recorded after the last epoch, so ranking and the refinement check cost no pass."""
+        return np.asarray(self.history[-1]["ell"])[list(which)]
+
+    def full_scores(self, which) -> np.ndarray:
+        """ell_C of the current model over the whole data (one pass), for the clusterings ``which``."""
         return self.cl.all_losses(self.model, self.x, self.all_rows, which)
 
     def _loss_fn(self, active: list[int]):
@@ -170,21 +227,35 @@ class _Trainer:
             beta = _beta_at(settings, epoch, self.anneal_epochs)
             mu, logvar = m.encode(xb)  # one encoder pass for both terms
             z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
-            nll = gaussian_nll(xb, m.decode(z), m.sigma2_decoder).mean()
+            if settings.xhat == "mean" and beta > 0:  # f(z) and f(mu) in one decoder call
+                both = m.decode(torch.cat([z, mu]))
+                x_hat, x_c = both[: len(xb)], both[len(xb):]
+            else:  # the sampled decode: ell_C reuses the reconstruction term's f(z)
+                x_hat = x_c = m.decode(z)
+            nll = gaussian_nll(xb, x_hat, m.sigma2_decoder).mean()
             kl = kl_standard_normal(mu, logvar).sum(-1).mean()
-            l_c = cl.loss(k, m.decode(mu), idx)
+            if beta > 0:
+                l_c = cl.loss(k, x_c, idx)
+            else:  # vanilla: no clustering term in the loss; its ell_C is logged only
+                with torch.no_grad():
+                    l_c = cl.loss(k, m.decode(mu) if settings.xhat == "mean" else x_hat, idx)
             return {"loss": nll + kl + beta * l_c, "nll": nll, "kl": kl, "neg_elbo": nll + kl, "l_c": l_c,
                     "beta": torch.tensor(beta)}
         return loss_fn
 
     def _monitor(self, stage: str, round_: int, active: list[int]):
+        x_eval = self.x[self.eval_idx]
+        eps = torch.randn((len(self.eval_idx), self.model.latent_dim),
+                          generator=torch.Generator().manual_seed(self.settings.seed))  # reconstruct()'s draw
+
         def monitor(ep, m):
-            mu, logvar = encode(m, self.x[self.eval_idx])
-            units = active_units(mu, logvar)
-            kl = float(kl_standard_normal(torch.as_tensor(mu), torch.as_tensor(logvar)).sum(-1).mean())
+            mu, logvar = m.encode(x_eval)  # one encoder pass for KL, active units and every ell_C
+            units = active_units(mu.double().numpy(), logvar.double().numpy())
+            kl = float(kl_standard_normal(mu.double(), logvar.double()).sum(-1).mean())
+            z = mu if self.settings.xhat == "mean" else mu + eps * torch.exp(0.5 * logvar)
             return {"stage": stage, "round": round_, "active_set": list(active), "eval_kl": kl,
                     "active_burda": units["active_burda"], "active_paper": units["active_paper"],
-                    "ell": self.cl.all_losses(m, self.x, self.eval_idx).tolist()}
+                    "ell": self.cl.losses_of(m.decode(z), self.eval_idx).tolist()}
         return monitor
 
     def run_epochs(self, active: list[int], epochs: int, stage: str, round_: int, seed: int) -> None:
@@ -204,8 +275,9 @@ def historical_consensus(model, x, clusterings, settings: HCTSettings = HCTSetti
     play, every loss term, beta, KL and active units on the evaluation subset, and
     ell_C on *every* clustering, discarded ones included, plus whatever each
     ``callback(epoch, model)`` returns), ``rounds`` (per selection round: the set,
-    the scores over the data, what was kept), ``refinement`` (epochs used, whether
-    epsilon was reached, the floor of max(ell_a, ell_b) and its trajectory),
+    the scores on the evaluation subset, what was kept), ``refinement`` (epochs used, whether
+    epsilon was reached, the floor of max(ell_a, ell_b) and its trajectory, all on the
+    evaluation subset, and ``final_full``, epsilon_T over the whole data),
     ``final_clustering`` and ``sizes``. ``on_stage_end(stage, model)``, if given, is
     called after Stage 1 (``"select"``), Stage 2 (``"refine"``) and Stage 3
     (``"final"``); what it returns is kept under ``record["stage_end"][stage]``
@@ -241,7 +313,9 @@ def historical_consensus(model, x, clusterings, settings: HCTSettings = HCTSetti
             reached = True
             break
     refinement = {"epochs": len(trajectory), "reached": reached, "epsilon": settings.epsilon,
-                  "floor": min(trajectory), "final": trajectory[-1], "trajectory": trajectory}
+                  "floor": min(trajectory), "final": trajectory[-1], "trajectory": trajectory,
+                  # epsilon_T of Theorem 4.4 over the whole data (the trajectory is on the evaluation subset)
+                  "final_full": float(run.full_scores(active).max())}
     end_of("refine")
 
     # Stage 3: the better of the two alone
@@ -282,16 +356,16 @@ def parameter_distance(model_a, model_b) -> float:
 
 
 @torch.no_grad()
-def reconstruction_landing(model, x, clustering) -> dict:
-    """Where the posterior-mean reconstructions land: how many distinct centres of ``clustering`` they are
-    nearest to, and the share of samples whose reconstruction is nearest to their own cluster's centre.
+def reconstruction_landing(model, x, clustering, xhat: str = "mean", seed: int = 0) -> dict:
+    """Where the reconstructions x_hat (posterior-mean decode, or sampled decode with a draw seeded by ``seed``)
+    land: how many distinct centres of ``clustering`` they are nearest to, and the share of samples whose
+    reconstruction is nearest to their own cluster's centre.
 
     A collapsed decoder lands every sample on one point, hence on one centre.
     """
     x = check_data(x)
     check_clusterings(x, [clustering])
-    x_t = torch.as_tensor(x)
-    x_hat = model.decode(model.encode(x_t)[0])
+    x_hat = reconstruct(model, torch.as_tensor(x), xhat, seed)
     nearest = torch.cdist(x_hat, torch.as_tensor(clustering.means, dtype=torch.float32)).argmin(dim=1).numpy()
     return {"n_centres_hit": int(np.unique(nearest).size), "n_centres": clustering.n_clusters,
             "own_centre_share": float(np.mean(nearest == clustering.labels))}

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import math
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -38,7 +37,7 @@ from torch import nn
 
 from .data import check_data, covariance_spectrum
 from .theory import SCHEDULES, NoiseSchedule, noise_schedule, schedule_from_betas
-from .train import _progress_enabled, train, validate_training
+from .train import _progress_enabled, one_thread, train, validate_training
 from .validation import check_choice
 
 DATA_SCALINGS = ("as_loaded", "unit_total_variance", "unit_mean_variance", "per_feature", "unit_lambda_max",
@@ -872,10 +871,14 @@ class DiffusionChapterConfig:
 
     ``models`` and ``schedules`` (the sampling family) are lists, kept as ``"; "``-joined text so that the
     config equals its stored JSON (:attr:`model_names` and :attr:`schedule_names` give them back); a list
-    or tuple is accepted. The stored weights file holds every denoiser's state dict (``"denoisers"``) and the
-    samples each model draws with its own schedule (``"samples"``). Runs on one thread (torch and BLAS),
+    or tuple is accepted. The stored weights file holds every denoiser's state dict (``"denoisers"``); the
+    samples each model draws with its own schedule are stored as arrays beside the result (one per model), so
+    the chapter renders from the result and its arrays alone. Runs on one thread (torch and BLAS),
     restored afterwards: small matrices gain nothing from more, and the result does not depend on the core count.
     """
+
+    KIND = "diffusion"
+    VERSION = 1
 
     dataset: str = "synthetic"
     n_samples: int | None = 3000
@@ -954,30 +957,15 @@ class DiffusionChapterConfig:
             raise ValueError(f"unknown setting(s) {', '.join(unknown)}; allowed: {', '.join(f.name for f in fields(cls))}")
         return cls(dataset=dataset, **{**settings, **overrides})
 
-    def compute(self, store=None, progress: bool | None = None) -> tuple[dict, dict]:
+    def compute(self, store=None, progress: bool | None = None) -> tuple[dict, dict, dict]:
         start = time.perf_counter()
         with one_thread():
-            result, tensors = _chapter_run(self, progress)
+            result, state, arrays = _chapter_run(self, progress)
         result["wall_time_s"] = time.perf_counter() - start
-        return result, tensors
+        return result, state, arrays
 
 
-@contextmanager
-def one_thread():
-    """torch and the BLAS libraries on one thread inside the block, restored after: the chapter's matrices are
-    small, more threads do not help them and slow them down many times on a busy machine."""
-    from threadpoolctl import threadpool_limits
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with threadpool_limits(1):
-            yield
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _chapter_run(config: DiffusionChapterConfig, progress) -> tuple[dict, dict]:
+def _chapter_run(config: DiffusionChapterConfig, progress) -> tuple[dict, dict, dict]:
     from .data import load_dataset
     from .theory import gaussian_eps_mmse
 
@@ -1025,6 +1013,6 @@ def _chapter_run(config: DiffusionChapterConfig, progress) -> tuple[dict, dict]:
         "floor": sliced_energy_distance(real_rows, reference, seed=seed),
         "real": sample_report(real_rows, reference, classifier, seed=seed),
     }
-    tensors = {"denoisers": {name: m.model_.state_dict() for name, m in models.items()},
-               "samples": {name: torch.as_tensor(transfer["samples"][name][own_schedule(m)]) for name, m in models.items()}}
-    return result, tensors
+    state = {"denoisers": {name: m.model_.state_dict() for name, m in models.items()}}
+    arrays = {name: np.asarray(transfer["samples"][name][own_schedule(m)]) for name, m in models.items()}
+    return result, state, arrays

@@ -84,7 +84,7 @@ def _chapter(profile: str, p: dict, store, progress) -> dict:
 
     cfgs = configs(profile, p["seed"], p["datasets"], p["schedules"], p["train_schedule"], p["clip_x0"], p["settings"])
     results = {c.dataset: experiments.run(c, store=store, progress=progress) for c in cfgs}
-    tensors = {c.dataset: store.load_weights(c) for c in cfgs}
+    samples = {c.dataset: store.load_arrays(c) for c in cfgs}
     settings = cfgs[0].settings | {"n_generated": cfgs[0].n_generated, "gain_points": cfgs[0].gain_points,
                                    "models": cfgs[0].model_names}
     T = settings["T"]
@@ -96,7 +96,7 @@ def _chapter(profile: str, p: dict, store, progress) -> dict:
     ch.update(_denoisers(cfgs, results))
     ch.update(_selection(results))
     ch.update(_prediction_1_2(results, p["independence_tol"], T))
-    ch.update(_sampling(cfgs, results, tensors, p["datasets"]))
+    ch.update(_sampling(cfgs, results, samples, p["datasets"]))
     ch.update(_prediction_3(ch["own"], ch["real"], p["z_margin"]))
     ch.update(_prediction_4(results, ch["floors"], settings["models"], p["z_margin"], p["floor_margin"], T))
     ch.update(_findings(ch, p))
@@ -224,12 +224,12 @@ def _prediction_1_2(results, tol: float, T: int) -> dict:
 
 # ---- sampling: predictions 3 and 4 -------------------------------------------------------------------------------
 
-def _sampling(cfgs, results, tensors, datasets) -> dict:
+def _sampling(cfgs, results, stored, datasets) -> dict:
     own, samples, test_rows = {}, {}, {}
     for c in cfgs:
         res, ds = results[c.dataset], c.dataset
         own[ds] = {m: res["reports"][m][info["own_schedule"]] for m, info in res["models"].items()}
-        samples[ds] = {m: tensors[ds]["samples"][m].numpy() for m in res["models"]}
+        samples[ds] = {m: stored[ds][m] for m in res["models"]}
         x = load_dataset(ds, c.n_samples, seed=0).x
         test_rows[ds] = x[diffusion.split_rows(len(x), seed=c.seed)[0]]
     unseen = results[datasets[0]]["unseen"]

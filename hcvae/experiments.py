@@ -16,6 +16,7 @@ What the profiles choose here:
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass
 
@@ -24,7 +25,7 @@ import torch
 
 from .data import BUILTIN_DATASETS, DATASETS, covariance_spectrum, load_dataset
 from .metrics import encode, active_units, evaluate
-from .models import ARCHITECTURES, MLP_ARCHITECTURES, build_vae
+from .models import ARCHITECTURES, DEFAULT_HIDDEN, MLP_ARCHITECTURES, build_vae, check_hidden
 from .objectives import RECON_ESTIMATORS, negative_elbo, kl_standard_normal
 from .profiles import PROFILES, profile_settings, resolve_profile
 from .store import ResultStore
@@ -38,6 +39,10 @@ DATASET_SIZES = {"synthetic": 50_000, "digits": 1_797, "mnist": 60_000, "fashion
 class VAEConfig:
     """One Gaussian-VAE training run; ``sigma2_decoder = sigma2_ratio * lambda_max`` of the data it sees."""
 
+    KIND = "vae"  # the result store's key: kind, canonical config and VERSION (see hcvae.store)
+    VERSION = 1
+    ADDED_FIELDS = {"hidden": (256, 128)}  # fields added since VERSION 1, at the value that reproduces it
+
     dataset: str = "synthetic"
     architecture: str = "mlp"
     sigma2_ratio: float = 1.0
@@ -49,11 +54,13 @@ class VAEConfig:
     seed: int = 0
     n_samples: int | None = None
     recon_estimator: str = "auto"  # "auto": exact expectation for a linear decoder, one sample otherwise
+    hidden: tuple[int, ...] = DEFAULT_HIDDEN  # the MLP encoder's layer widths; the decoder mirrors them
 
     def __post_init__(self):
         check_choice("dataset", self.dataset, DATASETS)
         check_choice("architecture", self.architecture, ARCHITECTURES)
         check_choice("recon_estimator", self.recon_estimator, ("auto", *RECON_ESTIMATORS))
+        object.__setattr__(self, "hidden", check_hidden(self.hidden, self.architecture))
         if self.recon_estimator == "analytic" and self.architecture != "linear":
             raise ValueError("recon_estimator='analytic' needs architecture='linear'; use 'auto' or 'sample'")
         if not (isinstance(self.sigma2_ratio, (int, float)) and self.sigma2_ratio > 0 and math.isfinite(self.sigma2_ratio)):
@@ -125,7 +132,8 @@ def train_vae(config: VAEConfig, progress: bool | None = None) -> tuple[dict, di
     lam_max = float(spectrum[0])
     sigma2 = config.sigma2_ratio * lam_max
     torch.manual_seed(config.seed)
-    model = build_vae(data.dim, config.latent_dim, sigma2, config.architecture, data.meta.get("image_shape"))
+    model = build_vae(data.dim, config.latent_dim, sigma2, config.architecture, data.meta.get("image_shape"),
+                      config.hidden)
     x_eval = torch.as_tensor(data.x[np.random.default_rng(0).permutation(data.n)[:5000]])
     history = train(
         model, data.x, epochs=config.epochs, batch_size=config.batch_size, lr=config.lr, seed=config.seed,
@@ -144,27 +152,69 @@ def train_vae(config: VAEConfig, progress: bool | None = None) -> tuple[dict, di
     return result, model.state_dict(), model
 
 
-def run(config, store: ResultStore | None = None, force: bool = False, progress: bool | None = None) -> dict:
-    """Compute ``config``'s result, or return it from the store.
+class MissingRun(LookupError):
+    """A run that would have to be computed where computing is switched off ($HCVAE_NO_COMPUTE)."""
 
-    ``config`` is any experiment config with a ``compute(store, progress)`` method
-    returning ``(result, state_dict or None)``: :class:`VAEConfig` here,
-    :class:`hcvae.hct.HCTConfig` for Historical Consensus Training and its controls.
-    For a :class:`VAEConfig` the result holds the config, the data's lambda_max and
-    spectrum, sigma2_decoder, every metric of :func:`hcvae.metrics.evaluate`, the
-    per-epoch history and the wall time (the linear-VAE closed form at the same
-    sigma2_decoder is :func:`hcvae.theory.linear_vae_optimum` of the stored spectrum).
+
+_DEPTH = [0]  # runs started inside another run's compute (HCT's collapsed reference) are logged as nested
+
+
+def compute_entry(config, store=None, progress: bool | None = None) -> tuple[dict, dict | None, dict | None]:
+    """Compute ``config`` on one thread (so the numbers do not depend on the machine's core count or on whether a
+    Dask worker or this process computes it): ``(JSON-ready result, state dict or None, arrays or None)``."""
+    from .train import one_thread
+
+    start = time.perf_counter()
+    _DEPTH[0] += 1
+    try:
+        with one_thread():
+            out = config.compute(store=store, progress=progress)
+    finally:
+        _DEPTH[0] -= 1
+    result, state_dict, arrays = (*out, None) if len(out) == 2 else out
+    result = _jsonable(result)
+    result.setdefault("wall_time_s", time.perf_counter() - start)
+    return result, state_dict, arrays
+
+
+def run(config, store: ResultStore | None = None, force: bool = False, progress: bool | None = None,
+        need_weights: bool = False) -> dict:
+    """Compute ``config``'s result, or return it from the store (the local store, then the shipped reference).
+
+    ``config`` is any stored experiment config (a dataclass with ``KIND``, ``VERSION`` and a
+    ``compute(store, progress)`` method returning ``(result, state_dict or None[, arrays])``):
+    :class:`VAEConfig` here, :class:`hcvae.hct.HCTConfig` for Historical Consensus Training and its controls, and
+    so on. For a :class:`VAEConfig` the result holds the config, the data's lambda_max and spectrum,
+    sigma2_decoder, every metric of :func:`hcvae.metrics.evaluate`, the per-epoch history and the wall time (the
+    linear-VAE closed form at the same sigma2_decoder is :func:`hcvae.theory.linear_vae_optimum` of the stored
+    spectrum). ``need_weights``: recompute locally when the result is served without weights (the reference
+    ships none). An unwritable store is reported before any training.
     """
+    from .store import _log_source, config_key, kind_of
+
     if not callable(getattr(config, "compute", None)):
         raise TypeError(f"config must be an experiment config with a compute() method (VAEConfig, HCTConfig, ...); "
                         f"got {type(config).__name__}")
+    kind_of(config)
     store = store if store is not None else ResultStore()
+    nested = _DEPTH[0] > 0
     if not force:
-        cached = store.load(config)
-        if cached is not None:
+        cached, source = store.lookup(config)
+        if cached is not None and not (need_weights and not (source == "local" and store.has_weights(config))):
+            _log_source(config, source, nested)
             return cached
-    result, state_dict = config.compute(store=store, progress=progress)
-    return store.save(config, _jsonable(result), state_dict=state_dict)
+    if os.environ.get("HCVAE_NO_COMPUTE") not in (None, "", "0"):
+        raise MissingRun(f"{config_key(config)} is in neither the store ({store.root}) nor the reference "
+                         f"({store.reference}), and $HCVAE_NO_COMPUTE forbids computing it: {config}")
+    store.check_writable()
+    start = time.perf_counter()
+    result, state_dict, arrays = compute_entry(config, store=store, progress=progress)
+    from .store import provenance
+
+    saved = store.save(config, result, state_dict=state_dict, arrays=arrays,
+                       provenance_=provenance(config, time.perf_counter() - start, threads=1))
+    _log_source(config, "computed", nested)
+    return saved
 
 
 def phase_sweep_configs(profile: str, datasets=BUILTIN_DATASETS, architectures=MLP_ARCHITECTURES, ratios=None, seeds=None) -> list[VAEConfig]:

@@ -30,14 +30,15 @@ import torch
 
 from .barrier import delta_summary
 from .clustering import INIT_PARAMS, READINGS, epsilon_excludes_collapse, fit_gmms
-from .consensus import BETA_SCHEDULES, CYCLING, HCTSettings, fixed_set_training, historical_consensus, \
+from .consensus import BETA_SCHEDULES, CYCLING, XHATS, HCTSettings, fixed_set_training, historical_consensus, \
     parameter_distance, reconstruction_landing, selection_sizes
 from .data import DATASETS, covariance_spectrum, load_dataset
 from .experiments import DATASET_SIZES, VAEConfig, run
-from .metrics import evaluate
-from .models import ARCHITECTURES, build_vae
+from .metrics import evaluate, information_check
+from .models import ARCHITECTURES, DEFAULT_HIDDEN, build_vae, check_hidden
 from .profiles import profile_settings
 from .store import ResultStore
+from .train import TrainingDiverged
 from .validation import check_choice
 
 METHODS = ("hct", "single", "vanilla")
@@ -47,6 +48,11 @@ N_COMPONENTS = {"synthetic": 8, "digits": 10}  # the true number of components /
 @dataclass(frozen=True)
 class HCTConfig:
     """One run of Algorithm 1 or of a control; the HCT hyper-parameters default to v1 Appendix B."""
+
+    KIND = "hct"
+    # 2: the x_hat reading (``xhat``) and the information check; results gain "landing_sample" and "information"
+    VERSION = 2
+    ADDED_FIELDS = {"xhat": "mean", "hidden": (256, 128)}  # the values that reproduce entries made before them
 
     dataset: str = "synthetic"
     method: str = "hct"
@@ -71,6 +77,8 @@ class HCTConfig:
     lr: float = 3e-3
     seed: int = 0
     collapsed_ratio: float | None = 10.0
+    xhat: str = "sample"  # which reconstruction enters ell_C: f(z), z ~ q(z|x), or "mean", f(mu(x)) (hcvae.consensus)
+    hidden: tuple[int, ...] = DEFAULT_HIDDEN
 
     def __post_init__(self):
         check_choice("dataset", self.dataset, DATASETS)
@@ -80,6 +88,8 @@ class HCTConfig:
         check_choice("reading", self.reading, READINGS)
         check_choice("cycling", self.cycling, CYCLING)
         check_choice("beta_schedule", self.beta_schedule, BETA_SCHEDULES)
+        check_choice("xhat", self.xhat, XHATS)
+        object.__setattr__(self, "hidden", check_hidden(self.hidden, self.architecture))
         for name in ("sigma2_ratio", "collapsed_ratio"):
             value = getattr(self, name)
             if value is None and name == "collapsed_ratio":
@@ -125,7 +135,7 @@ class HCTConfig:
             return None
         return VAEConfig(dataset=self.dataset, architecture=self.architecture, sigma2_ratio=float(self.collapsed_ratio),
                          latent_dim=self.latent_dim, epochs=self.budget, batch_size=self.batch_size, lr=self.lr,
-                         lr_schedule="constant", seed=self.seed, n_samples=self.n_samples)
+                         lr_schedule="constant", seed=self.seed, n_samples=self.n_samples, hidden=self.hidden)
 
     @classmethod
     def from_profile(cls, profile: str, dataset: str, **overrides) -> "HCTConfig":
@@ -157,13 +167,17 @@ def _compute(config: HCTConfig, store, progress) -> tuple[dict, dict]:
     em_time = time.perf_counter() - t0
     callbacks, reference = [], config.collapsed_reference()
     if reference is not None:
-        ref_result = run(reference, store=store, progress=progress)
+        try:
+            ref_result = run(reference, store=store, progress=progress, need_weights=True)
+        except TrainingDiverged as err:
+            raise TrainingDiverged(f"the collapsed reference run of this HCT run diverged ({reference}): {err}") from None
         ref_model = build_vae(data.dim, config.latent_dim, reference.sigma2_ratio * lam_max, config.architecture,
-                              data.meta.get("image_shape"))
+                              data.meta.get("image_shape"), config.hidden)
         ref_model.load_state_dict(store.load_weights(reference))
         callbacks.append(lambda epoch, m: {"dist_collapsed": parameter_distance(m, ref_model)})
     torch.manual_seed(config.seed)  # the same initial weights as the reference run (hcvae.experiments.train_vae)
-    model = build_vae(data.dim, config.latent_dim, sigma2, config.architecture, data.meta.get("image_shape"))
+    model = build_vae(data.dim, config.latent_dim, sigma2, config.architecture, data.meta.get("image_shape"),
+                      config.hidden)
     settings = config.settings()
     at_stage_end = _stage_metrics(data.x, config.seed)
     if config.method == "hct":
@@ -179,14 +193,18 @@ def _compute(config: HCTConfig, store, progress) -> tuple[dict, dict]:
         final = best
     metrics = evaluate(model, data.x, mc_seed=config.seed)
     bound = delta_summary(data.x, clusterings)
-    eps_t = record["refinement"]["final"] if config.method == "hct" else None
+    eps_t = record["refinement"]["final_full"] if config.method == "hct" else None
     result = {
         "data": {"n": data.n, "dim": data.dim, "lambda_max": lam_max},
         "sigma2_decoder": sigma2,
         "clusterings": {"log_likelihood": [c.log_likelihood for c in clusterings], "n_components": config.k},
         "record": record,
         "metrics": metrics,
-        "landing": reconstruction_landing(model, data.x, clusterings[final]),
+        "landing": reconstruction_landing(model, data.x, clusterings[final], "mean"),
+        "landing_sample": reconstruction_landing(model, data.x, clusterings[final], "sample", seed=config.seed),
+        # the code must carry the label information the sampled reconstructions show (hcvae.metrics)
+        "information": information_check(model, data.x, clusterings[final].means, clusterings[final].labels,
+                                         seed=config.seed),
         "delta": bound["delta"],
         # v1 Theorem 4.4: epsilon_T < delta excludes collapse; epsilon_T is the max ell_C reached at the end of Stage 2
         "epsilon_t": eps_t,

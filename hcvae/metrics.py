@@ -92,3 +92,57 @@ def evaluate(model, x, mc_seed: int = 0, mi_samples: int = 1000) -> dict:
         "neg_elbo": nll + kl,
         "mutual_information": mutual_information(model, x_np, n_samples=mi_samples, seed=mc_seed),
     }
+
+
+# ---- an information-theoretic check on cluster-aware reconstructions -------------------------------------------
+
+
+def label_entropy(labels) -> float:
+    """H(C) in nats of the empirical distribution of integer ``labels``."""
+    counts = np.bincount(np.asarray(labels, dtype=np.int64))
+    p = counts[counts > 0] / counts.sum()
+    return float(-(p * np.log(p)).sum())
+
+
+def fano_required_information(share: float, entropy: float, k: int) -> float:
+    """The least I(C; C_hat) in nats with which an estimate C_hat of a K-valued label C (entropy ``entropy``)
+    can be right with probability ``share`` (Fano's inequality): H(C) - h(1 - share) - (1 - share) log(K - 1)."""
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"share must lie in [0, 1]; got {share!r}")
+    if int(k) != k or k < 2:
+        raise ValueError(f"k (the number of clusters) must be an integer >= 2; got {k!r}")
+    pe = 1.0 - share
+    h = 0.0 if pe in (0.0, 1.0) else -(pe * math.log(pe) + (1 - pe) * math.log(1 - pe))
+    return max(0.0, entropy - h - pe * math.log(k - 1))
+
+
+@torch.no_grad()
+def information_check(model, x, means, labels, seed: int = 0) -> dict:
+    """Does the code carry the cluster information its reconstructions show?
+
+    With C the own-cluster label of x and C_hat the centre nearest to the sampled-decode reconstruction f(z),
+    z ~ q(z|x), the chain C - x - z - C_hat gives I(C; C_hat) <= I(x; z) <= E_x KL(q(z|x) || p(z)), while
+    Fano's inequality makes an own-centre share p cost at least :func:`fano_required_information` nats. So
+    ``required_sample <= kl`` must hold (up to the Monte Carlo error of p, one draw per sample: the check uses
+    p minus two standard errors). The posterior-mean decode f(mu(x)) is no channel through z, so its share
+    may exceed what the KL allows: ``bound_holds_mean`` False reveals reconstructions that carry the label
+    without the code paying for it.
+    """
+    x = torch.as_tensor(check_data(x))
+    means = torch.as_tensor(np.asarray(means), dtype=torch.float32)
+    labels = np.asarray(labels)
+    mu, logvar = (torch.as_tensor(a) for a in encode(model, x))
+    kl = float(kl_standard_normal(mu, logvar).sum(-1).mean())
+    eps = torch.randn(mu.shape, generator=torch.Generator().manual_seed(seed), dtype=mu.dtype)
+    out = {"kl": kl, "n_clusters": int(means.shape[0]), "label_entropy": label_entropy(labels)}
+    n = x.shape[0]
+    for name, z in (("sample", mu + eps * torch.exp(0.5 * logvar)), ("mean", mu)):
+        x_hat = torch.cat([model.decode(z[i:i + 8192].float()) for i in range(0, n, 8192)])
+        nearest = torch.cdist(x_hat, means).argmin(dim=1).numpy()
+        share = float(np.mean(nearest == labels))
+        se = math.sqrt(share * (1 - share) / n)
+        required = fano_required_information(share, out["label_entropy"], out["n_clusters"])
+        lower = fano_required_information(max(0.0, share - 2 * se), out["label_entropy"], out["n_clusters"])
+        out.update({f"share_{name}": share, f"share_se_{name}": se, f"n_centres_hit_{name}": int(np.unique(nearest).size),
+                    f"required_{name}": required, f"bound_holds_{name}": bool(lower <= kl + 1e-9)})
+    return out

@@ -28,9 +28,27 @@ LAZY_ARCHITECTURES = {"conv": "conv"}  # name -> hcvae module defining ``ConvVAE
 ARCHITECTURES = (*MLP_ARCHITECTURES, *LAZY_ARCHITECTURES)
 
 
+DEFAULT_HIDDEN = (256, 128)  # v1 §5.1.3; v1 Appendix B's larger MLP is (1024, 512, 256) with 48 latents
+
+
+def check_hidden(hidden, architecture: str) -> tuple[int, ...]:
+    """``hidden`` as a tuple of positive integers; only the MLP has hidden layers to size."""
+    if isinstance(hidden, (str, bytes)) or not hasattr(hidden, "__iter__"):
+        raise ValueError(f"hidden must be a list of layer widths, e.g. [256, 128]; got {hidden!r}")
+    hidden = tuple(hidden)
+    if not hidden or any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in hidden):
+        raise ValueError(f"hidden must be a non-empty list of integers >= 1 (the encoder's layer widths; the decoder "
+                         f"mirrors them); got {list(hidden)!r}")
+    if architecture != "mlp" and hidden != DEFAULT_HIDDEN:
+        raise ValueError(f"hidden sizes the 'mlp' architecture only; leave it at {list(DEFAULT_HIDDEN)} for "
+                         f"architecture={architecture!r}")
+    return hidden
+
+
 def build_vae(input_dim: int, latent_dim: int, sigma2_decoder: float, architecture: str = "mlp",
-              image_shape: tuple[int, int, int] | None = None) -> nn.Module:
-    """The VAE of ``architecture``; ``"conv"`` needs the data's (channels, height, width) as ``image_shape``."""
+              image_shape: tuple[int, int, int] | None = None, hidden: tuple[int, ...] = DEFAULT_HIDDEN) -> nn.Module:
+    """The VAE of ``architecture``; ``"conv"`` needs the data's (channels, height, width) as ``image_shape``;
+    ``hidden`` gives the MLP encoder's layer widths (the decoder mirrors them)."""
     if architecture not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {architecture!r}; allowed values: {', '.join(ARCHITECTURES)}")
     if architecture in LAZY_ARCHITECTURES:
@@ -38,7 +56,9 @@ def build_vae(input_dim: int, latent_dim: int, sigma2_decoder: float, architectu
             raise ValueError(f"architecture {architecture!r} needs image data; this data set has no image_shape")
         module = importlib.import_module(f"hcvae.{LAZY_ARCHITECTURES[architecture]}")
         return module.ConvVAE(tuple(image_shape), latent_dim, sigma2_decoder)
-    return GaussianVAE(input_dim, latent_dim, sigma2_decoder, architecture)
+    hidden = tuple(hidden)
+    return GaussianVAE(input_dim, latent_dim, sigma2_decoder, architecture, encoder_hidden=hidden,
+                       decoder_hidden=hidden[::-1])
 
 
 def _mlp(sizes: list[int]) -> nn.Sequential:

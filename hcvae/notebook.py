@@ -64,6 +64,42 @@ def output_name(stem: str, params: dict) -> str:
     return stem + "".join(f"_{k}-{clean(v)}" for k, v in sorted(params.items())) + ".ipynb"
 
 
+def execute(path: Path, params: dict, out_dir: Path, name: str | None = None) -> Path:
+    """Execute the Jupytext notebook ``path`` with papermill and ``params``; return the executed notebook.
+
+    It is written under a temporary name and renamed only on success, so a failed or interrupted run never
+    stands where a good one would (or overwrites an earlier good one): a failure is kept as
+    ``NAME.failed.ipynb`` with the error in its metadata, and the error is raised.
+    """
+    import jupytext
+    import nbformat
+    import papermill
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = out_dir / (name or output_name(path.stem, params))
+    tmp_out = out.with_name(f".{out.stem}.running-{os.getpid()}.ipynb")
+    failed = out.with_name(out.stem + ".failed.ipynb")
+    nb = jupytext.read(path)
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / f"{path.stem}.ipynb"
+        nbformat.write(nb, src)
+        try:
+            papermill.execute_notebook(str(src), str(tmp_out), parameters=params, kernel_name="python3",
+                                       cwd=str(path.parent), progress_bar=sys.stderr.isatty())
+        except BaseException as err:
+            if tmp_out.exists():
+                done = nbformat.read(tmp_out, as_version=4)
+                done.metadata.setdefault("hcvae", {})["error"] = f"{type(err).__name__}: {err}"[:4000]
+                done.metadata.setdefault("papermill", {})["exception"] = True
+                nbformat.write(done, failed)
+                tmp_out.unlink()
+            raise
+    os.replace(tmp_out, out)
+    failed.unlink(missing_ok=True)
+    return out
+
+
 def main(argv: list[str] | None = None) -> Path | None:
     parser = argparse.ArgumentParser(prog="python -m hcvae.notebook", description=__doc__.splitlines()[0])
     parser.add_argument("name", nargs="?", help="chapter, e.g. 01-phase-transition")
@@ -92,17 +128,7 @@ def main(argv: list[str] | None = None) -> Path | None:
             raise SystemExit(f"error: unknown profile {params['profile']!r}; allowed values: {', '.join(PROFILES)}")
         os.environ.pop("HCVAE_PROFILE", None)  # an explicit parameter beats the book-build override
 
-    import nbformat
-    import papermill
-
-    out_dir = Path(args.output_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    out = out_dir / output_name(path.stem, params)
-    with tempfile.TemporaryDirectory() as tmp:
-        src = Path(tmp) / f"{path.stem}.ipynb"
-        nbformat.write(nb, src)
-        papermill.execute_notebook(str(src), str(out), parameters=params, kernel_name="python3",
-                                   cwd=str(NOTEBOOKS), progress_bar=sys.stderr.isatty())
+    out = execute(path, params, Path(args.output_dir))
     print(f"wrote {out}")
     return out
 

@@ -28,6 +28,13 @@ One run (:class:`SphericalConfig`):
    epochs, beta reaching 1 half-way through the second stage, and lambda_1 = lambda_2 = 100
    (at 10, the norm penalty left most outputs just inside r_min on the synthetic data,
    i.e. it hardly did what v4 says it is for).
+   ``xhat`` chooses the reconstruction the three constraint terms see: ``"sample"``, the
+   reparameterised decode f(z) of the likelihood term (v4's x_hat; no extra decoder pass), or
+   ``"mean"``, the posterior-mean decode f(mu(x)) (HCT's other reading, :mod:`hcvae.consensus`).
+   ``method="cluster_pull"`` is the control that separates the region from a plain pull towards the
+   centres: no shell transform (the raw data, K-means on them), no norm penalty, and in place of
+   eq. 8's interval penalty eq. 7's loss itself, weighted by ``lambda_boundary``, under the same
+   schedule;
 5. evaluation: every metric of :func:`hcvae.metrics.evaluate` (KL, active units, MSE,
    negative ELBO with beta = 1) on the shell data, plus v4 §4.1's feasible-region coverage
    (share of samples whose cluster-aware loss lies in [WCSS, L_collapse]) and norm
@@ -55,10 +62,13 @@ from .objectives import gaussian_nll, kl_standard_normal
 from .profiles import profile_settings
 from .spherical import (BOUNDARY_READINGS, PENALTY_FORMS, SHELL_READINGS, ShellTransform, boundary_penalty,
                         cluster_aware_loss, interval_penalty, norm_penalty)
+from .consensus import XHATS
+from .metrics import information_check
 from .train import train, validate_training
 from .validation import check_choice
 
 SIGMA2_REFERENCES = ("shell", "raw")
+METHODS = ("spherical", "cluster_pull")
 PROTOCOLS = ("two_stage", "single")
 KL_SCHEDULES = ("linear", "constant")
 TRUE_CLUSTERS = {"synthetic": 8, "digits": 10}  # mixture components, digit classes
@@ -87,6 +97,11 @@ def _check_number(name: str, value, low: float = 0.0, high: float | None = None,
 class SphericalConfig:
     """One Spherical-VAE run (v4); ``sigma2_decoder = sigma2_ratio * lambda_max`` of the ``sigma2_reference`` data."""
 
+    KIND = "spherical"
+    # 2: ``xhat``, ``method`` and the information check (results gain "information")
+    VERSION = 2
+    ADDED_FIELDS = {"xhat": "sample", "method": "spherical"}  # the values that reproduce entries made before them
+
     dataset: str = "synthetic"
     n_samples: int | None = None
     n_clusters: int | None = None  # K of the K-means clustering; None: the true number (8 synthetic, 10 digits)
@@ -114,6 +129,8 @@ class SphericalConfig:
     seed: int = 0
     kmeans_seed: int = 0
     kmeans_n_init: int = 4
+    xhat: str = "sample"  # the reconstruction the constraint terms see: f(z) or "mean", f(mu(x))
+    method: str = "spherical"  # or "cluster_pull", the control without shell and region (module docstring)
 
     def __post_init__(self):
         check_choice("dataset", self.dataset, DATASETS)
@@ -124,6 +141,8 @@ class SphericalConfig:
         check_choice("penalty_form", self.penalty_form, PENALTY_FORMS)
         check_choice("protocol", self.protocol, PROTOCOLS)
         check_choice("kl_schedule", self.kl_schedule, KL_SCHEDULES)
+        check_choice("xhat", self.xhat, XHATS)
+        check_choice("method", self.method, METHODS)
         _check_number("sigma2_ratio", self.sigma2_ratio, low_open=True, what=" (sigma2_decoder / lambda_max)")
         _check_number("lambda_boundary", self.lambda_boundary, what=" (lambda_1, the boundary-penalty weight)")
         _check_number("lambda_norm", self.lambda_norm, what=" (lambda_2, the norm-penalty weight)")
@@ -239,9 +258,10 @@ def check_region(region: dict, x: np.ndarray, config: SphericalConfig) -> None:
 @functools.lru_cache(maxsize=8)
 def _shell_and_clusters(dataset: str, n_samples: int | None, reading: str, r_min: float, r_max: float, k: int,
                         kmeans_seed: int, kmeans_n_init: int):
-    """Shell data, K-means clustering, region and both spectra: shared by every run on the same data and K."""
+    """Shell data (``reading=None``: the raw data), K-means clustering, region and both spectra: shared by every run
+    on the same data and K."""
     data = load_dataset(dataset, n_samples, seed=0)  # same subset for every training seed
-    xs = ShellTransform(r_min, r_max, reading).fit_transform(data.x)
+    xs = data.x.copy() if reading is None else ShellTransform(r_min, r_max, reading).fit_transform(data.x)
     xs.setflags(write=False)
     km = fit_kmeans(xs, k, seed=kmeans_seed, n_init=kmeans_n_init)
     return xs, km, feasible_region(xs, km), covariance_spectrum(data.x), covariance_spectrum(xs)
@@ -252,10 +272,12 @@ def prepare(config: SphericalConfig) -> dict:
 
     Raises :class:`EmptyFeasibleRegion` before anything is trained when the region is empty.
     """
+    pull = config.method == "cluster_pull"
     xs, km, region, spectrum_raw, spectrum = _shell_and_clusters(
-        config.dataset, config.n_samples, config.shell_reading, float(config.r_min), float(config.r_max), config.k,
-        config.kmeans_seed, config.kmeans_n_init)
-    check_region(region, xs, config)
+        config.dataset, config.n_samples, None if pull else config.shell_reading, float(config.r_min),
+        float(config.r_max), config.k, config.kmeans_seed, config.kmeans_n_init)
+    if not pull:  # the control has no region penalty, so an empty region does not stop it
+        check_region(region, xs, config)
     lambda_raw, lambda_shell = float(spectrum_raw[0]), float(spectrum[0])
     sigma2 = config.sigma2_ratio * (lambda_shell if config.sigma2_reference == "shell" else lambda_raw)
     return {"x": xs, "clustering": km, "region": dict(region), "spectrum": spectrum,
@@ -269,16 +291,26 @@ def spherical_loss(model, xb: torch.Tensor, own_centres: torch.Tensor, weights: 
                    config: SphericalConfig) -> dict:
     """v4 eq. 10 on one batch: nll + beta * KL + lambda_1 * boundary (eq. 8) + lambda_2 * norm (eq. 9).
 
-    The penalties see the same reparameterised reconstruction as the likelihood term.
+    The penalties see the reparameterised reconstruction of the likelihood term (``xhat="sample"``) or the
+    posterior-mean decode (``"mean"``, decoded in the same call). For ``method="cluster_pull"``, lambda_1
+    weighs eq. 7's loss itself and there is no norm penalty.
     """
     mu, logvar = model.encode(xb)
     z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
-    x_hat = model.decode(z)
+    if config.xhat == "mean":
+        both = model.decode(torch.cat([z, mu]))
+        x_hat, x_c = both[: len(xb)], both[len(xb):]
+    else:
+        x_hat = x_c = model.decode(z)
     nll = gaussian_nll(xb, x_hat, model.sigma2_decoder).mean()
     kl = kl_standard_normal(mu, logvar).sum(dim=-1).mean()
-    closs = cluster_aware_loss(x_hat, own_centres)  # v4 eq. 7
-    boundary = boundary_penalty(closs, region["wcss"], region["l_collapse"], config.boundary_reading, config.penalty_form)
-    norm = norm_penalty(x_hat, config.r_min, config.r_max, config.penalty_form)
+    closs = cluster_aware_loss(x_c, own_centres)  # v4 eq. 7
+    if config.method == "cluster_pull":
+        boundary, norm = closs.mean(), torch.zeros(())
+    else:
+        boundary = boundary_penalty(closs, region["wcss"], region["l_collapse"], config.boundary_reading,
+                                    config.penalty_form)
+        norm = norm_penalty(x_c, config.r_min, config.r_max, config.penalty_form)
     loss = nll + weights["beta"] * kl + weights["lambda_boundary"] * boundary + weights["lambda_norm"] * norm
     return {"loss": loss, "nll": nll, "kl": kl, "neg_elbo": nll + kl, "cluster_loss": closs.mean(),
             "boundary": boundary, "norm_penalty": norm, "beta": torch.tensor(float(weights["beta"]))}
@@ -361,6 +393,8 @@ def train_spherical(config: SphericalConfig, progress: bool | None = None) -> tu
         "region": {**region, "reference": reference_points(xs, km, region, config)},
         "schedule": {"stage1_epochs": config.stage1_epochs, "warmup_epochs": config.warmup_epochs},
         "metrics": {**evaluate(model, xs, mc_seed=config.seed), **constraints},
+        # the code must carry the cluster information its sampled reconstructions show (hcvae.metrics)
+        "information": information_check(model, xs, km.means, km.labels, seed=config.seed),
         "history": history,
         "wall_time_s": time.perf_counter() - start,
     }

@@ -13,7 +13,7 @@ reported with its config and error and does not stop the others.
 
 Grid files (TOML) describe a sweep without code::
 
-    kind = "hct"              # vae | hct | spherical | baseline
+    kind = "hct"              # vae | hct | spherical | baseline | diffusion
     profile = "quick"         # optional: start from the profile's settings ("paper" too)
     dataset = "synthetic"     # required with a profile
 
@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib
 import itertools
 import os
 import re
@@ -42,16 +41,11 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .store import ResultStore
+from .store import KIND_CLASSES, ResultStore, kind_class
 from .validation import check_choice
 
-# kind -> (module, class); imported on use so that a sweep of one kind loads only its module
-KINDS = {
-    "vae": ("hcvae.experiments", "VAEConfig"),
-    "hct": ("hcvae.hct", "HCTConfig"),
-    "spherical": ("hcvae.spherical_runs", "SphericalConfig"),
-    "baseline": ("hcvae.baselines", "BaselineConfig"),
-}
+# the kinds of config a grid may sweep: the result store's (imported on use, so a sweep loads only its module)
+KINDS = tuple(KIND_CLASSES)
 _TOP_KEYS = {"kind", "profile", "dataset", "fixed", "grid", "description"}
 CONNECT_TIMEOUT_S = 5
 
@@ -61,9 +55,8 @@ class GridError(ValueError):
 
 
 def config_class(kind: str):
-    check_choice("kind", kind, tuple(KINDS))
-    module, name = KINDS[kind]
-    return getattr(importlib.import_module(module), name)
+    check_choice("kind", kind, KINDS)
+    return kind_class(kind)
 
 
 def _line_of(text: str, key: str) -> int | None:
@@ -194,7 +187,13 @@ def run_sweep(configs, store: ResultStore | None = None, scheduler: str | None =
         raise ValueError(f"n_workers must be an integer >= 1; got {n_workers!r}")
     store = store if store is not None else ResultStore()
     start = time.perf_counter()
-    out = SweepResult(configs, [store.load(c) for c in configs])
+    from .store import _log_source
+
+    found = [store.lookup(c) for c in configs]
+    for c, (result, source) in zip(configs, found):
+        if result is not None:
+            _log_source(c, source, nested=False)
+    out = SweepResult(configs, [result for result, _ in found])
     todo = [i for i, r in enumerate(out.results) if r is None]
     out.n_cached = len(configs) - len(todo)
     if todo:

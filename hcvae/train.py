@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+from contextlib import contextmanager
 from typing import Callable, Iterable
 
 import torch
@@ -33,6 +34,34 @@ def _progress_enabled(progress: bool | None) -> bool:
     if env is not None:
         return env not in ("0", "", "false", "no")
     return sys.stderr.isatty()
+
+
+@contextmanager
+def one_thread():
+    """torch and the BLAS libraries on one thread inside the block, restored after.
+
+    Every stored run computes this way: the book's matrices are small, more threads hardly help them (and slow
+    them down many times on a busy machine), and a result must not depend on how many cores computed it.
+    """
+    from threadpoolctl import threadpool_limits
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(1):
+            yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _check_finite(rows: list[list[float]], names: list[str], epoch: int, steps_per_epoch: int) -> None:
+    """Raise :class:`TrainingDiverged` naming the first step of the epoch whose loss terms are not all finite."""
+    for step, values in enumerate(rows):
+        if not all(math.isfinite(v) for v in values):
+            shown = ", ".join(f"{k}={v:.6g}" for k, v in zip(names, values))
+            raise TrainingDiverged(
+                f"non-finite loss at epoch {epoch}, step {step} (global step {epoch * steps_per_epoch + step}): {shown}; "
+                "lower lr, or check the data scale against sigma2_decoder")
 
 
 def validate_training(n_samples: int, epochs: int, batch_size: int, lr: float, lr_schedule: str = "constant") -> None:
@@ -102,25 +131,22 @@ def train(
     try:
         for epoch in range(first_epoch, first_epoch + epochs):
             perm = torch.randperm(n, generator=gen)
-            sums: dict[str, float] = {}
+            names, buffer = None, None  # every step's loss terms, kept on the device: one host transfer per epoch
             for step in range(steps_per_epoch):
                 idx = perm[step * batch_size:(step + 1) * batch_size]
                 terms = loss_fn(model, x[idx], idx=idx, epoch=epoch, step=step)
-                values = {k: float(v.detach()) for k, v in terms.items()}
-                if not all(math.isfinite(v) for v in values.values()):
-                    shown = ", ".join(f"{k}={v:.6g}" for k, v in values.items())
-                    raise TrainingDiverged(
-                        f"non-finite loss at epoch {epoch}, step {step} (global step {epoch * steps_per_epoch + step}): {shown}; "
-                        "lower lr, or check the data scale against sigma2_decoder"
-                    )
+                if buffer is None:
+                    names = list(terms)
+                    buffer = torch.empty(steps_per_epoch, len(names), dtype=torch.float64)
+                buffer[step] = torch.stack([terms[k].detach().reshape(()).double() for k in names])
                 opt.zero_grad(set_to_none=True)
                 terms["loss"].backward()
                 opt.step()
                 if sched is not None:
                     sched.step()
-                for k, v in values.items():
-                    sums[k] = sums.get(k, 0.0) + v
-            row = {"epoch": epoch, **{k: v / steps_per_epoch for k, v in sums.items()}}
+            rows = buffer.tolist()
+            _check_finite(rows, names, epoch, steps_per_epoch)
+            row = {"epoch": epoch, **{k: sum(r[j] for r in rows) / steps_per_epoch for j, k in enumerate(names)}}
             for cb in callbacks:
                 model.eval()
                 with torch.no_grad():

@@ -37,13 +37,13 @@ def test_budget_and_reference():
     assert HCTConfig.from_profile("paper", "synthetic").r0 == 16
 
 
-def test_each_config_kind_hashes_its_own_code():
-    vae = {p.stem for p in store_mod._result_modules("experiments")}
-    hct = {p.stem for p in store_mod._result_modules("hct")}
-    assert {"consensus", "clustering", "barrier", "hct"} <= hct and vae < hct
-    assert not vae & {"consensus", "hct", "barrier"}  # editing HCT never invalidates the phase-transition runs
-    assert store_mod.config_code_version(HCTConfig(**TINY)) == store_mod.code_version("hct")
-    assert store_mod.config_code_version(experiments.VAEConfig()) == store_mod.CODE_VERSION
+def test_each_config_kind_locks_its_own_code():
+    from hcvae.closure import closure_modules
+
+    vae, hct = set(closure_modules("hcvae.experiments")), set(closure_modules("hcvae.hct"))
+    assert {"hcvae.consensus", "hcvae.clustering", "hcvae.barrier", "hcvae.hct"} <= hct and vae < hct
+    assert not vae & {"hcvae.consensus", "hcvae.hct", "hcvae.barrier"}  # editing HCT never touches the VAE's lock
+    assert store_mod.config_key(HCTConfig(**TINY)).startswith("hct-")
 
 
 @pytest.fixture(scope="module")

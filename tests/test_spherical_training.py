@@ -132,7 +132,7 @@ def test_run_stores_and_reloads_the_result(store):
     first = experiments.run(cfg, store)
     again = experiments.run(cfg, store)
     assert again["metrics"] == first["metrics"] and again["key"] == first["key"]
-    assert first["region"]["nonempty"] and first["config"]["kind"] == "SphericalConfig"
+    assert first["region"]["nonempty"] and first["config"]["kind"] == "spherical"
 
 
 def test_an_empty_region_stops_the_run_before_training_and_says_which_k_works(store):

@@ -1,0 +1,15 @@
+"""The store's lock and audit, as CI runs them: the code of every kind matches its lock, and the shipped audit
+sample (cheap ``quick``-profile runs, one per kind) recomputes to the same numbers."""
+
+from hcvae import audit
+
+
+def test_every_kind_matches_its_lock():
+    problems = audit.check_lock()
+    assert not problems, "\n".join(problems)
+
+
+def test_the_audit_sample_recomputes_to_its_stored_numbers():
+    report = audit.audit([audit.AUDIT_SAMPLE_DIR], sample=1)
+    assert len(report.rows) == len(audit.audit_sample_configs())
+    assert report.ok, "\n".join(report.lines())
