@@ -1,4 +1,5 @@
-"""nbval reads the report page, a Jupytext notebook, the way it reads the chapters (see notebooks/conftest.py)."""
+"""nbval reads the book's notebook pages (the report, how the book was computed) the way it reads the chapters
+(see notebooks/conftest.py)."""
 
 import importlib.util
 from pathlib import Path
@@ -12,6 +13,6 @@ _spec.loader.exec_module(_chapters)  # lets nbval read Jupytext files and select
 
 def pytest_collect_file(file_path, parent):
     opt = parent.config.option
-    if (opt.nbval or opt.nbval_lax) and file_path.name == "reproduction-report.md":
+    if (opt.nbval or opt.nbval_lax) and file_path.name in ("reproduction-report.md", "computed.md"):
         return nbval.plugin.IPyNbFile.from_parent(parent, path=file_path)
     return None

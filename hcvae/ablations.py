@@ -23,12 +23,19 @@ CLAIMS = {
 }
 
 
-def summarise(results: list[dict], param: str, group: str | None = "reading", metric=lambda r: r["metrics"]["kl"]) -> dict:
-    """{group value: {"values": sorted param values, "mean": ..., "sd": ..., "n": ...}} of ``metric`` over seeds."""
+def reading_of(config: dict) -> str:
+    """The readings an HCT run makes of the ambiguous text: "min_k, x̂ sample" etc. (entries made before the x_hat
+    option decoded the posterior mean)."""
+    return f"{config['reading']}, x̂ {config.get('xhat', 'mean')}"
+
+
+def summarise(results: list[dict], param: str, group=reading_of, metric=lambda r: r["metrics"]["kl"]) -> dict:
+    """{group value: {"values": sorted param values, "mean": ..., "sd": ..., "n": ...}} of ``metric`` over seeds;
+    ``group`` is a config field, a function of the config dict, or None (one group, "-")."""
     out: dict = {}
     for r in results:
         c = r["config"]
-        key = c.get(group, "-") if group else "-"
+        key = "-" if group is None else group(c) if callable(group) else c.get(group, "-")
         out.setdefault(key, {}).setdefault(c[param], []).append(metric(r))
     summary = {}
     for key, by_value in out.items():

@@ -26,7 +26,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import baselines, hct_report
+from .consensus import XHATS
 from .hct import HCTConfig
+from .ledger import not_comparable, setting_differs
 from .profiles import profile_settings
 from .spherical_runs import SphericalConfig
 
@@ -43,6 +45,8 @@ PAPER_COLUMN = {"synthetic": "synthetic", "digits": "mnist", "mnist": "mnist", "
                 "cifar10": "cifar10"}
 CONV_PAPER_COLUMN = {"digits": "cifar10", "cifar10": "cifar10"}
 COLUMN_NAMES = {"synthetic": "Synthetic", "mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
+# the training-set sizes behind the papers' columns: a run on fewer samples is not the paper's setting
+PAPER_SIZES = {"synthetic": 50_000, "mnist": 60_000, "fashion_mnist": 60_000, "cifar10": 50_000}
 
 SPHERICAL = "Spherical VAE (full constraints)"
 SWEEP_ROWS = ("Vanilla VAE", "β-VAE (β=2)", "KL annealing", "HCT (final single-cluster)", SPHERICAL)  # v1 Figure 5
@@ -146,7 +150,7 @@ def kl_verdict(kl: float, paper_kl: float | None) -> str | None:
     return "reproduced" if paper_kl / FACTOR <= kl <= FACTOR * paper_kl else "same side of 0.01 only"
 
 
-VERDICTS = ("reproduced", "same side of 0.01 only", "not reproduced")
+VERDICTS = ("reproduced", "same side of 0.01 only", "not reproduced", "not comparable")
 
 
 # ---- which runs make each row ------------------------------------------------------------------------------
@@ -161,6 +165,12 @@ class Row:
     stage: str | None = None  # key of an HCT result's record["stage_end"]; None: the final model's metrics
     kind: str = "baseline"  # "baseline", "hct" or "spherical"
     unavailable: str | None = None  # why this method cannot run here (the row then has no configs)
+    paper_row: str | None = None  # the papers' row it is compared with (default: ``name``)
+    reading: str | None = None  # "min_k, x̂ sample" etc. for HCT and the Spherical VAE: which reading it runs
+
+    @property
+    def compared_with(self) -> str:
+        return self.paper_row or self.name
 
 
 def baseline_row_name(config: baselines.BaselineConfig) -> str:
@@ -179,42 +189,54 @@ def baseline_rows(profile: str, dataset: str, ratio: float, seeds, architecture:
 
 
 def hct_configs(profile: str, dataset: str, ratio: float, seeds, reading: str = "min_k",
-                architecture: str = "mlp", **overrides) -> list[HCTConfig]:
+                architecture: str = "mlp", xhat: str = "sample", **overrides) -> list[HCTConfig]:
     """Algorithm 1's runs at ``ratio``: chapter 04's configs on synthetic data and digits (so they are shared);
     the image sets, which have no HCT settings of their own, take the synthetic data's (same scale) with K = 10."""
     if dataset in profile_settings(profile)["hct"]:
-        return hct_report.chapter_configs(profile, (dataset,), seeds, runs=(("hct", reading),),
+        return hct_report.chapter_configs(profile, (dataset,), seeds, runs=(("hct", reading, xhat),),
                                           sigma2_ratio=float(ratio), architecture=architecture, **overrides)
     settings = profile_settings(profile)["hct"]["synthetic"]
-    return [HCTConfig(dataset=dataset, method="hct", reading=reading, seed=int(s), sigma2_ratio=float(ratio),
+    return [HCTConfig(dataset=dataset, method="hct", reading=reading, xhat=xhat, seed=int(s), sigma2_ratio=float(ratio),
                       architecture=architecture, n_components=IMAGE_CLASSES, **{**settings, **overrides})
             for s in seeds]
 
 
+def reading_name(reading: str | None, xhat: str) -> str:
+    """The suffix of a row run under a non-default reading: "" for v1's min_k with the sampled x_hat."""
+    parts = [] if reading in (None, "min_k") else [reading.replace("_", "-")]
+    parts += [] if xhat == "sample" else [f"x̂ {xhat}"]
+    return "".join(f", {p}" for p in parts)
+
+
 def hct_rows(profile: str, dataset: str, ratio: float, seeds, readings=("min_k", "own_centre"),
-             architecture: str = "mlp", **overrides) -> list[Row]:
-    """Three rows per reading, one per stage of Algorithm 1 (v1 Table 1's "Ours" rows); the same runs feed all three."""
+             architecture: str = "mlp", xhats=XHATS, **overrides) -> list[Row]:
+    """Three rows per (reading, x_hat), one per stage of Algorithm 1 (v1 Table 1's "Ours" rows); the same runs feed
+    all three, and each is compared with the paper's row of its stage."""
     rows = []
     for reading in readings:
-        configs = tuple(hct_configs(profile, dataset, ratio, seeds, reading, architecture, **overrides))
-        prefix = "HCT" if reading == "min_k" else f"HCT, {reading.replace('_', '-')}"
-        rows += [Row(f"{prefix} ({label})", configs, stage=key, kind="hct") for label, key in STAGES]
+        for xhat in xhats:
+            configs = tuple(hct_configs(profile, dataset, ratio, seeds, reading, architecture, xhat, **overrides))
+            suffix = reading_name(reading, xhat)
+            rows += [Row(f"HCT{suffix} ({label})", configs, stage=key, kind="hct", paper_row=f"HCT ({label})",
+                         reading=f"{reading}, x̂ {xhat}") for label, key in STAGES]
     return rows
 
 
 def spherical_configs(profile: str, dataset: str, ratio: float, seeds, n_clusters: int | None,
-                      architecture: str = "mlp") -> list[SphericalConfig]:
+                      architecture: str = "mlp", xhat: str = "sample") -> list[SphericalConfig]:
     """The full method of v4 at ``ratio``: chapter 05's "Full constraints" configs (shared); image sets take the
     synthetic data's settings."""
-    common = dict(sigma2_ratio=float(ratio), n_clusters=n_clusters, architecture=architecture)
+    common = dict(sigma2_ratio=float(ratio), n_clusters=n_clusters, architecture=architecture, xhat=xhat)
     if dataset in profile_settings(profile)["spherical"]:
         return [SphericalConfig.from_profile(profile, dataset, seed=int(s), **common) for s in seeds]
     settings = profile_settings(profile)["spherical"]["synthetic"]
     return [SphericalConfig(dataset=dataset, seed=int(s), **{**settings, **common}) for s in seeds]
 
 
-def spherical_row(profile: str, dataset: str, ratio: float, seeds, n_clusters: int | None) -> Row:
-    return Row(SPHERICAL, tuple(spherical_configs(profile, dataset, ratio, seeds, n_clusters)), kind="spherical")
+def spherical_rows(profile: str, dataset: str, ratio: float, seeds, n_clusters: int | None, xhats=XHATS) -> list[Row]:
+    return [Row(SPHERICAL + reading_name(None, x), tuple(spherical_configs(profile, dataset, ratio, seeds, n_clusters,
+                                                                          xhat=x)),
+                kind="spherical", paper_row=SPHERICAL, reading=f"x̂ {x}") for x in xhats]
 
 
 def seed_plan(profile: str) -> dict:
@@ -234,7 +256,7 @@ def table_rows(profile: str, dataset: str, ratio: float, seeds: dict, n_clusters
     """Every row of v1/v4 Table 1 for ``dataset`` at ``ratio``: baselines, HCT's stages, the Spherical VAE."""
     return (baseline_rows(profile, dataset, ratio, seeds["baseline"])
             + hct_rows(profile, dataset, ratio, seeds["hct"], readings)
-            + [spherical_row(profile, dataset, ratio, seeds["spherical"], n_clusters)])
+            + spherical_rows(profile, dataset, ratio, seeds["spherical"], n_clusters))
 
 
 def conv_rows(profile: str, dataset: str, ratio: float, seeds: dict, n_clusters: int | None,
@@ -242,7 +264,7 @@ def conv_rows(profile: str, dataset: str, ratio: float, seeds: dict, n_clusters:
     """v1 Table 2's rows with ``architecture="conv"``, and the Spherical VAE: as a row that says why it cannot run
     when ``spherical_error`` is given, else trained with HCT's seeds."""
     rows = baseline_rows(profile, dataset, ratio, seeds["baseline"], architecture="conv", names=CONV_BASELINES)
-    rows += hct_rows(profile, dataset, ratio, seeds["hct"], readings=("min_k",), architecture="conv",
+    rows += hct_rows(profile, dataset, ratio, seeds["hct"], readings=("min_k",), architecture="conv", xhats=("sample",),
                      collapsed_ratio=None)  # Table 2 has no distance to a collapsed model: no reference run
     if spherical_error is not None:
         rows.append(Row(SPHERICAL, kind="spherical", unavailable=spherical_error))
@@ -338,17 +360,22 @@ def table(rows: list[Row], results: dict, dataset: str, ratio: float, architectu
     """
     out = []
     for row in rows:
-        paper = paper_number(row.name, dataset, ratio, architecture)
-        entry = {"row": row.name, "kind": row.kind, "dataset": dataset, "ratio": float(ratio),
+        paper = paper_number(row.compared_with, dataset, ratio, architecture)
+        entry = {"row": row.name, "kind": row.kind, "dataset": dataset, "ratio": float(ratio), "reading": row.reading,
                  "architecture": architecture, "paper": paper, "note": row.unavailable}
         if row.unavailable is not None:
             out.append({**entry, "seeds": 0, "verdict": None})
             continue
         per_seed = [metrics_of(results[c], row.stage) for c in row.configs]
         s = summarise(per_seed)
+        verdict = kl_verdict(s["kl"][0], None if paper is None else paper["kl"])
+        differs = None if paper is None else setting_differs(
+            {"dataset": COLUMN_NAMES.get(dataset, dataset), "n_samples": results[row.configs[0]]["data"]["n"]},
+            {"dataset": COLUMN_NAMES[paper["column"]], "n_samples": PAPER_SIZES[paper["column"]]})
+        if differs:
+            verdict = not_comparable(differs)
         out.append({**entry, "seeds": s.pop("n"), "runs": [m["kl"] for m in per_seed], **{k: v[0] for k, v in s.items()},
-                    **{f"{k}_sd": v[1] for k, v in s.items()},
-                    "verdict": kl_verdict(s["kl"][0], None if paper is None else paper["kl"])})
+                    **{f"{k}_sd": v[1] for k, v in s.items()}, "verdict": verdict, "setting_differs": differs})
     return out
 
 
@@ -382,9 +409,14 @@ def markdown(rows: list[dict], ms_ssim: bool = False) -> str:
     return "\n".join(lines)
 
 
+def short_verdict(verdict: str) -> str:
+    """A verdict without its explanation ("not comparable (the setting differs: ...)" -> "not comparable")."""
+    return "not comparable" if verdict.startswith("not comparable") else verdict
+
+
 def verdict_counts(*tables: list[dict]) -> dict:
     """How many rows got each verdict, over every table given (rows without a paper number are not counted)."""
-    counts = Counter(r["verdict"] for t in tables for r in t if r["verdict"] is not None)
+    counts = Counter(short_verdict(r["verdict"]) for t in tables for r in t if r["verdict"] is not None)
     return {v: counts.get(v, 0) for v in VERDICTS}
 
 

@@ -1,53 +1,29 @@
 """The claims ledger: every quantitative claim of both papers the book tests, with its measurement and verdict.
 
-Each :class:`Claim` states where the paper makes it, the quantity, the claimed
-value and conditions, the chapter that shows the evidence, and the verdict rule,
-written here before any run. Its ``measure(profile)`` recomputes the measurement
-from the result store (runs are shared with the chapters, so nothing is trained
-twice) and returns a :class:`Measurement` with one of :data:`VERDICTS`.
-:func:`ledger` measures every claim and refuses to return a row without a
-measurement or a verdict.
+Each :class:`hcvae.ledger.Claim` states where the paper makes it, the quantity,
+the claimed value and conditions, the chapter that shows the evidence, and the
+verdict rule, written before any run. Its ``measure(profile)`` recomputes the
+measurement from the result store (runs are shared with the chapters, so nothing
+is trained twice). The ledger is this module's claims followed by those of the
+chapter modules in :data:`CHAPTER_MODULES` (whose ``chapter()`` is the single
+source of their numbers); :func:`ledger` measures every claim and refuses a row
+without a measurement or a verdict. Where a reading of the text decides, a
+measurement carries the verdict of each reading.
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
-VERDICTS = ("reproduced", "not reproduced", "depends on reading", "not testable here")
+from . import diffusion_report, hct_report
+from .consensus import XHATS
+from .ledger import VERDICTS, Claim, Measurement, combine
 
-
-@dataclass(frozen=True)
-class Measurement:
-    value: str  # what we measured, in words and numbers
-    verdict: str  # one of VERDICTS
-
-
-@dataclass(frozen=True)
-class Claim:
-    id: str
-    paper: str  # "v1" or "v4"
-    where: str  # section, table or figure
-    quantity: str
-    claimed: str
-    conditions: str
-    rule: str  # the verdict rule, fixed before the run
-    chapter: str  # the notebook with the evidence
-    measure: Callable[[str], Measurement]
-
-
-def _by_reading(verdicts: dict) -> str:
-    """One verdict from per-reading verdicts: the common one; "depends on reading" when the claim reproduces
-    under one reading and not under another; otherwise the weaker of the two."""
-    distinct = set(verdicts.values())
-    if len(distinct) == 1:
-        return distinct.pop()
-    if "reproduced" in distinct and "not reproduced" in distinct:
-        return "depends on reading"
-    return "not reproduced" if "not reproduced" in distinct else "not testable here"
+# The chapter modules whose claims() join the ledger (each measured from its chapter() result), in book order.
+CHAPTER_MODULES = (hct_report, diffusion_report)
 
 
 def _fmt(x: float) -> str:
@@ -115,7 +91,7 @@ def _theorem_4_4(profile: str) -> Measurement:
         verdicts[reading] = "reproduced" if all(held.values()) else "not reproduced"
         parts.append(f"{reading}: δ bounds every collapsed output on " + ", ".join(ds for ds, h in held.items() if h)
                      if any(held.values()) else f"{reading}: fails on every data set")
-    return Measurement("; ".join(parts) + " (default EM start)", _by_reading(verdicts))
+    return Measurement("; ".join(parts) + " (default EM start)", combine(verdicts))
 
 
 def _lemma_4_3(profile: str) -> Measurement:
@@ -160,65 +136,6 @@ def _region_nonempty(profile: str) -> Measurement:
     return Measurement("; ".join(parts) + " (shell minmax [1, 2], K = true number)", "reproduced" if ok else "not reproduced")
 
 
-# ---- chapter 04: Historical Consensus Training -------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=None)
-def _hct(profile: str):
-    from .experiments import run_all
-    from .hct_report import chapter_configs
-
-    return run_all(chapter_configs(profile), progress=False)
-
-
-def _table1_row(index: int) -> Callable[[str], Measurement]:
-    def measure(profile: str) -> Measurement:
-        from .hct_report import table1_rows
-
-        verdicts, parts = {}, []
-        for reading in ("min_k", "own_centre"):
-            row = table1_rows(_hct(profile), "synthetic", reading)[index]
-            verdicts[reading] = "reproduced" if row["verdict"] == "reproduced" else "not reproduced"
-            parts.append(f"{reading}: KL {_fmt(row['kl'])} ({row['verdict']})")
-        if index == 0:  # the vanilla row does not depend on the reading
-            return Measurement(parts[0].split(": ", 1)[1], verdicts["min_k"])
-        return Measurement("; ".join(parts), _by_reading(verdicts))
-    return measure
-
-
-def _memory(profile: str) -> Measurement:
-    from .hct_report import discarded_memory
-
-    verdicts, parts = {}, []
-    for reading in ("min_k", "own_centre"):
-        mems = [discarded_memory(r["record"]) for r in _hct(profile)
-                if r["config"]["method"] == "hct" and r["config"]["reading"] == reading]
-        kept = sum(m["dropped_at_end"] <= m["dropped_at_drop"] for m in mems)
-        verdicts[reading] = "reproduced" if kept == len(mems) else "not reproduced"
-        parts.append(f"{reading}: ℓ_C of round-0 discards did not rise in {kept} of {len(mems)} runs")
-    return Measurement("; ".join(parts), _by_reading(verdicts))
-
-
-def _separation(profile: str) -> Measurement:
-    from .hct_report import COLLAPSE_KL, distance_trend
-
-    runs = _hct(profile)
-    hct = [r for r in runs if r["config"]["method"] == "hct"]
-    grew = sum(distance_trend(r["record"])["grew"] for r in hct)
-    grew_collapsed = sum(distance_trend(r["record"])["grew"] and r["metrics"]["kl"] < COLLAPSE_KL for r in runs)
-    return Measurement(f"distance grew in {grew} of {len(hct)} HCT runs; it also grew in {grew_collapsed} run(s) "
-                       "that ended collapsed", "reproduced" if grew == len(hct) and not grew_collapsed else "not reproduced")
-
-
-def _theorem_in_training(profile: str) -> Measurement:
-    from .hct_report import COLLAPSE_KL
-
-    hct = [r for r in _hct(profile) if r["config"]["method"] == "hct"]
-    bad = sum(bool(r["epsilon_t_below_delta"]) and r["metrics"]["kl"] < COLLAPSE_KL for r in hct)
-    return Measurement(f"ε_T < δ and yet collapsed (KL < 0.01) in {bad} of {len(hct)} HCT runs",
-                       "not reproduced" if bad else "reproduced")
-
-
 # ---- chapter 05: the Spherical VAE -------------------------------------------------------------------------
 
 SPHERICAL_COMMON = dict(sigma2_ratio=2.0, boundary_reading="per_sample", lambda_boundary=100.0, lambda_norm=100.0)
@@ -238,9 +155,14 @@ def _spherical(profile: str) -> dict:
             experiments.run(SphericalConfig.from_profile(profile, ds, seed=seeds[0], **SPHERICAL_COMMON), progress=False)
         except EmptyFeasibleRegion as err:
             k = err.open_k
-        configs = report.ablation_configs(profile, ds, seeds, n_clusters=k, **SPHERICAL_COMMON)
-        results = {name: experiments.run_all(cfgs, progress=False) for name, cfgs in configs.items()}
-        out[ds] = {"k": k, "results": results, "summary": report.summarise(results)}
+        by_xhat = {}
+        for x in XHATS:
+            configs = report.ablation_configs(profile, ds, seeds, {**report.ABLATION_VARIANTS,
+                                                                   report.CONTROL: report.CONTROL_OVERRIDES},
+                                              n_clusters=k, xhat=x, **SPHERICAL_COMMON)
+            results = {name: experiments.run_all(cfgs, progress=False) for name, cfgs in configs.items()}
+            by_xhat[x] = {"results": results, "summary": report.summarise(results)}
+        out[ds] = {"k": k, "by_xhat": by_xhat}
     return out
 
 
@@ -248,23 +170,70 @@ def _table2_order(metric: str) -> Callable[[str], Measurement]:
     def measure(profile: str) -> Measurement:
         from .spherical_report import pairs_in_order
 
-        parts, ok = [], []
-        for ds, d in _spherical(profile).items():
-            o = pairs_in_order(d["summary"], metric)
-            ok.append(o["reproduced"])
-            parts.append(f"{ds} (K = {d['k']}): {o['kept']} of {o['of']} pairwise orderings kept")
-        return Measurement("; ".join(parts), "reproduced" if all(ok) else "not reproduced")
+        parts, verdicts = [], {}
+        for x in XHATS:
+            ok = []
+            for ds, d in _spherical(profile).items():
+                o = pairs_in_order(d["by_xhat"][x]["summary"], metric)
+                ok.append(o["reproduced"])
+                parts.append(f"x̂ {x}, {ds} (K = {d['k']}): {o['kept']} of {o['of']} pairwise orderings kept")
+            verdicts[f"x̂ {x}"] = "reproduced" if all(ok) else "not reproduced"
+        return Measurement("; ".join(parts), combine(verdicts), verdicts)
     return measure
 
 
 def _table2_full_kl(profile: str) -> Measurement:
-    kls = {ds: d["summary"]["Full constraints"]["kl"][0] for ds, d in _spherical(profile).items()}
-    ok = all(2.51 / 2 <= kl <= 2 * 2.51 for kl in kls.values())
-    return Measurement(", ".join(f"{ds}: KL {_fmt(kl)}" for ds, kl in kls.items()), "reproduced" if ok else "not reproduced")
+    from .ledger import not_comparable
+
+    # v4 Table 2 names no data set; its full-method KL (2.51) is v4 Table 1's MNIST entry at 2 lambda_max
+    kls = {(ds, x): d["by_xhat"][x]["summary"]["Full constraints"]["kl"][0]
+           for ds, d in _spherical(profile).items() for x in XHATS}
+    return Measurement(", ".join(f"{ds}, x̂ {x}: KL {_fmt(kl)}" for (ds, x), kl in kls.items()),
+                       not_comparable("v4 Table 2's data set is not named; its 2.51 is v4 Table 1's MNIST entry, and "
+                                      "MNIST is not among this build's data sets"))
 
 
 def _spherical_runs(profile: str) -> list[dict]:
-    return [r for d in _spherical(profile).values() for rs in d["results"].values() for r in rs]
+    return [r for d in _spherical(profile).values() for x in d["by_xhat"].values() for rs in x["results"].values()
+            for r in rs]
+
+
+def tradeoff(profile: str, ratio: float = 2.0) -> dict:
+    """Every method's final (KL, negative ELBO) per seed at ``ratio`` (v1's violating condition), per data set:
+    {"raw": {method: [(kl, neg_elbo), ...]}, "raw_reference": vanilla's mean −ELBO, "shell": {...},
+    "shell_reference": the plain VAE's on the shell data}. The Spherical VAE trains on shell data, so its
+    likelihood is compared with a plain VAE on the same data, not with the raw-data methods."""
+    from . import baselines, experiments, spherical_report as report
+    from .spherical_runs import SphericalConfig
+
+    hct = hct_report.chapter(profile)
+    out = {}
+    for ds in hct.params["datasets"]:
+        raw: dict = {}
+        for r in hct.results:
+            c = r["config"]
+            if c["dataset"] != ds or c["method"] == "vanilla":
+                continue
+            raw.setdefault(f"{c['method'].upper() if c['method'] == 'hct' else c['method']}, "
+                           f"{c['reading'].replace('_', '-')}, x̂ {c['xhat']}", []).append(r)
+        table = baselines.table_configs(profile, ds, sigma2_ratio=float(ratio))
+        for label, cfgs in table.items():
+            raw[label.split(" (")[0] if label.startswith("KL annealing") else label] = \
+                experiments.run_all(cfgs, progress=False)
+        sph = _spherical(profile)[ds]
+        for x in XHATS:
+            raw[f"cluster pull, x̂ {x}"] = sph["by_xhat"][x]["results"][report.CONTROL]
+        shell = {f"Spherical VAE, x̂ {x}": sph["by_xhat"][x]["results"]["Full constraints"] for x in XHATS}
+        plain = experiments.run_all([SphericalConfig.from_profile(profile, ds, seed=s, n_clusters=sph["k"],
+                                                                  **{**SPHERICAL_COMMON, **report.PLAIN})
+                                     for s in report.seeds_of(profile)], progress=False)
+        shell["plain VAE on the shell data"] = plain
+        points = {name: [(r["metrics"]["kl"], r["metrics"]["neg_elbo"]) for r in rs] for name, rs in raw.items()}
+        vanilla = points.get("Vanilla VAE", [])
+        out[ds] = {"raw": points, "raw_reference": float(np.mean([p[1] for p in vanilla])) if vanilla else None,
+                   "shell": {n: [(r["metrics"]["kl"], r["metrics"]["neg_elbo"]) for r in rs] for n, rs in shell.items()},
+                   "shell_reference": float(np.mean([r["metrics"]["neg_elbo"] for r in plain]))}
+    return out
 
 
 # ---- chapter 06: baselines and the headline tables ---------------------------------------------------------
@@ -284,43 +253,59 @@ def _baseline_tables(profile: str):
 
 
 def _baseline_rows(profile: str) -> Measurement:
+    from .baselines_report import short_verdict
+
     tables, _ = _baseline_tables(profile)
     rows = [r for r in tables[("synthetic", 2.0)] if r["kind"] == "baseline" and r["row"] != "Vanilla VAE"
             and r["verdict"] is not None]
-    ok = all(r["verdict"] == "reproduced" for r in rows)
-    return Measurement("; ".join(f"{r['row']}: KL {_fmt(r['kl'])} vs {r['paper']['kl']:g} ({r['verdict']})" for r in rows),
-                       "reproduced" if ok else "not reproduced")
+    text = "; ".join(f"{r['row']}: KL {_fmt(r['kl'])} vs {r['paper']['kl']:g} ({r['verdict']})" for r in rows)
+    if any(short_verdict(r["verdict"]) == "not comparable" for r in rows):
+        return Measurement(text, "not comparable")
+    return Measurement(text, "reproduced" if all(r["verdict"] == "reproduced" for r in rows) else "not reproduced")
 
 
 def _violating_conditions(profile: str) -> Measurement:
     from .baselines_report import collapsed
 
+    from .baselines_report import reading_name
+
     tables, _ = _baseline_tables(profile)
-    parts, ok = [], []
-    for (ds, ratio), rows in sorted(tables.items()):
-        named = {r["row"]: r for r in rows if r.get("seeds")}
-        hct = named.get("HCT (final single-cluster)")  # v1's own (min_k) reading
-        vanilla = named.get("Vanilla VAE")
-        if hct is None or vanilla is None:
-            continue
-        ok.append(not collapsed(hct["kl"]) and collapsed(vanilla["kl"]))
-        parts.append(f"{ratio:g}·λ_max: HCT final KL {_fmt(hct['kl'])}, vanilla {_fmt(vanilla['kl'])}")
+    parts, verdicts = [], {}
+    for x in XHATS:
+        ok = []
+        for (ds, ratio), rows in sorted(tables.items()):
+            named = {r["row"]: r for r in rows if r.get("seeds")}
+            hct = named.get(f"HCT{reading_name('min_k', x)} (final single-cluster)")  # v1's own (min_k) reading
+            vanilla = named.get("Vanilla VAE")
+            if hct is None or vanilla is None:
+                continue
+            ok.append(not collapsed(hct["kl"]) and collapsed(vanilla["kl"]))
+            parts.append(f"x̂ {x}, {ratio:g}·λ_max: HCT final KL {_fmt(hct['kl'])}, vanilla {_fmt(vanilla['kl'])}")
+        if ok:
+            verdicts[f"min_k, x̂ {x}"] = "reproduced" if all(ok) else "not reproduced"
     if not parts:
         return Measurement("no HCT and vanilla rows at the table ratios of this profile", "not testable here")
-    return Measurement("; ".join(parts), "reproduced" if all(ok) else "not reproduced")
+    return Measurement("; ".join(parts), combine(verdicts), verdicts)
 
 
 def _spherical_table1(profile: str) -> Measurement:
-    from .baselines_report import SPHERICAL
+    from .baselines_report import SPHERICAL, reading_name, short_verdict
 
     tables, _ = _baseline_tables(profile)
-    rows = [(ratio, r) for (ds, ratio), rs in sorted(tables.items()) for r in rs
-            if r["row"] == SPHERICAL and r.get("verdict") is not None]
-    if not rows:
+    parts, verdicts = [], {}
+    for x in XHATS:
+        rows = [(ratio, r) for (ds, ratio), rs in sorted(tables.items()) for r in rs
+                if r["row"] == SPHERICAL + reading_name(None, x) and r.get("verdict") is not None]
+        if not rows:
+            continue
+        short = {short_verdict(r["verdict"]) for _, r in rows}
+        verdicts[f"x̂ {x}"] = ("not comparable" if "not comparable" in short else
+                              "reproduced" if short == {"reproduced"} else "not reproduced")
+        parts += [f"x̂ {x}, {ratio:g}·λ_max: KL {_fmt(r['kl'])} vs {r['paper']['kl']:g} ({r['verdict']})"
+                  for ratio, r in rows]
+    if not parts:
         return Measurement("no Spherical-VAE row with a paper number at this profile's ratios", "not testable here")
-    ok = all(r["verdict"] == "reproduced" for _, r in rows)
-    return Measurement("; ".join(f"{ratio:g}·λ_max: KL {_fmt(r['kl'])} vs {r['paper']['kl']:g} ({r['verdict']})"
-                                 for ratio, r in rows), "reproduced" if ok else "not reproduced")
+    return Measurement("; ".join(parts), combine(verdicts), verdicts)
 
 
 # ---- chapter 07: ablations ---------------------------------------------------------------------------------
@@ -355,7 +340,7 @@ def _ablation_claim(param: str) -> Callable[[str], Measurement]:
         verdicts = {rd: ("reproduced" if v.startswith("reproduced") else
                          "not testable here" if v.startswith("not testable") else "not reproduced")
                     for rd, v in texts.items()}
-        return Measurement("; ".join(f"{rd}: {v}" for rd, v in texts.items()), _by_reading(verdicts))
+        return Measurement("; ".join(f"{rd}: {v}" for rd, v in texts.items()), combine(verdicts), verdicts)
     return measure
 
 
@@ -379,23 +364,6 @@ CLAIMS: list[Claim] = [
     Claim("region-nonempty", "v4", "Theorem 3.4", "WCSS < L_collapse (a non-empty feasible region)", "holds",
           "the paper's data sets at their true K", "WCSS < L_collapse on both data sets", "03-feasible-region",
           _region_nonempty),
-    Claim("table1-vanilla", "v1", "Table 1, Synthetic", "KL of a vanilla VAE at σ'² = 2λ_max", "0.32",
-          "averaged over runs", "within a factor 2 and on the same side of 0.01", "04-historical-consensus",
-          _table1_row(0)),
-    Claim("table1-pre", "v1", "Table 1, Synthetic", "KL of HCT before refinement", "2.67", "σ'² = 2λ_max",
-          "within a factor 2 and on the same side of 0.01", "04-historical-consensus", _table1_row(1)),
-    Claim("table1-post", "v1", "Table 1, Synthetic", "KL of HCT after refinement", "2.59", "σ'² = 2λ_max",
-          "within a factor 2 and on the same side of 0.01", "04-historical-consensus", _table1_row(2)),
-    Claim("table1-final", "v1", "Table 1, Synthetic", "KL after final single-clustering training", "2.64", "σ'² = 2λ_max",
-          "within a factor 2 and on the same side of 0.01", "04-historical-consensus", _table1_row(3)),
-    Claim("figure2-memory", "v1", "§5.3, Figure 2 left", "ℓ_C on clusterings discarded in round 0", "remains low",
-          "HCT runs", "their ℓ_C at the end is no higher than when they were dropped, in every run",
-          "04-historical-consensus", _memory),
-    Claim("figure2-separation", "v1", "§5.3, Figure 2 right", "parameter distance to a model at σ'² = 10λ_max",
-          "increases, confirming separation from collapse", "HCT runs",
-          "it grows in every HCT run and in no run that ends collapsed", "04-historical-consensus", _separation),
-    Claim("theorem-4.4-training", "v1", "Theorem 4.4", "collapse when ε_T < δ", "excluded", "HCT runs",
-          "no HCT run has ε_T < δ and final KL < 0.01", "04-historical-consensus", _theorem_in_training),
     Claim("v4-table2-kl", "v4", "Table 2", "order of the four constraint variants by KL",
           "full > boundary only > norm only > none", "σ'² = 2λ_max of the shell data, per-sample boundary reading",
           "every pairwise ordering of the paper's numbers kept by our means, on both data sets", "05-spherical-vae",
@@ -434,23 +402,20 @@ CLAIMS: list[Claim] = [
 ]
 
 
-def register(claims, runs: Callable[[str], list[dict]] | None = None) -> None:
-    """Add claims (e.g. from a chapter's report module), and optionally the source of the runs they read;
-    ids must be new."""
-    if runs is not None:
-        _RUN_SOURCES.append(runs)
-    known = {c.id for c in CLAIMS}
-    for c in claims:
-        if c.id in known:
-            raise ValueError(f"claim id {c.id!r} is already in the ledger")
-        CLAIMS.append(c)
-        known.add(c.id)
+def all_claims() -> list[Claim]:
+    """This module's claims, then each chapter module's, with ids checked unique."""
+    claims = [*CLAIMS, *(c for module in CHAPTER_MODULES for c in module.claims())]
+    ids = [c.id for c in claims]
+    dup = sorted({i for i in ids if ids.count(i) > 1})
+    if dup:
+        raise ValueError(f"claim id(s) {', '.join(dup)} appear twice in the ledger")
+    return claims
 
 
 def ledger(profile: str, claims=None) -> list[dict]:
     """Measure every claim; each row holds the claim's fields, the measured value and the verdict."""
     rows = []
-    for c in (CLAIMS if claims is None else claims):
+    for c in (all_claims() if claims is None else claims):
         m = c.measure(profile)
         if not isinstance(m, Measurement) or not m.value:
             raise ValueError(f"claim {c.id!r} has no measurement")
@@ -458,34 +423,19 @@ def ledger(profile: str, claims=None) -> list[dict]:
             raise ValueError(f"claim {c.id!r} has verdict {m.verdict!r}; allowed: {', '.join(VERDICTS)}")
         rows.append({"id": c.id, "paper": c.paper, "where": c.where, "quantity": c.quantity, "claimed": c.claimed,
                      "conditions": c.conditions, "rule": c.rule, "chapter": c.chapter, "measured": m.value,
-                     "verdict": m.verdict})
+                     "verdict": m.verdict, "by_reading": dict(m.by_reading)})
     return rows
 
 
 def runs_used(profile: str) -> list[dict]:
     """Every stored run the ledger's measurements read (for the report's compute summary)."""
-    runs = [*_phase(profile)[0], *_hct(profile), *_spherical_runs(profile), *_baseline_tables(profile)[1]]
+    runs = [*_phase(profile)[0], *_spherical_runs(profile), *_baseline_tables(profile)[1]]
     for param in ABLATED:
         runs += list(_ablation_results(profile, param))
-    for extra in _RUN_SOURCES:
-        runs += extra(profile)
+    for module in CHAPTER_MODULES:
+        runs += module.runs(profile)
     return runs
-
-
-_RUN_SOURCES: list[Callable[[str], list[dict]]] = []
 
 
 def verdict_counts(rows: list[dict]) -> dict:
     return {v: sum(r["verdict"] == v for r in rows) for v in VERDICTS}
-
-
-# ---- chapters whose claims live in their report module -----------------------------------------------------
-
-
-def _register_report_modules() -> None:
-    from . import diffusion_report  # its claims() imports Claim from this module, defined above
-
-    register(diffusion_report.claims(), runs=diffusion_report.runs)
-
-
-_register_report_modules()

@@ -386,7 +386,7 @@ def _combine(per: dict) -> str:
 
 
 def measure_p1(profile: str, ch: dict | None = None):
-    from hcvae.claims import Measurement  # absolute: claims imports this module
+    from .ledger import Measurement
 
     ch = chapter(profile) if ch is None else ch
     per = _p1_by_reading(ch)
@@ -400,7 +400,7 @@ def measure_p1(profile: str, ch: dict | None = None):
 
 
 def measure_p2(profile: str, ch: dict | None = None):
-    from hcvae.claims import Measurement
+    from .ledger import Measurement
 
     ch = chapter(profile) if ch is None else ch
     per = _p2_by_reading(ch)
@@ -411,7 +411,7 @@ def measure_p2(profile: str, ch: dict | None = None):
 
 
 def measure_p3(profile: str, ch: dict | None = None):
-    from hcvae.claims import Measurement
+    from .ledger import Measurement
 
     ch = chapter(profile) if ch is None else ch
     return Measurement(f"chapter: {ch['p3_verdict']}; label entropy of Algorithm 2 against "
@@ -420,7 +420,7 @@ def measure_p3(profile: str, ch: dict | None = None):
 
 
 def measure_p4(profile: str, ch: dict | None = None):
-    from hcvae.claims import Measurement
+    from .ledger import Measurement
 
     ch = chapter(profile) if ch is None else ch
     worst = []
@@ -439,7 +439,7 @@ CONDITIONS = ("small ε-predicting MLP DDPMs (T = 1000) on the synthetic mixture
 
 def claims() -> list:
     """The ledger rows of v1 §7.4's predictions 1-4, as the chapter tests them."""
-    from hcvae.claims import Claim  # absolute: claims imports this module
+    from .ledger import Claim
 
     tol, z, floor = DEFAULTS["independence_tol"], DEFAULTS["z_margin"], DEFAULTS["floor_margin"]
     baselines = " and ".join(P3_BASELINES)

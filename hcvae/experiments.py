@@ -207,12 +207,16 @@ def run(config, store: ResultStore | None = None, force: bool = False, progress:
         raise MissingRun(f"{config_key(config)} is in neither the store ({store.root}) nor the reference "
                          f"({store.reference}), and $HCVAE_NO_COMPUTE forbids computing it: {config}")
     store.check_writable()
-    start = time.perf_counter()
-    result, state_dict, arrays = compute_entry(config, store=store, progress=progress)
-    from .store import provenance
+    with store.computing(config) as done_meanwhile:
+        if done_meanwhile is not None and not (need_weights and not store.has_weights(config)):
+            _log_source(config, "local", nested)
+            return done_meanwhile
+        start = time.perf_counter()
+        result, state_dict, arrays = compute_entry(config, store=store, progress=progress)
+        from .store import provenance
 
-    saved = store.save(config, result, state_dict=state_dict, arrays=arrays,
-                       provenance_=provenance(config, time.perf_counter() - start, threads=1))
+        saved = store.save(config, result, state_dict=state_dict, arrays=arrays,
+                           provenance_=provenance(config, time.perf_counter() - start, threads=1))
     _log_source(config, "computed", nested)
     return saved
 

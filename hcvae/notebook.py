@@ -2,8 +2,10 @@
 
 The chapter's Jupytext markdown is converted in memory and executed by papermill
 (which cannot read markdown itself); the executed notebook is written to
-``runs/`` (outside git) unless ``--output-dir`` says otherwise. Parameter names
-are checked against the chapter's ``parameters`` cell before anything runs.
+``runs/`` (outside git) unless ``--output-dir`` says otherwise, under a temporary
+name until it succeeds (a failed run is kept as ``*.failed.ipynb``). Every value is
+checked against the chapter's declared parameters (:mod:`hcvae.chapter_params`)
+before a kernel starts; the notebook's first cell makes the same checks.
 """
 
 from __future__ import annotations
@@ -27,11 +29,13 @@ def chapters() -> list[str]:
 
 
 def find_chapter(name: str) -> Path:
+    """The chapter named ``name``: its stem, or an unambiguous prefix of it (``01``, ``04-hist``)."""
     stem = Path(name).name.removesuffix(".md")
-    path = NOTEBOOKS / f"{stem}.md"
-    if not path.exists():
-        raise SystemExit(f"error: no chapter {name!r}; available: {', '.join(chapters())}")
-    return path
+    matches = [c for c in chapters() if c == stem] or [c for c in chapters() if c.startswith(stem)]
+    if len(matches) != 1:
+        what = "is ambiguous" if matches else "matches no chapter"
+        raise SystemExit(f"error: {name!r} {what}; available: {', '.join(chapters())}")
+    return NOTEBOOKS / f"{matches[0]}.md"
 
 
 def parameter_defaults(nb) -> dict:
@@ -121,11 +125,14 @@ def main(argv: list[str] | None = None) -> Path | None:
     unknown = sorted(set(params) - set(defaults))
     if unknown:
         raise SystemExit(f"error: unknown parameter(s) {', '.join(unknown)} for {path.stem}; allowed: {', '.join(defaults)}")
-    if "profile" in params:
-        from .experiments import PROFILES
+    from .chapter_params import check_parameters
+    from .params import ParameterError
 
-        if params["profile"] not in PROFILES:
-            raise SystemExit(f"error: unknown profile {params['profile']!r}; allowed values: {', '.join(PROFILES)}")
+    try:  # the checks the notebook's first cell makes, before papermill starts a kernel
+        check_parameters(path.stem, params, partial=True)
+    except ParameterError as err:
+        raise SystemExit(f"error: {err}") from None
+    if "profile" in params:
         os.environ.pop("HCVAE_PROFILE", None)  # an explicit parameter beats the book-build override
 
     out = execute(path, params, Path(args.output_dir))

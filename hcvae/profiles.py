@@ -34,6 +34,9 @@ _PROFILE_SETTINGS = {
             "synthetic": dict(n_samples=5_000, r0=8, epochs_per_round=5, max_refine_epochs=10, final_epochs=5, batch_size=128),
             "digits": dict(n_samples=None, r0=8, epochs_per_round=10, max_refine_epochs=20, final_epochs=10, batch_size=128),
         },
+        # chapter 04's sensitivity check: v1 Appendix B's MLP (1024, 512, 256; 48 latents) at a reduced scale
+        "hct_appendix_b": dict(n_samples=2_000, r0=4, epochs_per_round=3, max_refine_epochs=4, final_epochs=3,
+                               batch_size=128, latent_dim=48, hidden=(1024, 512, 256), seeds=(0,)),
         # the baselines of v1 Table 1 (§5.1.2): training settings per data set, the EM-type inner loop, beta grid, seeds
         "baselines": {
             "synthetic": dict(n_samples=5_000, epochs=10, batch_size=128, lr=3e-3, warmup_epochs=5),
@@ -73,6 +76,9 @@ _PROFILE_SETTINGS = {
             "synthetic": dict(n_samples=None, r0=16, epochs_per_round=30, max_refine_epochs=100, final_epochs=30, batch_size=512),
             "digits": dict(n_samples=None, r0=16, epochs_per_round=30, max_refine_epochs=100, final_epochs=30, batch_size=128),
         },
+        # v1 Appendix B's MLP at chapter 07's ablation scale (10,000 synthetic samples, its shortened schedule)
+        "hct_appendix_b": dict(n_samples=10_000, r0=16, epochs_per_round=10, max_refine_epochs=30, final_epochs=10,
+                               batch_size=128, latent_dim=48, hidden=(1024, 512, 256), seeds=(0, 1)),
         # the baselines at v1 Appendix B's optimiser (batch 512, lr 3e-3; digits batch 128), linear KL warm-up over
         # the first third (synthetic) / quarter (digits), He et al. (2019)'s inner loop for EM-type; v1 averages 5 runs
         "baselines": {

@@ -32,6 +32,16 @@ ABLATION_VARIANTS = {
     "Norm constraint only": dict(lambda_boundary=0.0),
     "Full constraints": dict(),
 }
+# The control that separates the feasible region from a plain pull towards the centres (hcvae.spherical_runs)
+CONTROL = "Cluster pull (no shell, no region)"
+CONTROL_OVERRIDES = dict(method="cluster_pull")
+
+
+def variant_name(variant: str, xhat: str = "sample") -> str:
+    """The name of a variant run with reconstruction ``xhat`` in its constraint terms (v4's is the sampled one)."""
+    return variant if xhat == "sample" else f"{variant}, x̂ {xhat}"
+
+
 # Which way is better for each metric of Table 2 (recon_error is our MSE per feature).
 TABLE2_METRICS = {"kl": "higher", "coverage": "higher", "norm_satisfaction": "higher", "recon_error": "lower"}
 # A plain VAE on the shell data: no penalties, no stages, beta = 1 throughout.

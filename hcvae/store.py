@@ -16,6 +16,15 @@ Files are written to a temporary name and renamed, weights and arrays first and
 the JSON last: an entry exists only once complete. An entry that does not
 parse or does not match its key is reported and recomputed, never half-read.
 
+**Sharing.** Files are written with mode 0644 (folders with the process's umask,
+usually 0755): a store on a cluster file system is readable by the group and by
+other users' workers; make it group-writable with ``umask 002`` if several users
+compute into it. One process computes a key at a time: :meth:`ResultStore.computing`
+holds ``<key>.lock`` (owner's process id and host) while it trains; another process
+asking for the same key waits for it and reads its result, and a lock whose
+process has died (same host), or that is older than :data:`STALE_LOCK_S`, is
+taken over.
+
 **Reference.** The ``paper`` profile's results ship in ``book/reference/`` as
 ``<key>.json.gz`` (and ``<key>.npz``), read-only: :meth:`ResultStore.load`
 tries the local store first, then the reference. A corrupt reference file is
@@ -37,6 +46,7 @@ refactor, ``python -m hcvae.store lock``, which runs the audit first).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gzip
 import hashlib
@@ -67,6 +77,9 @@ KIND_CLASSES = {
     "baseline": "hcvae.baselines:BaselineConfig",
     "diffusion": "hcvae.diffusion:DiffusionChapterConfig",
 }
+
+
+STALE_LOCK_S = 48 * 3600  # a lock from another host older than this is taken to be stale
 
 
 class StoreError(RuntimeError):
@@ -328,9 +341,10 @@ class ResultStore:
     def _note_other_versions(self, config) -> None:
         key = config_key(config)
         stem = key.rsplit("-v", 1)[0]
-        others = sorted({p.name.removesuffix(".json.gz").rsplit("-v", 1)[1]
-                         for base, pattern in ((self.root, f"{stem}-v*"), (self.reference, f"{stem}-v*.json.gz"))
-                         if base is not None and base.exists() for p in base.glob(pattern)} - {key.rsplit("-v", 1)[1]})
+        local = [p.name for p in self.root.glob(f"{stem}-v*") if p.is_dir()] if self.root.exists() else []
+        shipped = ([p.name.removesuffix(".json.gz") for p in self.reference.glob(f"{stem}-v*.json.gz")]
+                   if self.reference is not None and self.reference.exists() else [])
+        others = sorted({name.rsplit("-v", 1)[1] for name in local + shipped} - {key.rsplit("-v", 1)[1]})
         if others:
             kind, version = kind_of(config)
             print(f"note: {kind} entry {stem} exists under VERSION {', '.join(others)} only; ignored "
@@ -374,6 +388,42 @@ class ResultStore:
             raise StoreError(f"the result store {self.root} is not writable ({err.strerror or err}); fix its "
                              "permissions or point $HCVAE_RESULTS at a writable folder") from None
 
+    def lock_path(self, config) -> Path:
+        return self.root / f"{config_key(config)}.lock"
+
+    @contextlib.contextmanager
+    def computing(self, config, poll_s: float = 2.0, note=print):
+        """Hold ``config``'s lock while computing it; yields the stored result if another process finished it while
+        this one waited (then there is nothing to compute), else None."""
+        import socket
+
+        path, me = self.lock_path(config), {"pid": os.getpid(), "host": socket.gethostname()}
+        announced = False
+        while True:
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                owner = _lock_owner(path)
+                if owner is None or _stale(owner, me):
+                    path.unlink(missing_ok=True)
+                    continue
+                if not announced:
+                    note(f"waiting: process {owner.get('pid')} on {owner.get('host')} is computing {config_key(config)}")
+                    announced = True
+                time.sleep(poll_s)
+                done = self._load_local(config)
+                if done is not None:
+                    yield done
+                    return
+                continue
+            with os.fdopen(fd, "w") as f:
+                json.dump({**me, "started": time.time()}, f)
+            break
+        try:
+            yield None
+        finally:
+            path.unlink(missing_ok=True)
+
     def save(self, config, result: dict, state_dict: dict | None = None, arrays: dict | None = None,
              provenance_: dict | None = None, version: int | None = None) -> dict:
         """Write an entry (``version``: only to file a migrated entry of older code under its own version)."""
@@ -402,6 +452,26 @@ class ResultStore:
                 yield path.parent.name, json.loads(path.read_text())
             except (OSError, ValueError):
                 continue
+
+
+def _lock_owner(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None  # vanished, or half-written by its owner a moment ago: look again
+
+
+def _stale(owner: dict, me: dict) -> bool:
+    """Is the lock's owner gone? On this host: its process no longer runs; elsewhere: the lock is very old."""
+    if owner.get("host") == me["host"]:
+        try:
+            os.kill(int(owner.get("pid", -1)), 0)
+        except ProcessLookupError:
+            return True
+        except (PermissionError, ValueError, OverflowError):
+            return False
+        return False
+    return time.time() - float(owner.get("started", 0)) > STALE_LOCK_S
 
 
 def reference_entries(reference: Path | None = None):

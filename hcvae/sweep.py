@@ -144,27 +144,33 @@ class SweepResult:
         return not self.failures
 
 
-def _run_point(config, store_root: str):
-    """One point, on a worker: one torch thread (workers share the cores), the shared store."""
-    import torch
-
+def _run_point(config, store_root: str, reference: str | None = None):
+    """One point, on a worker: the shared store and the same reference layer (or none) as the caller's."""
     from .experiments import run
 
-    torch.set_num_threads(1)
-    return run(config, store=ResultStore(store_root), progress=False)
+    try:
+        return run(config, store=ResultStore(store_root, reference=reference or None), progress=False)
+    finally:
+        shutdown_process_pools()
+
+
+def shutdown_process_pools() -> None:
+    """Stop joblib's reusable worker processes (the EM fits' pool) now rather than after their 300 s idle timeout,
+    so a finished sweep leaves no process behind."""
+    from joblib.externals.loky import get_reusable_executor
+
+    get_reusable_executor().shutdown(wait=True)
 
 
 def _client(scheduler, n_workers: int):
     from dask.distributed import Client, LocalCluster
 
     if scheduler is None:
-        import dask
-
         # Non-daemon workers may start processes, so the EM fits inside a run take the same joblib path, with the
-        # same numbers, as outside Dask. (Workers of a remote cluster are the user's: joblib there falls back to
-        # n_jobs = 1, and BLAS threading can change the last digits of the EM fits.)
-        with dask.config.set({"distributed.worker.daemon": False}):
-            cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        # same numbers, as outside Dask. run_sweep keeps this setting for the cluster's whole life, so a worker the
+        # nanny restarts after a crash comes back non-daemonic too. (Workers of a remote cluster are the user's:
+        # joblib there falls back to n_jobs = 1; the EM fits give the same numbers either way.)
+        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None)
         return Client(cluster), cluster
     try:
         return Client(scheduler, timeout=f"{CONNECT_TIMEOUT_S}s"), None
@@ -176,8 +182,6 @@ def _client(scheduler, n_workers: int):
 def run_sweep(configs, store: ResultStore | None = None, scheduler: str | None = None, n_workers: int | None = None,
               progress: bool | None = None) -> SweepResult:
     """Run every config on Dask workers (stored points are read, not run) and gather the results in order."""
-    from .train import _progress_enabled
-
     configs = list(configs)
     for i, c in enumerate(configs):
         if not callable(getattr(c, "compute", None)):
@@ -197,35 +201,46 @@ def run_sweep(configs, store: ResultStore | None = None, scheduler: str | None =
     todo = [i for i, r in enumerate(out.results) if r is None]
     out.n_cached = len(configs) - len(todo)
     if todo:
-        from dask.distributed import as_completed
+        import dask
 
-        client, cluster = _client(scheduler, int(n_workers))
-        try:
-            futures = {client.submit(_run_point, configs[i], str(store.root), pure=False): i
-                       for i in todo}
-            bar = None
-            if _progress_enabled(progress):
-                from tqdm.auto import tqdm
-
-                bar = tqdm(total=len(todo), desc="sweep", unit="point")
-            for future in as_completed(futures):
-                i = futures[future]
-                if future.status == "finished":
-                    out.results[i] = future.result()
-                    out.n_computed += 1
-                else:
-                    err = future.exception()
-                    out.failures.append({"index": i, "config": configs[i], "error": f"{type(err).__name__}: {err}"})
-                if bar is not None:
-                    bar.update(1)
-            if bar is not None:
-                bar.close()
-        finally:
-            client.close()
-            if cluster is not None:
-                cluster.close()
+        with dask.config.set({"distributed.worker.daemon": False}):
+            _run_todo(configs, todo, out, store, scheduler, int(n_workers), progress)
+    shutdown_process_pools()
     out.wall_time_s = time.perf_counter() - start
     return out
+
+
+def _run_todo(configs, todo, out, store, scheduler, n_workers: int, progress) -> None:
+    """Send the missing points to the workers, gather each result or failure into ``out`` as it arrives."""
+    from dask.distributed import as_completed
+
+    from .train import _progress_enabled
+
+    client, cluster = _client(scheduler, n_workers)
+    bar = None
+    try:
+        reference = str(store.reference) if store.reference is not None else None
+        futures = {client.submit(_run_point, configs[i], str(store.root), reference, pure=False): i for i in todo}
+        if _progress_enabled(progress):
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(todo), desc="sweep", unit="point")
+        for future in as_completed(futures):
+            i = futures[future]
+            if future.status == "finished":
+                out.results[i] = future.result()
+                out.n_computed += 1
+            else:
+                err = future.exception()
+                out.failures.append({"index": i, "config": configs[i], "error": f"{type(err).__name__}: {err}"})
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+        client.close()
+        if cluster is not None:
+            cluster.close()
 
 
 def main(argv=None) -> int:
@@ -236,6 +251,8 @@ def main(argv=None) -> int:
     parser.add_argument("--profile", default=None, help="override the grid's profile (quick or paper)")
     parser.add_argument("--dry-run", action="store_true", help="list the points and which are stored; run nothing")
     args = parser.parse_args(argv)
+    if args.workers is not None and args.workers < 1:
+        parser.error(f"--workers must be an integer >= 1; got {args.workers}")
     try:
         configs = load_grid(args.grid, **({"profile": args.profile} if args.profile else {}))
     except GridError as err:
@@ -251,6 +268,11 @@ def main(argv=None) -> int:
     except ConnectionError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        stored = sum(store.load(c) is not None for c in configs)
+        again = " ".join(["python -m hcvae.sweep", *(argv if argv is not None else sys.argv[1:])])
+        print(f"\ninterrupted: {stored} of {len(configs)} points are stored; `{again}` resumes", file=sys.stderr)
+        return 130
     print(f"{len(configs)} points: {res.n_cached} stored, {res.n_computed} computed, {len(res.failures)} failed "
           f"({res.wall_time_s:.1f} s)")
     for f in res.failures:

@@ -4,14 +4,19 @@ from hcvae import ablations
 
 
 def _results(param, values_by_reading):
-    return [{"config": {param: v, "reading": reading, "seed": s}, "metrics": {"kl": kl + 0.001 * s}}
+    return [{"config": {param: v, "reading": reading, "xhat": "sample", "seed": s}, "metrics": {"kl": kl + 0.001 * s}}
             for reading, pairs in values_by_reading.items() for v, kl in pairs for s in (0, 1)]
 
 
 def test_summarise_groups_by_reading_and_averages_seeds():
-    summary = ablations.summarise(_results("beta", {"min_k": [(2.0, 1.0), (0.5, 0.2)]}), "beta")
-    assert summary["min_k"]["values"] == [0.5, 2.0]
-    assert summary["min_k"]["mean"] == pytest.approx([0.2005, 1.0005]) and summary["min_k"]["n"] == [2, 2]
+    results = _results("beta", {"min_k": [(2.0, 1.0), (0.5, 0.2)]})
+    results += [{**r, "config": {**r["config"], "xhat": "mean"}, "metrics": {"kl": 0.0}} for r in results]
+    summary = ablations.summarise(results, "beta")
+    assert set(summary) == {"min_k, x̂ sample", "min_k, x̂ mean"}  # one curve per reading of l_C and of x_hat
+    curve = summary["min_k, x̂ sample"]
+    assert curve["values"] == [0.5, 2.0]
+    assert curve["mean"] == pytest.approx([0.2005, 1.0005]) and curve["n"] == [2, 2]
+    assert ablations.summarise(results, "beta", group="reading")["min_k"]["n"] == [4, 4]
 
 
 @pytest.mark.parametrize("param, pairs, expected", [
@@ -27,7 +32,7 @@ def test_summarise_groups_by_reading_and_averages_seeds():
     ("r_min", [(0.5, 1.0), (1.0, 2.0)], "no numerical claim"),
 ])
 def test_verdict_rules(param, pairs, expected):
-    curve = ablations.summarise(_results(param, {"r": pairs}), param)["r"]
+    curve = ablations.summarise(_results(param, {"r": pairs}), param)["r, x̂ sample"]
     assert ablations.verdict(param, curve).startswith(expected) or expected in ablations.verdict(param, curve)
 
 

@@ -52,3 +52,51 @@ def test_mse_is_of_the_posterior_mean_reconstruction():
         model.decoder.bias.copy_(torch.as_tensor(x.mean(0)))
     m = metrics.evaluate(model, x)
     assert m["mse"] == pytest.approx(x.var(0).mean(), rel=1e-4)
+
+
+def test_fano_bound_known_values():
+    import math
+
+    from hcvae.metrics import fano_required_information
+
+    assert fano_required_information(1.0, math.log(4), 4) == pytest.approx(math.log(4))  # all right: the full entropy
+    assert fano_required_information(0.25, math.log(4), 4) == pytest.approx(0.0, abs=1e-12)  # chance level: nothing
+    half = fano_required_information(0.5, math.log(2), 2)
+    assert half == pytest.approx(0.0, abs=1e-12)
+    with pytest.raises(ValueError, match="share must lie in"):
+        fano_required_information(1.2, 1.0, 2)
+
+
+class _Coded(torch.nn.Module):
+    """A 1-d code of the sign of x_0 with unit posterior variance, scaled by ``gain``; the decoder lands a code on
+    the centre of its sign. Small gain: the posterior mean still carries the label, the sampled code hardly does."""
+
+    latent_dim = 1
+
+    def __init__(self, gain, centres):
+        super().__init__()
+        self.gain, self.centres = gain, torch.as_tensor(centres, dtype=torch.float32)
+
+    def encode(self, x):
+        mu = self.gain * torch.sign(x[:, :1])
+        return mu, torch.zeros_like(mu)
+
+    def decode(self, z):
+        return torch.where(z > 0, self.centres[1], self.centres[0])
+
+
+def test_information_check_catches_the_mean_decode_loophole():
+    from hcvae.metrics import information_check
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 4000)
+    centres = np.array([[-5.0, 0.0], [5.0, 0.0]])
+    x = (centres[labels] + rng.normal(size=(4000, 2))).astype(np.float32)
+    x[:, 0] = np.where(labels == 1, np.abs(x[:, 0]), -np.abs(x[:, 0]))  # the sign of x_0 is the label
+    loophole = information_check(_Coded(1e-3, centres), x, centres, labels, seed=0)
+    assert loophole["kl"] < 1e-5 and loophole["share_mean"] == 1.0 and 0.4 < loophole["share_sample"] < 0.6
+    assert not loophole["bound_holds_mean"] and loophole["bound_holds_sample"]
+    assert loophole["required_mean"] == pytest.approx(loophole["label_entropy"])
+    honest = information_check(_Coded(10.0, centres), x, centres, labels, seed=0)
+    assert honest["share_sample"] > 0.99 and honest["kl"] == pytest.approx(50.0)
+    assert honest["bound_holds_sample"] and honest["bound_holds_mean"]

@@ -1,0 +1,81 @@
+"""The shipped reference of the paper profile: it covers every chapter, stays small, and its tools work."""
+
+import json
+
+import pytest
+
+from hcvae import audit, experiments, reference, store as store_mod
+from hcvae.experiments import VAEConfig
+
+TINY = dict(dataset="digits", architecture="linear", epochs=2, batch_size=256, n_samples=600)
+
+
+def test_the_reference_covers_every_chapter_of_the_paper_book():
+    problems = reference.coverage()
+    assert not problems, "\n".join(problems)
+
+
+def test_the_reference_is_small_and_every_file_reads():
+    info = reference.info()
+    assert 0 < info["bytes"] <= reference.MAX_BYTES, info["bytes"]
+    assert info["n_entries"] == len({k for row in reference.read_manifest().values() for k in row["keys"]})
+    for key, result in store_mod.reference_entries(reference.REFERENCE_DIR):
+        assert result["key"] == key and "provenance" in result and not result.get("has_weights")
+
+
+@pytest.fixture
+def tiny_reference(tmp_path, monkeypatch):
+    """A reference folder with one chapter ("01") of two runs, and a scratch store that computed them."""
+    work = store_mod.ResultStore(tmp_path / "work", reference=None)
+    configs = [VAEConfig(**TINY, seed=s) for s in (0, 1)]
+    keys = [store_mod.config_key(c) for c in configs]
+    for c in configs:
+        experiments.run(c, store=work)
+    ref = tmp_path / "reference"
+    assert reference.export(keys, work, ref) == 2 and reference.export(keys, work, ref) == 0
+    monkeypatch.setattr(reference, "chapters", lambda: {"01": reference.ROOT / "notebooks" / "01-phase-transition.md"})
+    manifest = {"01": {"keys": keys, "fingerprint": reference.fingerprint("01"), "recorded": "2026-01-01T00:00:00Z",
+                       "compute_s": 1.0}}
+    (ref / reference.MANIFEST).write_text(json.dumps(manifest))
+    return ref, work, configs, keys
+
+
+def test_coverage_names_missing_runs_and_stale_chapters(tiny_reference, monkeypatch):
+    ref, _, _, keys = tiny_reference
+    assert reference.coverage(ref) == []
+    (ref / f"{keys[1]}.json.gz").unlink()
+    problems = reference.coverage(ref)
+    assert len(problems) == 1 and keys[1] in problems[0] and "1 requested run(s) not in the reference" in problems[0]
+    monkeypatch.setattr(reference, "fingerprint", lambda chapter: "something else")
+    assert any("python -m hcvae.reference record 01" in p for p in reference.coverage(ref))
+
+
+def test_the_diff_reports_the_largest_change_per_metric(tiny_reference):
+    ref, work, configs, keys = tiny_reference
+    redo = store_mod.ResultStore(work.root.parent / "redo", reference=None)
+    for c in configs:
+        experiments.run(c, store=redo, force=True)
+    out = reference.diff(redo.root, ref, with_ledger=False)
+    assert out["compared"] == 2 and out["missing"] == 0 and out["largest"][1] == 0.0
+    path = redo.folder(configs[0]) / "result.json"
+    entry = json.loads(path.read_text())
+    entry["metrics"]["kl"] *= 1.5
+    path.write_text(json.dumps(entry))
+    out = reference.diff(redo.root, ref, with_ledger=False)
+    assert out["largest"][0] == "metrics.kl" and out["largest"][1] == pytest.approx(0.5)
+
+
+def test_the_reference_serves_a_fresh_store_without_training(tiny_reference, tmp_path, monkeypatch):
+    ref, _, configs, _ = tiny_reference
+    monkeypatch.setattr(VAEConfig, "compute", lambda *a, **k: pytest.fail("trained a run the reference holds"))
+    monkeypatch.setenv("HCVAE_NO_COMPUTE", "1")
+    fresh = store_mod.ResultStore(tmp_path / "fresh", reference=ref)
+    assert all(experiments.run(c, store=fresh)["key"] == store_mod.config_key(c) for c in configs)
+    with pytest.raises(experiments.MissingRun, match="neither the store"):
+        experiments.run(VAEConfig(**TINY, seed=9), store=fresh)
+
+
+def test_audit_reads_a_reference_folder(tiny_reference):
+    ref, _, _, _ = tiny_reference
+    report = audit.audit([ref], kinds=["vae"], sample=1)
+    assert report.ok and len(report.rows) == 1
