@@ -188,9 +188,10 @@ def _table2_full_kl(profile: str) -> Measurement:
     # v4 Table 2 names no data set; its full-method KL (2.51) is v4 Table 1's MNIST entry at 2 lambda_max
     kls = {(ds, x): d["by_xhat"][x]["summary"]["Full constraints"]["kl"][0]
            for ds, d in _spherical(profile).items() for x in XHATS}
-    return Measurement(", ".join(f"{ds}, x̂ {x}: KL {_fmt(kl)}" for (ds, x), kl in kls.items()),
-                       not_comparable("v4 Table 2's data set is not named; its 2.51 is v4 Table 1's MNIST entry, and "
-                                      "MNIST is not among this build's data sets"))
+    why = not_comparable("v4 Table 2's data set is not named; its 2.51 is v4 Table 1's MNIST entry, and MNIST is not "
+                         "among this build's data sets")
+    return Measurement(", ".join(f"{ds}, x̂ {x}: KL {_fmt(kl)}" for (ds, x), kl in kls.items()) + f" — {why}",
+                       "not comparable")
 
 
 def _spherical_runs(profile: str) -> list[dict]:
