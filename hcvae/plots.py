@@ -222,7 +222,7 @@ def hct_trajectories(record: dict, title: str = ""):
 
 
 def hct_methods(runs: dict, key: str = "eval_kl", ylabel: str = "KL (nats, floored at 1e-5)", floor: float = 1e-5,
-                log: bool = True):
+                log: bool = True, title: str = ""):
     """One per-epoch quantity of HCT and its controls (v1 Figure 3 for ``eval_kl``, Figure 2 right for
     ``dist_collapsed``): ``runs`` maps a data set to {label: stored HCTConfig result}; one panel per data set,
     dotted lines where HCT's refinement and final stages begin."""
@@ -244,6 +244,8 @@ def hct_methods(runs: dict, key: str = "eval_kl", ylabel: str = "KL (nats, floor
         ax.set_xlabel("epoch")
         ax.set_ylabel(ylabel)
     axes[0, -1].legend(fontsize=8, loc="best")
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return fig
 
@@ -620,5 +622,38 @@ def kl_against_ratio_methods(curves: dict, paper: dict | None = None, kl_bound: 
         ax.set_ylabel(f"KL (nats, floored at {floor:g})")
         ax.set_title(f"{ds} (diamonds: the paper's numbers)" if paper and paper.get(ds) else ds, fontsize=10)
     axes[0, -1].legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def kl_elbo_tradeoff(points: dict, ratio: float = 2.0):
+    """Every method's final KL against its negative ELBO, one point per seed (:func:`hcvae.claims.tradeoff`).
+
+    One row per data set; left, the methods trained on the raw data with vanilla's mean negative ELBO as the
+    dashed reference; right, the Spherical VAE on the shell data with the plain VAE's on those data. A cure that
+    buys KL without paying likelihood would sit right of the line's level, not above it.
+    """
+    datasets = list(points)
+    fig, axes = plt.subplots(len(datasets), 2, figsize=(12.5, 4.3 * len(datasets)), squeeze=False,
+                             gridspec_kw={"width_ratios": [2.2, 1]})
+    for row, ds in zip(axes, datasets):
+        for ax, side, ref_label in ((row[0], "raw", "vanilla VAE"), (row[1], "shell", "plain VAE, shell data")):
+            groups = points[ds][side]
+            markers = "o^svDP*Xh<>p"
+            for i, (name, pts) in enumerate(groups.items()):
+                if not pts:
+                    continue
+                kl, nelbo = np.array(pts, dtype=float).T
+                ax.scatter(np.maximum(kl, 1e-5), nelbo, s=22, color=f"C{i % 10}", marker=markers[(i // 10) % len(markers)],
+                           label=name, alpha=0.85)
+            ref = points[ds][f"{side}_reference"]
+            if ref is not None:
+                ax.axhline(ref, color="0.3", ls="--", lw=1, label=f"{ref_label} (mean −ELBO)")
+            ax.axvline(0.01, color="0.6", ls=":", lw=1)
+            ax.set_xscale("log")
+            ax.set_xlabel("final KL (nats, floored at 1e-5)")
+            ax.set_ylabel("final −ELBO (nats per sample)")
+            ax.set_title(f"{ds}, {'raw data' if side == 'raw' else 'shell data'}, σ'² = {ratio:g}·λ_max", fontsize=10)
+            ax.legend(fontsize=6.5, loc="best", ncol=2 if side == "raw" else 1)
     fig.tight_layout()
     return fig
