@@ -26,7 +26,8 @@ book: $(STAMP)
 	@$(BIN)/python -m hcvae.store summary $(RUNLOG)
 	@echo "Open _build/html/index.html"
 
-# Unit tests, the store's lock and audit, nbval over every notebook and the strict book build (quick profile).
+# Unit tests, the store's lock and audit, the strict book build (quick profile; it executes every notebook once,
+# tests/test_notebooks.py checks what it executed) and the reader's test of the built pages in headless Chromium.
 test: $(STAMP)
 	$(BIN)/python -m pytest
 

@@ -342,7 +342,8 @@ def diff(root: Path | None = None, reference: Path = REFERENCE_DIR, with_ledger:
            "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     if with_ledger and compared:
         old = {r["id"]: r for r in _ledger_rows({"HCVAE_RESULTS": tempfile.mkdtemp(), "HCVAE_REFERENCE": str(reference)})}
-        new = {r["id"]: r for r in _ledger_rows({"HCVAE_RESULTS": str(root), "HCVAE_REFERENCE": ""})}
+        # the recomputed runs first; a run not recomputed (a partial reproduction) is read from the reference
+        new = {r["id"]: r for r in _ledger_rows({"HCVAE_RESULTS": str(root), "HCVAE_REFERENCE": str(reference)})}
         out["claims"] = [{"id": cid, "reference": old[cid]["verdict"], "recomputed": new[cid]["verdict"],
                           "flipped": old[cid]["verdict"] != new[cid]["verdict"]} for cid in old if cid in new]
         out["flipped"] = sum(c["flipped"] for c in out["claims"])
