@@ -18,10 +18,10 @@ import time
 import numpy as np
 import torch
 
-from hcvae.baselines import BaselineConfig, _loss_fn
-from hcvae.data import lambda_max, load_dataset
-from hcvae.models import GaussianVAE
-from hcvae.train import train
+from hcvae.core.data import lambda_max, load_dataset
+from hcvae.core.models import GaussianVAE
+from hcvae.core.train import train
+from hcvae.runs.baselines import BaselineConfig, _loss_fn
 
 EPOCHS = 2
 COMMON = dict(dataset="synthetic", epochs=EPOCHS, batch_size=512, lr=3e-3)

@@ -1,4 +1,4 @@
-"""Speed of hcvae.clustering.fit_gmms: serial against one process per core (printed, never asserted).
+"""Speed of hcvae.methods.clustering.fit_gmms: serial against one process per core (printed, never asserted).
 
 R = 16 EM fits of an 8-component full-covariance Gaussian mixture (default
 k-means initialisation) on the v1 synthetic data at full size (50,000 x 32),
@@ -18,8 +18,8 @@ import time
 import numpy as np
 from sklearn.metrics import adjusted_rand_score
 
-from hcvae.clustering import fit_gmms
-from hcvae.data import load_dataset
+from hcvae.core.data import load_dataset
+from hcvae.methods.clustering import fit_gmms
 
 R, K, COVARIANCE = 16, 8, "full"
 

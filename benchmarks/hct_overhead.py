@@ -15,11 +15,11 @@ import time
 
 import torch
 
-from hcvae.clustering import fit_gmms
-from hcvae.consensus import HCTSettings, historical_consensus
-from hcvae.data import lambda_max, load_dataset
-from hcvae.models import GaussianVAE
-from hcvae.train import train
+from hcvae.core.data import lambda_max, load_dataset
+from hcvae.core.models import GaussianVAE
+from hcvae.core.train import train
+from hcvae.methods.clustering import fit_gmms
+from hcvae.methods.consensus import HCTSettings, historical_consensus
 
 E, R0 = 3, 16
 

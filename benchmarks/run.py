@@ -1,6 +1,6 @@
 """Speed of the training loop, as ratios (printed, never asserted).
 
-1. hcvae.train's in-memory permuted-index batches against a plain
+1. hcvae.core.train's in-memory permuted-index batches against a plain
    torch.utils.data.DataLoader loop doing the same number of Adam steps on the
    same model and data (the v1 synthetic data at full size, batch 512).
 2. The cost of the per-epoch evaluation callback used by experiments.run.
@@ -15,11 +15,11 @@ import time
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from hcvae.data import load_dataset
-from hcvae.experiments import _epoch_monitor
-from hcvae.models import GaussianVAE
-from hcvae.objectives import negative_elbo
-from hcvae.train import train
+from hcvae.core.data import load_dataset
+from hcvae.core.models import GaussianVAE
+from hcvae.core.objectives import negative_elbo
+from hcvae.core.train import train
+from hcvae.runs.experiments import _epoch_monitor
 
 EPOCHS, BATCH = 3, 512
 
@@ -56,8 +56,8 @@ def main() -> None:
     t_hcvae = min(hcvae_loop(x) for _ in range(2))
     t_monitor = min(hcvae_loop(x, callbacks=[_epoch_monitor(x[:5000])]) for _ in range(2))
     print(f"synthetic 50,000 x 32, batch {BATCH}, {EPOCHS} epochs, torch threads {torch.get_num_threads()}")
-    print(f"  DataLoader loop / hcvae.train      = {t_loader / t_hcvae:.2f}x  (hcvae {t_hcvae / EPOCHS:.3f} s/epoch)")
-    print(f"  hcvae.train with per-epoch monitor = {t_monitor / t_hcvae:.2f}x the time without")
+    print(f"  DataLoader loop / hcvae.core.train      = {t_loader / t_hcvae:.2f}x  (hcvae {t_hcvae / EPOCHS:.3f} s/epoch)")
+    print(f"  hcvae.core.train with per-epoch monitor = {t_monitor / t_hcvae:.2f}x the time without")
 
 
 if __name__ == "__main__":

@@ -13,9 +13,9 @@ from __future__ import annotations
 import tempfile
 import time
 
-from hcvae.experiments import VAEConfig
-from hcvae.store import ResultStore
-from hcvae.sweep import run_sweep
+from hcvae.runs.experiments import VAEConfig
+from hcvae.runs.store import ResultStore
+from hcvae.runs.sweep import run_sweep
 
 CONFIGS = [VAEConfig(dataset="synthetic", n_samples=10_000, epochs=20, batch_size=256, sigma2_ratio=r, seed=s)
            for r in (0.5, 1.0, 2.0, 5.0) for s in (0, 1)]

@@ -10,7 +10,7 @@ os.environ.setdefault("HCVAE_REFERENCE", "")
 
 @pytest.fixture
 def store(tmp_path):
-    from hcvae.store import ResultStore
+    from hcvae.runs.store import ResultStore
 
     return ResultStore(tmp_path / "results")
 

@@ -1,6 +1,6 @@
 import pytest
 
-from hcvae import ablations
+from hcvae.chapters import ablations
 
 
 def _results(param, values_by_reading):
@@ -37,7 +37,7 @@ def test_verdict_rules(param, pairs, expected):
 
 
 def test_ablation_curves_layout_and_axes():
-    from hcvae import plots
+    from hcvae.book import plots
 
     panels = {"R0": ("r0", ablations.summarise(_results("r0", {"min_k": [(2, 0.1), (8, 0.2), (32, 0.3)]}), "r0")),
               "kept": ("keep_ratio", ablations.summarise(_results("keep_ratio", {"min_k": [(1 / 3, 0.1), (2 / 3, 0.2)]}),

@@ -1,14 +1,14 @@
 """Every bad value a user can type is refused before any work, with a message naming it and what is allowed.
 
-The table goes through the command lines (``python -m hcvae.notebook``, ``hcvae.sweep``, ``hcvae.store``,
-``hcvae.reference``) and the configs; each case must fail within 5 seconds, long before a run could start.
+The table goes through the command lines (``python -m hcvae.notebook``, ``hcvae.runs.sweep``, ``hcvae.runs.store``,
+``hcvae.book.reference``) and the configs; each case must fail within 5 seconds, long before a run could start.
 """
 
 import time
 
 import pytest
 
-from hcvae import notebook
+from hcvae.book import notebook
 
 NB = [
     # (argv, part of the message)
@@ -56,8 +56,8 @@ def _imported():
     """The libraries a check may import, loaded once: the timing below is the check's, not Python's import."""
     import jupytext  # noqa: F401
 
-    import hcvae.diffusion  # noqa: F401
-    import hcvae.hct_report  # noqa: F401
+    import hcvae.runs.diffusion  # noqa: F401
+    import hcvae.chapters.hct_report  # noqa: F401
 
 
 @pytest.mark.parametrize("argv, message", NB, ids=[" ".join(a) for a, _ in NB])
@@ -75,7 +75,8 @@ def test_the_table_is_long_enough():
 
 
 def test_bad_sweep_and_store_command_lines(tmp_path, capsys):
-    from hcvae import audit, reference, sweep
+    from hcvae.book import reference
+    from hcvae.runs import audit, sweep
 
     with pytest.raises(SystemExit):
         sweep.main(["notebooks/grids/quick/hct_r0.toml", "--workers", "0"])
@@ -92,15 +93,15 @@ def test_bad_sweep_and_store_command_lines(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("make, message", [
-    (lambda: __import__("hcvae.hct", fromlist=["HCTConfig"]).HCTConfig(xhat="median"),
+    (lambda: __import__("hcvae.runs.hct", fromlist=["HCTConfig"]).HCTConfig(xhat="median"),
      "unknown xhat 'median'; allowed values: sample, mean"),
-    (lambda: __import__("hcvae.spherical_runs", fromlist=["x"]).SphericalConfig(xhat="mode"),
+    (lambda: __import__("hcvae.runs.spherical_runs", fromlist=["x"]).SphericalConfig(xhat="mode"),
      "unknown xhat 'mode'; allowed values: sample, mean"),
-    (lambda: __import__("hcvae.spherical_runs", fromlist=["x"]).SphericalConfig(method="pull"),
+    (lambda: __import__("hcvae.runs.spherical_runs", fromlist=["x"]).SphericalConfig(method="pull"),
      "unknown method 'pull'; allowed values: spherical, cluster_pull"),
-    (lambda: __import__("hcvae.experiments", fromlist=["x"]).VAEConfig(architecture="linear", hidden=(64,)),
+    (lambda: __import__("hcvae.runs.experiments", fromlist=["x"]).VAEConfig(architecture="linear", hidden=(64,)),
      "hidden sizes the 'mlp' architecture only"),
-    (lambda: __import__("hcvae.experiments", fromlist=["x"]).VAEConfig(hidden=(64, 0)),
+    (lambda: __import__("hcvae.runs.experiments", fromlist=["x"]).VAEConfig(hidden=(64, 0)),
      "hidden must be a non-empty list of integers >= 1"),
 ])
 def test_bad_config_options_fail_at_construction(make, message):

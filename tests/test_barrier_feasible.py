@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from hcvae import barrier, clustering, feasible
+from hcvae.methods import barrier, clustering, feasible
 
 
 def _two_clusters(a=5.0, n=200, dim=3, noise=0.1, seed=0):

@@ -3,11 +3,11 @@ import math
 import pytest
 import torch
 
-from hcvae import experiments, store as store_mod
-from hcvae.baselines import METHODS, BaselineConfig, decoder_only_loss, encoder_only_steps, kl_weight, \
-    split_parameters, table_configs
-from hcvae.models import build_vae
-from hcvae.objectives import negative_elbo
+from hcvae.runs import experiments, store as store_mod
+from hcvae.runs.baselines import (METHODS, BaselineConfig, decoder_only_loss, encoder_only_steps, kl_weight,
+                                  split_parameters, table_configs)
+from hcvae.core.models import build_vae
+from hcvae.core.objectives import negative_elbo
 
 TINY = dict(dataset="synthetic", n_samples=400, epochs=3, batch_size=100, latent_dim=2, sigma2_ratio=0.5)
 EXTRA = {"vanilla": {}, "beta_vae": dict(beta=4.0), "kl_annealing": dict(warmup_epochs=2),

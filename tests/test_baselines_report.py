@@ -7,10 +7,11 @@ import pytest
 
 matplotlib.use("Agg")
 
-from hcvae import baselines_report as br  # noqa: E402
-from hcvae import hct_report, plots  # noqa: E402
-from hcvae.hct import HCTConfig  # noqa: E402
-from hcvae.spherical_runs import SphericalConfig  # noqa: E402
+from hcvae.chapters import hct_report
+from hcvae.chapters import baselines_report as br  # noqa: E402
+from hcvae.book import plots  # noqa: E402
+from hcvae.runs.hct import HCTConfig  # noqa: E402
+from hcvae.runs.spherical_runs import SphericalConfig  # noqa: E402
 
 
 def metrics(kl, active_burda=1, active_paper=2, mse=0.5, neg_elbo=10.0):
@@ -85,13 +86,14 @@ def test_v1_and_v4_print_the_same_baseline_numbers_where_both_print_one():
 
 
 def constructed_rows_and_results():
+    full = {"data": {"n": 50_000}}  # the paper's synthetic set, all of it
     results = {
-        "v0": {"metrics": metrics(1e-5, 0, 0, mse=0.9, neg_elbo=30.0)},
-        "v1": {"metrics": metrics(3e-5, 0, 0, mse=0.9, neg_elbo=31.0)},
+        "v0": {"metrics": metrics(1e-5, 0, 0, mse=0.9, neg_elbo=30.0), **full},
+        "v1": {"metrics": metrics(3e-5, 0, 0, mse=0.9, neg_elbo=31.0), **full},
         "h0": {"record": {"stage_end": {"select": metrics(2.0), "refine": metrics(1.0), "final": metrics(1e-4)}},
-               "metrics": metrics(1e-4)},
+               "metrics": metrics(1e-4), **full},
         "h1": {"record": {"stage_end": {"select": metrics(3.0), "refine": metrics(1.4), "final": metrics(3e-4)}},
-               "metrics": metrics(3e-4)},
+               "metrics": metrics(3e-4), **full},
     }
     rows = [br.Row("Vanilla VAE", ("v0", "v1")),
             br.Row("HCT (pre-refinement)", ("h0", "h1"), stage="select", kind="hct"),
@@ -115,12 +117,17 @@ def test_table_means_sds_paper_numbers_and_verdicts():
     assert t["HCT (final single-cluster)"]["verdict"] == "not reproduced"
     assert t["β-VAE (β=8)"]["paper"] is None and t["β-VAE (β=8)"]["verdict"] is None and t["β-VAE (β=8)"]["kl_sd"] == 0
     assert t[br.SPHERICAL]["note"] == "no conv" and t[br.SPHERICAL]["seeds"] == 0 and t[br.SPHERICAL]["verdict"] is None
-    # digits read the paper's MNIST column: final stage 0.00, so a collapsed final stage reproduces it
+    # digits are shown beside the paper's MNIST column, but the setting differs: no verdict but "not comparable"
     d = {r["row"]: r for r in br.table(rows, results, "digits", 2.0)}
     assert d["HCT (final single-cluster)"]["paper"]["column"] == "mnist"
-    assert d["HCT (final single-cluster)"]["verdict"] == "reproduced"
+    assert d["HCT (final single-cluster)"]["verdict"].startswith("not comparable (the setting differs: data set digits "
+                                                                 "(the paper: MNIST)")
     assert br.verdict_counts(list(t.values()), list(d.values())) == {
-        "reproduced": 1 + 2, "same side of 0.01 only": 1 + 1, "not reproduced": 2 + 1}
+        "reproduced": 1, "same side of 0.01 only": 1, "not reproduced": 2, "not comparable": 4}
+    # a subset of the paper's data is not its setting either
+    small = {k: {**v, "data": {"n": 5_000}} for k, v in results.items()}
+    q = {r["row"]: r for r in br.table(rows, small, "synthetic", 2.0)}
+    assert q["Vanilla VAE"]["verdict"] == "not comparable (the setting differs: samples 5000 (the paper: 50000))"
 
 
 def test_markdown_shows_ours_beside_the_paper():
@@ -183,10 +190,12 @@ def test_plan_shares_chapter_04_and_05_configs_and_builds_every_row():
     names = [r.name for r in rows]
     assert names[:7] == ["Vanilla VAE", "β-VAE (β=1)", "β-VAE (β=2)", "β-VAE (β=4)", "β-VAE (β=8)", "KL annealing",
                          "EM-type VAE"]
-    assert "HCT, own-centre (final single-cluster)" in names and names[-1] == br.SPHERICAL
+    assert "HCT, own-centre (final single-cluster)" in names and "HCT, own-centre, x̂ mean (final single-cluster)" in names
+    assert names[-2:] == [br.SPHERICAL, br.SPHERICAL + ", x̂ mean"]
+    assert {r.compared_with for r in rows if r.kind == "hct"} == {f"HCT ({label})" for label, _ in br.STAGES}
     ch04 = set(hct_report.chapter_configs("quick"))
     assert all(c in ch04 for r in rows if r.kind == "hct" for c in r.configs)  # the same runs as chapter 04
-    sph = next(r for r in rows if r.kind == "spherical").configs[0]
+    sph = next(r for r in rows if r.kind == "spherical" and r.reading == "x̂ sample").configs[0]
     assert sph == SphericalConfig.from_profile("quick", "synthetic", seed=0, n_clusters=8, sigma2_ratio=2.0,
                                                boundary_reading="per_sample", lambda_boundary=100.0, lambda_norm=100.0)
     other = [r.name for r in chapter["tables"][("digits", 5.0)]]

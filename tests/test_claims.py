@@ -1,6 +1,6 @@
 import pytest
 
-from hcvae import claims
+from hcvae.book import claims
 
 
 def test_every_claim_has_a_rule_a_chapter_and_a_measurement_function():
@@ -52,6 +52,6 @@ def test_the_ledger_has_no_import_circle():
 
     pkg = Path(hcvae.__file__).parent
     for name in ("ledger", "hct_report", "diffusion_report"):
-        tree = ast.parse((pkg / f"{name}.py").read_text())
+        tree = ast.parse((pkg / "chapters" / f"{name}.py").read_text())
         imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
-        assert not imported & {"claims", "hcvae.claims"}, name  # chapter modules never import the ledger walker
+        assert not imported & {"hcvae.book", "hcvae.book.claims"}, name  # chapter modules never import the walker

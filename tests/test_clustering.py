@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from hcvae import clustering as cl
-from hcvae.clustering import Clustering
+from hcvae.methods import clustering as cl
+from hcvae.methods.clustering import Clustering
 
 A = 5.0  # half the distance between the two cluster centres, +-A e1
 

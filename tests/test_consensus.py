@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from hcvae.clustering import Clustering, fit_gmms
-from hcvae.consensus import HCTSettings, historical_consensus, selection_sizes
-from hcvae.data import make_synthetic
-from hcvae.models import GaussianVAE
+from hcvae.core.data import make_synthetic
+from hcvae.core.models import GaussianVAE
+from hcvae.methods.clustering import Clustering, fit_gmms
+from hcvae.methods.consensus import HCTSettings, historical_consensus, selection_sizes
 
 FAST = dict(epochs_per_round=2, max_refine_epochs=3, final_epochs=2, batch_size=100, eval_samples=200)
 
@@ -126,7 +126,7 @@ def test_clusterings_of_another_dimension_are_refused_before_training(setup):
 
 
 def test_retention_and_discarded(setup):
-    from hcvae.consensus import discarded_at, retention_matrix
+    from hcvae.methods.consensus import discarded_at, retention_matrix
 
     res = _run(setup)
     m = retention_matrix(res)
@@ -137,7 +137,7 @@ def test_retention_and_discarded(setup):
 
 
 def test_parameter_distance_and_landing(setup):
-    from hcvae.consensus import parameter_distance, reconstruction_landing
+    from hcvae.methods.consensus import parameter_distance, reconstruction_landing
 
     x, clusterings = setup
     a, b = _model(0), _model(1)
@@ -153,7 +153,7 @@ def test_parameter_distance_and_landing(setup):
 
 
 def test_hct_figure(setup):
-    from hcvae import plots
+    from hcvae.book import plots
 
     fig = plots.hct_trajectories(_run(setup), title="tiny")
     assert len(fig.axes) == 3

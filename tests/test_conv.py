@@ -2,12 +2,12 @@ import numpy as np
 import pytest
 import torch
 
-from hcvae import experiments
-from hcvae.conv import ConvVAE
-from hcvae.data import load_dataset
-from hcvae.models import build_vae
-from hcvae.objectives import negative_elbo
-from hcvae.train import train
+from hcvae.core.conv import ConvVAE
+from hcvae.core.data import load_dataset
+from hcvae.core.models import build_vae
+from hcvae.core.objectives import negative_elbo
+from hcvae.core.train import train
+from hcvae.runs import experiments
 
 
 @pytest.mark.parametrize("shape", [(1, 8, 8), (1, 14, 14), (3, 8, 8)])

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from hcvae import data
+from hcvae.core import data
 
 
 def test_synthetic_is_seeded_and_has_paper_shape():

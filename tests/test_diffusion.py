@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from hcvae import diffusion, theory
-from hcvae.train import TrainingDiverged
+from hcvae.chapters import diffusion_rules
+from hcvae.core import theory
+from hcvae.core.train import TrainingDiverged
+from hcvae.methods import ddpm, sample_metrics
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -115,50 +117,50 @@ def correlated():
 
 
 def test_scalings_give_their_stated_lambda_max(correlated):
-    from hcvae.data import covariance_spectrum, lambda_max
+    from hcvae.core.data import covariance_spectrum, lambda_max
 
-    assert np.array_equal(diffusion.scale_data(correlated, "as_loaded"), correlated)
-    assert covariance_spectrum(diffusion.scale_data(correlated, "unit_total_variance")).sum() == pytest.approx(1, rel=1e-4)
-    assert covariance_spectrum(diffusion.scale_data(correlated, "unit_mean_variance")).mean() == pytest.approx(1, rel=1e-4)
-    assert lambda_max(diffusion.scale_data(correlated, "unit_lambda_max")) == pytest.approx(1, rel=1e-4)
-    standardised = diffusion.scale_data(correlated, "per_feature")
+    assert np.array_equal(ddpm.scale_data(correlated, "as_loaded"), correlated)
+    assert covariance_spectrum(ddpm.scale_data(correlated, "unit_total_variance")).sum() == pytest.approx(1, rel=1e-4)
+    assert covariance_spectrum(ddpm.scale_data(correlated, "unit_mean_variance")).mean() == pytest.approx(1, rel=1e-4)
+    assert lambda_max(ddpm.scale_data(correlated, "unit_lambda_max")) == pytest.approx(1, rel=1e-4)
+    standardised = ddpm.scale_data(correlated, "per_feature")
     np.testing.assert_allclose(standardised.var(axis=0), 1, rtol=1e-4)
     assert lambda_max(standardised) >= 1  # trace = N, so the largest eigenvalue is at least the mean
-    pm = diffusion.scale_data(correlated, "minus_one_one")
+    pm = ddpm.scale_data(correlated, "minus_one_one")
     assert pm.min() == pytest.approx(-1) and pm.max() == pytest.approx(1)
 
 
 def test_per_feature_scaling_keeps_constant_features_at_zero():
     x = np.c_[np.arange(10.0), np.full(10, 3.0)]
-    assert np.all(diffusion.scale_data(x, "per_feature")[:, 1] == 0)
+    assert np.all(ddpm.scale_data(x, "per_feature")[:, 1] == 0)
 
 
 def test_unknown_scaling():
     with pytest.raises(ValueError, match="scaling 'zscore'; allowed values: as_loaded"):
-        diffusion.scale_data(np.ones((3, 2)), "zscore")
+        ddpm.scale_data(np.ones((3, 2)), "zscore")
 
 
 # --- Algorithm 2's schedule set ------------------------------------------------
 
 def test_generated_schedules():
-    fam = diffusion.generate_schedules(8, T=100)
+    fam = ddpm.generate_schedules(8, T=100)
     assert [s.name for s in fam[:4]] == list(theory.SCHEDULES)
     assert len({tuple(np.round(s.alpha_bar, 9)) for s in fam}) == 8
-    a = diffusion.generate_schedules(4, T=100, how="random", seed=3)
-    b = diffusion.generate_schedules(4, T=100, how="random", seed=3)
+    a = ddpm.generate_schedules(4, T=100, how="random", seed=3)
+    b = ddpm.generate_schedules(4, T=100, how="random", seed=3)
     assert [s.name for s in a] == [s.name for s in b]
     with pytest.raises(ValueError, match="generator 'grid'"):
-        diffusion.generate_schedules(4, how="grid")
+        ddpm.generate_schedules(4, how="grid")
 
 
 def test_round_sizes():
-    assert diffusion.round_sizes(8) == [8, 4, 2]
-    assert diffusion.round_sizes(8, stop_size=1) == [8, 4, 2, 1]
-    assert diffusion.consensus_epochs(8, 10) == 10 * (8 + 4)
-    assert diffusion.consensus_epochs(4, 10, final_epochs=3) == 40 + 6
+    assert ddpm.round_sizes(8) == [8, 4, 2]
+    assert ddpm.round_sizes(8, stop_size=1) == [8, 4, 2, 1]
+    assert ddpm.consensus_epochs(8, 10) == 10 * (8 + 4)
+    assert ddpm.consensus_epochs(4, 10, final_epochs=3) == 40 + 6
     for bad in (6, 2, 1):
         with pytest.raises(ValueError, match="R"):
-            diffusion.round_sizes(bad)
+            ddpm.round_sizes(bad)
 
 
 # --- sampler and gain against the exact Gaussian denoiser ------------------------
@@ -178,18 +180,18 @@ class GaussianOracle(torch.nn.Module):
 
 @pytest.mark.parametrize("schedule, variance", [("linear", "beta"), ("cosine", "posterior")])
 def test_ancestral_sampler_with_exact_denoiser_recovers_the_covariance(schedule, variance):
-    x = diffusion.ancestral_sample(GaussianOracle([4.0, 0.25]), schedule, 2000, seed=0, variance=variance)
+    x = ddpm.ancestral_sample(GaussianOracle([4.0, 0.25]), schedule, 2000, seed=0, variance=variance)
     np.testing.assert_allclose(x.var(axis=0), [4.0, 0.25], rtol=0.1)
     assert abs(x.mean(axis=0)).max() < 0.1
 
 
 def test_sampling_several_schedules_in_one_pass():
-    x = diffusion.ancestral_sample(GaussianOracle([4.0, 0.25]), ["linear", "cosine"], 2000, seed=0)
+    x = ddpm.ancestral_sample(GaussianOracle([4.0, 0.25]), ["linear", "cosine"], 2000, seed=0)
     assert x.shape == (2, 2000, 2)
     for block in x:
         np.testing.assert_allclose(block.var(axis=0), [4.0, 0.25], rtol=0.1)
-    single = diffusion.ancestral_sample(GaussianOracle([4.0, 0.25]), "linear", 500, seed=0)
-    np.testing.assert_array_equal(diffusion.ancestral_sample(GaussianOracle([4.0, 0.25]), ["linear"], 500, seed=0)[0], single)
+    single = ddpm.ancestral_sample(GaussianOracle([4.0, 0.25]), "linear", 500, seed=0)
+    np.testing.assert_array_equal(ddpm.ancestral_sample(GaussianOracle([4.0, 0.25]), ["linear"], 500, seed=0)[0], single)
 
 
 def test_x0_gain_of_exact_denoiser_is_the_wiener_gain():
@@ -197,7 +199,7 @@ def test_x0_gain_of_exact_denoiser_is_the_wiener_gain():
     s = theory.noise_schedule("linear")
     ts = [1, 200, 400, 800]
     x0 = np.random.default_rng(0).normal(size=(4000, 2)).astype(np.float32) * np.sqrt(lam, dtype=np.float32)
-    g = diffusion.x0_gain(GaussianOracle(lam), s, x0, ts, [1.0, 0.0])
+    g = ddpm.x0_gain(GaussianOracle(lam), s, x0, ts, [1.0, 0.0])
     w = theory.wiener_gain(lam, s.alpha_bar)[np.array(ts) - 1]
     np.testing.assert_allclose(g["top"], w[:, 0], atol=1e-5)
     np.testing.assert_allclose(g["mean"], w.mean(axis=1), atol=1e-5)
@@ -217,14 +219,14 @@ class TwoPointOracle(torch.nn.Module):
 
 def test_x0_gain_info_sees_the_cluster_choice_the_local_gain_misses():
     x0 = np.random.default_rng(0).choice([-2.0, 2.0], size=(2000, 1)).astype(np.float32)
-    g = diffusion.x0_gain(TwoPointOracle(), "linear", x0, [200, 999], [1.0])
+    g = ddpm.x0_gain(TwoPointOracle(), "linear", x0, [200, 999], [1.0])
     assert g["info"][0] > 0.95 and g["top"][0] < 0.1  # x_t still decides the point; locally it is flat
     assert g["info"][1] < 0.05  # at t = 999 nothing of x_0 is left
 
 
 def test_x0_gain_rejects_bad_direction():
     with pytest.raises(ValueError, match="direction"):
-        diffusion.x0_gain(GaussianOracle([1.0, 1.0]), "linear", np.zeros((4, 2)), [1], [0.0, 0.0])
+        ddpm.x0_gain(GaussianOracle([1.0, 1.0]), "linear", np.zeros((4, 2)), [1], [0.0, 0.0])
 
 
 # --- training --------------------------------------------------------------------
@@ -237,7 +239,7 @@ def _two_modes(n=1000, seed=0):
 
 @pytest.fixture(scope="module")
 def fitted_ddpm():
-    return diffusion.DDPM("linear", hidden=64, depth=2, epochs=60, batch_size=100, lr=3e-3, seed=0).fit(_two_modes())
+    return ddpm.DDPM("linear", hidden=64, depth=2, epochs=60, batch_size=100, lr=3e-3, seed=0).fit(_two_modes())
 
 
 def test_ddpm_learns_a_two_mode_mixture(fitted_ddpm):
@@ -251,13 +253,13 @@ def test_ddpm_learns_a_two_mode_mixture(fitted_ddpm):
 
 
 def test_an_untrained_denoiser_fails_the_same_check():
-    x = diffusion.DDPM(epochs=1, batch_size=1000, hidden=8, depth=1).fit(_two_modes()).sample(500, seed=1)
+    x = ddpm.DDPM(epochs=1, batch_size=1000, hidden=8, depth=1).fit(_two_modes()).sample(500, seed=1)
     at_modes = abs(np.median(np.abs(x[:, 0])) - 2.0) <= 0.25 and np.mean(np.abs(np.abs(x[:, 0]) - 2) < 0.9) > 0.85
     assert not at_modes
 
 
 def test_ddpm_same_seed_same_samples(fitted_ddpm):
-    again = diffusion.DDPM("linear", hidden=64, depth=2, epochs=60, batch_size=100, lr=3e-3, seed=0).fit(_two_modes())
+    again = ddpm.DDPM("linear", hidden=64, depth=2, epochs=60, batch_size=100, lr=3e-3, seed=0).fit(_two_modes())
     assert [h["loss"] for h in again.history_] == [h["loss"] for h in fitted_ddpm.history_]
     np.testing.assert_array_equal(again.sample(50, seed=2), fitted_ddpm.sample(50, seed=2))
     assert not np.array_equal(fitted_ddpm.sample(50, seed=2), fitted_ddpm.sample(50, seed=3))
@@ -265,7 +267,7 @@ def test_ddpm_same_seed_same_samples(fitted_ddpm):
 
 def test_non_finite_loss_stops_with_epoch_and_step():
     with pytest.raises(TrainingDiverged, match="epoch 0, step 0"):
-        diffusion.DDPM(epochs=2, batch_size=10, hidden=8, depth=1).fit(np.full((20, 2), 1e30, dtype=np.float32))
+        ddpm.DDPM(epochs=2, batch_size=10, hidden=8, depth=1).fit(np.full((20, 2), 1e30, dtype=np.float32))
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -277,7 +279,7 @@ def test_non_finite_loss_stops_with_epoch_and_step():
 ])
 def test_ddpm_bad_settings_fail_before_training(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        diffusion.DDPM(**{"batch_size": 10, **kwargs}).fit(_two_modes(50))
+        ddpm.DDPM(**{"batch_size": 10, **kwargs}).fit(_two_modes(50))
 
 
 # --- Algorithm 2 -------------------------------------------------------------------
@@ -286,7 +288,7 @@ SMALL = dict(T=100, epochs_per_round=1, hidden=16, depth=1, batch_size=50, val_d
 
 
 def _alg2(R=8, seed=0, **kwargs):
-    return diffusion.HistoricalConsensusDiffusion(R=R, seed=seed, **{**SMALL, **kwargs}).fit(_two_modes(300))
+    return ddpm.HistoricalConsensusDiffusion(R=R, seed=seed, **{**SMALL, **kwargs}).fit(_two_modes(300))
 
 
 @pytest.fixture(scope="module")
@@ -304,7 +306,7 @@ def test_algorithm2_halves_the_set_and_keeps_the_smallest_validation_losses(alg2
         assert max(r["val_loss"][r["set"].index(k)] for k in r["kept"]) <= \
             min(v for k, v in zip(r["set"], r["val_loss"]) if k not in r["kept"])
     # training uses E passes per schedule in play: 8 + 4 epochs with E = 1
-    assert len(alg2.history_) == diffusion.consensus_epochs(8, 1)
+    assert len(alg2.history_) == ddpm.consensus_epochs(8, 1)
     assert {tuple(h["active_set"]) for h in alg2.history_} == {tuple(range(8)), tuple(rounds[0]["kept"])}
 
 
@@ -314,7 +316,7 @@ def test_algorithm2_records_the_losses_of_the_final_model(alg2):
     x_val = x[np.sort(perm[:60])]
     last = alg2.rounds_[-1]
     for k, recorded in zip(last["set"], last["val_loss"]):
-        assert diffusion.validation_loss(alg2.model_, x_val, alg2.schedules_[k], 2, 0) == pytest.approx(recorded, rel=1e-6)
+        assert ddpm.validation_loss(alg2.model_, x_val, alg2.schedules_[k], 2, 0) == pytest.approx(recorded, rel=1e-6)
     assert alg2.default_schedule_ is alg2.schedules_[min(alg2.final_val_loss_, key=alg2.final_val_loss_.get)]
 
 
@@ -327,7 +329,7 @@ def test_algorithm2_batch_cycling_visits_every_schedule_in_play():
 def test_algorithm2_stop_size_and_final_epochs():
     model = _alg2(R=4, stop_size=1, final_epochs=2)
     assert [len(r["set"]) for r in model.rounds_] == [4, 2] and len(model.survivors_) == 1
-    assert len(model.history_) == diffusion.consensus_epochs(4, 1, stop_size=1, final_epochs=2)
+    assert len(model.history_) == ddpm.consensus_epochs(4, 1, stop_size=1, final_epochs=2)
 
 
 def test_algorithm2_same_seed_same_result(alg2):
@@ -356,43 +358,43 @@ def test_algorithm2_bad_settings(kwargs, message):
 def test_sliced_energy_distance_separates_distributions():
     rng = np.random.default_rng(0)
     a, b = rng.normal(size=(500, 3)), rng.normal(size=(500, 3))
-    same = diffusion.sliced_energy_distance(a, b)
-    assert diffusion.sliced_energy_distance(a, a) == pytest.approx(0, abs=1e-9)
-    assert diffusion.sliced_energy_distance(a, b + [1.0, 0, 0]) > 3 * same
+    same = sample_metrics.sliced_energy_distance(a, b)
+    assert sample_metrics.sliced_energy_distance(a, a) == pytest.approx(0, abs=1e-9)
+    assert sample_metrics.sliced_energy_distance(a, b + [1.0, 0, 0]) > 3 * same
     with pytest.raises(ValueError, match="same number of features"):
-        diffusion.sliced_energy_distance(a, b[:, :2])
+        sample_metrics.sliced_energy_distance(a, b[:, :2])
 
 
 def test_c2st_accuracy_separates_distributions():
     rng = np.random.default_rng(0)
     a, b = rng.normal(size=(400, 3)), rng.normal(size=(400, 3))
-    same = diffusion.c2st_accuracy(a, b)
+    same = sample_metrics.c2st_accuracy(a, b)
     assert abs(same["accuracy"] - 0.5) < 3 * same["se"] + 0.02
-    assert diffusion.c2st_accuracy(a, b + [2.0, 0, 0])["accuracy"] > 0.8
+    assert sample_metrics.c2st_accuracy(a, b + [2.0, 0, 0])["accuracy"] > 0.8
     with pytest.raises(ValueError, match="folds"):
-        diffusion.c2st_accuracy(a[:3], b[:3])
+        sample_metrics.c2st_accuracy(a[:3], b[:3])
 
 
 def test_label_diversity():
     x = _two_modes(400)
-    clf = diffusion.fit_label_classifier(x, (x[:, 0] > 0).astype(int))
-    assert diffusion.label_diversity(clf, x)["entropy"] > 0.99
-    one_mode = diffusion.label_diversity(clf, x[x[:, 0] > 0])
+    clf = sample_metrics.fit_label_classifier(x, (x[:, 0] > 0).astype(int))
+    assert sample_metrics.label_diversity(clf, x)["entropy"] > 0.99
+    one_mode = sample_metrics.label_diversity(clf, x[x[:, 0] > 0])
     assert one_mode["entropy"] == 0 and one_mode["covered"] == 1
-    assert diffusion.variance_ratio(x[x[:, 0] > 0], x) < 0.1
+    assert sample_metrics.variance_ratio(x[x[:, 0] > 0], x) < 0.1
 
 
 def test_independence_verdict_and_degradation():
     curve = {"t": np.array([1, 10, 20, 30]), "info": np.array([1.0, 0.5, 0.08, 0.01])}
-    v = diffusion.independence_verdict(curve, 20, 0.1)
+    v = diffusion_rules.independence_verdict(curve, 20, 0.1)
     assert v["verdict"] == "independent after t_c" and v["gain_at_t_c"] == pytest.approx(0.08)
-    v = diffusion.independence_verdict(curve, 10, 0.1)
+    v = diffusion_rules.independence_verdict(curve, 10, 0.1)
     assert v["verdict"] == "still depends on x_t after t_c" and v["t_below_tol"] == 20
-    assert diffusion.independence_verdict(curve, None, 0.1)["verdict"] == "no t_c"
-    d = diffusion.transfer_degradation({"linear": 0.1, "cosine": 0.3, "sigmoid": 0.12}, "linear", margin=0.05)
+    assert diffusion_rules.independence_verdict(curve, None, 0.1)["verdict"] == "no t_c"
+    d = diffusion_rules.transfer_degradation({"linear": 0.1, "cosine": 0.3, "sigmoid": 0.12}, "linear", margin=0.05)
     assert d["worst"] == "cosine" and d["excess"] == pytest.approx(0.2) and d["degrades"]
-    d = diffusion.transfer_degradation({"linear": 0.1, "cosine": 0.3}, "linear", margin={"cosine": 0.25})
+    d = diffusion_rules.transfer_degradation({"linear": 0.1, "cosine": 0.3}, "linear", margin={"cosine": 0.25})
     assert not d["degrades"]
-    assert diffusion.compare_verdict(0.9, 0.8, 0.05) == "better"
-    assert diffusion.compare_verdict(0.9, 0.8, 0.05, higher_is_better=False) == "worse"
-    assert diffusion.compare_verdict(0.82, 0.8, 0.05) == "no measurable difference"
+    assert diffusion_rules.compare_verdict(0.9, 0.8, 0.05) == "better"
+    assert diffusion_rules.compare_verdict(0.9, 0.8, 0.05, higher_is_better=False) == "worse"
+    assert diffusion_rules.compare_verdict(0.82, 0.8, 0.05) == "no measurable difference"

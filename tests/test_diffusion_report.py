@@ -6,8 +6,12 @@ import math
 import pytest
 import torch
 
-from hcvae import claims, diffusion, diffusion_report as report, experiments
-from hcvae.diffusion import DiffusionChapterConfig
+from hcvae.book import claims
+from hcvae.chapters import diffusion_report as report
+from hcvae.methods import ddpm
+from hcvae.runs import diffusion, experiments
+from hcvae.runs.diffusion import DiffusionChapterConfig
+from hcvae.runs.profiles import profile_settings
 
 # Small enough that both data sets train, study and sample in a few seconds on one core.
 TINY = dict(n_samples=400, T=100, hidden=16, depth=1, batch_size=64, R=4, epochs_per_round=1, n_generated=60,
@@ -16,7 +20,7 @@ TINY = dict(n_samples=400, T=100, hidden=16, depth=1, batch_size=64, R=4, epochs
 
 @pytest.fixture(scope="module")
 def tiny_store(tmp_path_factory):
-    from hcvae.store import ResultStore
+    from hcvae.runs.store import ResultStore
 
     return ResultStore(tmp_path_factory.mktemp("results"))
 
@@ -36,7 +40,7 @@ def _numbers(result: dict) -> dict:
 
 def test_config_keeps_lists_as_text_so_it_equals_its_stored_json():
     cfg = DiffusionChapterConfig.from_profile("quick", "digits", **TINY)
-    assert cfg.model_names == diffusion.PROFILE_SETTINGS["quick"]["models"] and isinstance(cfg.models, str)
+    assert cfg.model_names == profile_settings("quick")["diffusion"]["models"] and isinstance(cfg.models, str)
     assert cfg.schedule_names == ("linear", "cosine", "quadratic", "sigmoid")
     assert DiffusionChapterConfig(schedules=["linear", "cosine"]) == DiffusionChapterConfig(schedules="linear; cosine")
     assert DiffusionChapterConfig.from_profile("quick", "digits").n_samples is None
@@ -82,7 +86,7 @@ def test_stored_denoisers_reproduce_the_stored_gain_curve(tiny, tiny_store):
     res = tiny["results"]["digits"]
     net = report.denoisers(cfg, tiny_store)["DDPM, timestep"]
     x = tiny["test_rows"]["digits"][: TINY["gain_points"]]
-    curve = diffusion.x0_gain(net, diffusion.noise_schedule("linear", TINY["T"]), x, res["gain"]["curve"]["t"],
+    curve = ddpm.x0_gain(net, diffusion.noise_schedule("linear", TINY["T"]), x, res["gain"]["curve"]["t"],
                               _top_direction(cfg), seed=cfg.seed)
     assert curve["info"] == pytest.approx(res["gain"]["curve"]["info"], abs=1e-5)
 
@@ -90,7 +94,7 @@ def test_stored_denoisers_reproduce_the_stored_gain_curve(tiny, tiny_store):
 def _top_direction(cfg):
     import numpy as np
 
-    from hcvae.data import load_dataset
+    from hcvae.core.data import load_dataset
 
     x = load_dataset(cfg.dataset, cfg.n_samples, seed=0).x
     train = diffusion.split_rows(len(x), seed=cfg.seed)[2]
@@ -98,7 +102,7 @@ def _top_direction(cfg):
 
 
 def test_same_seed_same_numbers_and_another_seed_differs(tiny, tmp_path):
-    from hcvae.store import ResultStore
+    from hcvae.runs.store import ResultStore
 
     cfg = report.configs("quick", settings=TINY, datasets=["synthetic"])[0]
     again = experiments.run(cfg, store=ResultStore(tmp_path / "again"))  # computed afresh
@@ -171,7 +175,7 @@ def test_prediction_1_per_reading_of_t_c(tiny):
 def test_notebook_parameters_are_the_reports_defaults():
     import jupytext
 
-    from hcvae.notebook import NOTEBOOKS, parameter_defaults
+    from hcvae.book.notebook import NOTEBOOKS, parameter_defaults
 
     params = parameter_defaults(jupytext.read(NOTEBOOKS / "08-diffusion.md"))
     assert params.pop("profile") == "quick"
@@ -182,7 +186,7 @@ def test_notebook_glues_the_reports_verdicts(tiny, tiny_store, tmp_path, monkeyp
     """The chapter run by papermill (tiny settings, the same store) shows the verdicts the ledger reads."""
     import nbformat
 
-    from hcvae import notebook
+    from hcvae.book import notebook
 
     monkeypatch.setenv("HCVAE_RESULTS", str(tiny_store.root))
     entries = sorted(tiny_store.root.iterdir())

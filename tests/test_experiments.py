@@ -4,8 +4,8 @@ import math
 import numpy as np
 import pytest
 
-from hcvae import experiments, store as store_mod
-from hcvae.experiments import VAEConfig
+from hcvae.runs import experiments, store as store_mod
+from hcvae.runs.experiments import VAEConfig
 
 TINY = dict(dataset="digits", architecture="linear", epochs=2, batch_size=256, n_samples=600)
 

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from hcvae import experiments, store as store_mod
-from hcvae.hct import HCTConfig
+from hcvae.runs import experiments, store as store_mod
+from hcvae.runs.hct import HCTConfig
 
 TINY = dict(dataset="synthetic", n_samples=600, r0=4, n_components=4, epochs_per_round=1, max_refine_epochs=2,
             final_epochs=1, batch_size=100, latent_dim=2)
@@ -38,11 +38,11 @@ def test_budget_and_reference():
 
 
 def test_each_config_kind_locks_its_own_code():
-    from hcvae.closure import closure_modules
+    from hcvae.runs.closure import closure_modules
 
-    vae, hct = set(closure_modules("hcvae.experiments")), set(closure_modules("hcvae.hct"))
-    assert {"hcvae.consensus", "hcvae.clustering", "hcvae.barrier", "hcvae.hct"} <= hct and vae < hct
-    assert not vae & {"hcvae.consensus", "hcvae.hct", "hcvae.barrier"}  # editing HCT never touches the VAE's lock
+    vae, hct = set(closure_modules("hcvae.runs.experiments")), set(closure_modules("hcvae.runs.hct"))
+    assert {"hcvae.methods.consensus", "hcvae.methods.clustering", "hcvae.methods.barrier", "hcvae.runs.hct"} <= hct and vae < hct
+    assert not vae & {"hcvae.methods.consensus", "hcvae.runs.hct", "hcvae.methods.barrier"}  # editing HCT never touches the VAE's lock
     assert store_mod.config_key(HCTConfig(**TINY)).startswith("hct-")
 
 

@@ -8,7 +8,7 @@ import tarfile
 import numpy as np
 import pytest
 
-from hcvae import data, image_data
+from hcvae.core import data, image_data
 
 
 def idx_bytes(array: np.ndarray) -> bytes:

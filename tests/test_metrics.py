@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from hcvae import metrics
-from hcvae.models import GaussianVAE
+from hcvae.core import metrics
+from hcvae.core.models import GaussianVAE
 
 
 def test_active_units_count_both_criteria():
@@ -57,7 +57,7 @@ def test_mse_is_of_the_posterior_mean_reconstruction():
 def test_fano_bound_known_values():
     import math
 
-    from hcvae.metrics import fano_required_information
+    from hcvae.core.metrics import fano_required_information
 
     assert fano_required_information(1.0, math.log(4), 4) == pytest.approx(math.log(4))  # all right: the full entropy
     assert fano_required_information(0.25, math.log(4), 4) == pytest.approx(0.0, abs=1e-12)  # chance level: nothing
@@ -86,7 +86,7 @@ class _Coded(torch.nn.Module):
 
 
 def test_information_check_catches_the_mean_decode_loophole():
-    from hcvae.metrics import information_check
+    from hcvae.core.metrics import information_check
 
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 2, 4000)

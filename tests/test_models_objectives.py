@@ -5,8 +5,8 @@ import pytest
 import torch
 from scipy.stats import multivariate_normal
 
-from hcvae.models import GaussianVAE
-from hcvae.objectives import gaussian_nll, kl_standard_normal, negative_elbo
+from hcvae.core.models import GaussianVAE
+from hcvae.core.objectives import gaussian_nll, kl_standard_normal, negative_elbo
 
 
 @pytest.mark.parametrize("sigma2", [0.0, -1.0, float("nan"), float("inf")])

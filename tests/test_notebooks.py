@@ -42,21 +42,22 @@ def test_every_cell_ran_without_error(quick_book, page):
 
 
 def test_chapter_04_shows_what_its_chapter_module_computes(quick_book):
-    from hcvae import hct_report, phase
+    from hcvae.book import tables
+    from hcvae.chapters import hct_report
 
     glued = _glued(quick_book, "notebooks/04-historical-consensus")
     ch = hct_report.chapter("quick")  # the same runs, read from the store the build filled
     assert int(glued["n_runs"]) == ch.n_runs and int(glued["n_seeds"]) == ch.n_seeds
     for name in ("settings_table", "memory_table", "consensus_table", "information_table", "eps_table", "final_table",
                  "distance_table", "appendix_b_table"):
-        assert glued[name] == phase.markdown_table(*getattr(ch, name)), name
+        assert glued[name] == tables.markdown_table(*getattr(ch, name)), name
     assert int(glued["mean_loophole"]) == ch.mean_loophole and int(glued["sample_violations"]) == ch.sample_bound_violations
     assert glued["findings"] == "\n".join(f"* {f}" for f in ch.findings)
     assert glued["eps_verdict"] == ch.eps_verdict and glued["distance_verdict"] == ch.distance_verdict
 
 
 def test_chapter_08_shows_what_its_chapter_module_computes(quick_book):
-    from hcvae import diffusion_report
+    from hcvae.chapters import diffusion_report
 
     glued = _glued(quick_book, "notebooks/08-diffusion")
     ch = diffusion_report.chapter("quick")
@@ -66,7 +67,7 @@ def test_chapter_08_shows_what_its_chapter_module_computes(quick_book):
 
 
 def test_the_report_shows_the_ledger(quick_book):
-    from hcvae import claims
+    from hcvae.book import claims
 
     glued = _glued(quick_book, "book/reproduction-report")
     rows = claims.ledger("quick")

@@ -1,6 +1,7 @@
 import pytest
 
-from hcvae import phase
+from hcvae.book import tables
+from hcvae.chapters import phase
 
 
 @pytest.mark.parametrize("kl, lower, upper, verdict", [
@@ -18,7 +19,7 @@ def test_measured_threshold(kl, lower, upper, verdict):
 
 
 def test_markdown_table():
-    text = phase.markdown_table(["a", "b"], [(1.23456, None), ("x", 2)])
+    text = tables.markdown_table(["a", "b"], [(1.23456, None), ("x", 2)])
     assert text.splitlines() == ["| a | b |", "|---|---|", "| 1.23 | — |", "| x | 2 |"]
 
 
@@ -30,7 +31,7 @@ def test_longer_training_configs_only_for_early_collapse():
     configs = phase.longer_training_configs("quick", thresholds, 4, seeds=[0, 1])
     assert [(c.dataset, c.architecture, c.sigma2_ratio, c.seed) for c in configs] == [
         ("digits", "mlp", 0.9, 0), ("digits", "mlp", 0.9, 1)]
-    from hcvae.experiments import VAEConfig
+    from hcvae.runs.experiments import VAEConfig
     assert configs[0].epochs == 4 * VAEConfig.from_profile("quick", "digits", "mlp").epochs
     with pytest.raises(ValueError, match="epochs_factor"):
         phase.longer_training_configs("quick", thresholds, 1, seeds=[0])

@@ -2,7 +2,7 @@
 reader with no kernel sees it.
 
 Every page: no error in the browser console (JavaScript errors and failed resources alike) and every image
-loaded. Every explorer (hcvae.widgets: controls jslinked to nested Stacks of precomputed frames): each control
+loaded. Every explorer (hcvae.book.widgets: controls jslinked to nested Stacks of precomputed frames): each control
 is moved through its options, and after every move the frame on screen must be the frame that the page's
 embedded widget state holds for the controls' new values -- the image's bytes as the browser shows them
 against the base64 PNG of that frame in the state (or a message frame's text), not merely "something changed".
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from hcvae.widgets import frame_class
+from hcvae.book.widgets import frame_class
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -229,7 +229,7 @@ def _shown(driver, root, key: str | None = None):
 
 def _await_frame(driver, root, want, key, what):
     """Wait until the frame on screen is ``want`` (its bytes or text as the embedded state holds them) and is
-    named (:func:`hcvae.widgets.frame_class`) by the labels ``key`` the controls show."""
+    named (:func:`hcvae.book.widgets.frame_class`) by the labels ``key`` the controls show."""
     last = []
 
     def matches():

@@ -4,8 +4,9 @@ import json
 
 import pytest
 
-from hcvae import audit, experiments, reference, store as store_mod
-from hcvae.experiments import VAEConfig
+from hcvae.book import reference
+from hcvae.runs import audit, experiments, store as store_mod
+from hcvae.runs.experiments import VAEConfig
 
 TINY = dict(dataset="digits", architecture="linear", epochs=2, batch_size=256, n_samples=600)
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from hcvae.spherical import ShellTransform
+from hcvae.methods.spherical import ShellTransform
 
 TOL = 1e-5  # the output is float32
 READINGS = ["minmax", "clip"]

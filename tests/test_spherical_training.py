@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from hcvae import experiments
-from hcvae.clustering import Clustering, feasible_region, fit_kmeans
-from hcvae.spherical import boundary_penalty, cluster_aware_loss, interval_penalty, norm_penalty
-from hcvae.spherical_runs import (EmptyFeasibleRegion, SphericalConfig, constraint_metrics, prepare, schedule,
+from hcvae.methods.clustering import Clustering, feasible_region, fit_kmeans
+from hcvae.methods.spherical import boundary_penalty, cluster_aware_loss, interval_penalty, norm_penalty
+from hcvae.runs import experiments
+from hcvae.runs.spherical_runs import (EmptyFeasibleRegion, SphericalConfig, constraint_metrics, prepare, schedule,
                                   train_spherical)
 
 WCSS, L_COLLAPSE = 0.5, 2.0
@@ -182,7 +182,7 @@ def test_penalties_reject_unknown_readings():
 
 
 def test_the_ablation_verdict_counts_the_papers_pairwise_orderings():
-    from hcvae import spherical_report as report
+    from hcvae.chapters import spherical_report as report
 
     paper_like = {v: {k: (val, 0.0) for k, val in m.items()} for v, m in report.PAPER_TABLE2.items()}
     same = report.pairs_in_order(paper_like, "kl")
@@ -196,7 +196,7 @@ def test_the_ablation_verdict_counts_the_papers_pairwise_orderings():
 
 
 def test_instability_and_settled_epoch():
-    from hcvae import spherical_report as report
+    from hcvae.chapters import spherical_report as report
 
     history = [{"epoch": e, "kl": v} for e, v in enumerate([5.0, 1.0, 2.0, 2.0, 2.0, 4.0])]
     assert report.instability(history, "kl", 2) == pytest.approx((0 + 0 + 2) / 3 / 2.5)

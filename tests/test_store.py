@@ -1,16 +1,15 @@
 """The result store: versioned keys, provenance, the reference layer, migration, the audit and the run log."""
 
-import gzip
 import json
 import os
 from dataclasses import dataclass
 
 import pytest
 
-from hcvae import audit, closure, experiments, store as store_mod
-from hcvae.experiments import VAEConfig
-from hcvae.hct import HCTConfig
-from hcvae.spherical_runs import SphericalConfig
+from hcvae.runs import audit, closure, experiments, store as store_mod
+from hcvae.runs.experiments import VAEConfig
+from hcvae.runs.hct import HCTConfig
+from hcvae.runs.spherical_runs import SphericalConfig
 
 TINY = dict(dataset="digits", architecture="linear", epochs=2, batch_size=256, n_samples=600)
 
@@ -89,7 +88,7 @@ def test_entry_holds_its_provenance(store):
         assert name in prov, name
     assert set(prov["libraries"]) >= {"torch", "numpy", "scikit-learn", "dask"}
     assert prov["threads"] == 1 and prov["device"] == "cpu" and prov["wall_time_s"] > 0
-    assert prov["closure"] == closure.closure("hcvae.experiments")["hash"]
+    assert prov["closure"] == closure.closure("hcvae.runs.experiments")["hash"]
     assert res["key"] == store_mod.config_key(VAEConfig(**TINY)) and res["version"] == 1
 
 

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from hcvae import experiments, store as store_mod
-from hcvae.experiments import VAEConfig
+from hcvae.runs import experiments, store as store_mod
+from hcvae.runs.experiments import VAEConfig
 
 TINY = dict(dataset="digits", architecture="linear", epochs=2, batch_size=256, n_samples=600)
 
@@ -65,7 +65,7 @@ def test_entries_are_readable_by_the_group_and_others(store):
 def test_a_point_computed_by_a_dask_worker_equals_the_same_point_in_process(tmp_path):
     import torch
 
-    from hcvae.sweep import run_sweep
+    from hcvae.runs.sweep import run_sweep
 
     cfg = VAEConfig(dataset="synthetic", architecture="mlp", epochs=2, batch_size=128, n_samples=2000, seed=3)
     threads = torch.get_num_threads()
@@ -91,7 +91,7 @@ def test_a_finished_sweep_leaves_nothing_holding_its_output(tmp_path):
                     'epochs_per_round = 1\nmax_refine_epochs = 1\nfinal_epochs = 1\nbatch_size = 100\nlatent_dim = 2\n'
                     'collapsed_ratio = 10.0\n[grid]\nseed = [0, 1, 2, 3]\n')
     env = {**os.environ, "HCVAE_RESULTS": str(tmp_path / "results"), "HCVAE_REFERENCE": "", "HCVAE_PROGRESS": "0"}
-    proc = subprocess.Popen([sys.executable, "-m", "hcvae.sweep", str(grid), "--workers", "2"], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "hcvae.runs.sweep", str(grid), "--workers", "2"], stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, env=env, text=True)
     summary = None
     for line in proc.stdout:  # read until EOF: every holder of the pipe has gone
@@ -107,7 +107,7 @@ def test_a_failed_notebook_run_never_stands_where_a_good_one_would(tmp_path):
     import nbformat
     import papermill
 
-    from hcvae import notebook
+    from hcvae.book import notebook
 
     src = tmp_path / "nb.md"
     src.write_text("---\njupytext:\n  text_representation:\n    extension: .md\n    format_name: myst\n"
@@ -126,8 +126,8 @@ def test_a_failed_notebook_run_never_stands_where_a_good_one_would(tmp_path):
 
 
 def test_a_diverging_collapsed_reference_is_named_as_such(tmp_path, monkeypatch):
-    from hcvae.hct import HCTConfig
-    from hcvae.train import TrainingDiverged
+    from hcvae.runs.hct import HCTConfig
+    from hcvae.core.train import TrainingDiverged
 
     def diverge(self, store=None, progress=None):
         raise TrainingDiverged("non-finite loss at epoch 0, step 0")

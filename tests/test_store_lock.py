@@ -1,7 +1,7 @@
 """The store's lock and audit, as CI runs them: the code of every kind matches its lock, and the shipped audit
 sample (cheap ``quick``-profile runs, one per kind) recomputes to the same numbers."""
 
-from hcvae import audit
+from hcvae.runs import audit
 
 
 def test_every_kind_matches_its_lock():

@@ -2,8 +2,8 @@ import time
 
 import pytest
 
-from hcvae import sweep
-from hcvae.experiments import VAEConfig
+from hcvae.runs import sweep
+from hcvae.runs.experiments import VAEConfig
 
 TINY = dict(dataset="synthetic", n_samples=300, epochs=2, batch_size=100, latent_dim=2)
 

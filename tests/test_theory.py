@@ -2,12 +2,12 @@ import numpy as np
 import pytest
 import torch
 
-from hcvae import theory
-from hcvae.data import covariance_spectrum
-from hcvae.metrics import evaluate
-from hcvae.models import GaussianVAE
-from hcvae.objectives import negative_elbo
-from hcvae.train import train
+from hcvae.core import theory
+from hcvae.core.data import covariance_spectrum
+from hcvae.core.metrics import evaluate
+from hcvae.core.models import GaussianVAE
+from hcvae.core.objectives import negative_elbo
+from hcvae.core.train import train
 
 
 def test_closed_form_values():

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from hcvae.models import GaussianVAE
-from hcvae.objectives import negative_elbo
-from hcvae.train import TrainingDiverged, train
+from hcvae.core.models import GaussianVAE
+from hcvae.core.objectives import negative_elbo
+from hcvae.core.train import TrainingDiverged, train
 
 
 def _data(n=256, dim=4, seed=0):

@@ -1,0 +1,428 @@
+"""The shipped reference: every ``paper``-profile result the book renders, recorded chapter by chapter.
+
+``book/reference/`` holds one ``<key>.json.gz`` per result (and ``<key>.npz`` where a
+chapter renders arrays), read-only beneath the local store (:mod:`hcvae.runs.store`), and
+``manifest.json``: per chapter, the keys its ``paper`` build requested, a fingerprint of
+the inputs that decide those requests, when it was recorded and what it cost.
+
+Command line::
+
+    python -m hcvae.reference record 04        # run chapter 04 in the paper profile (computing what is missing),
+                                               # then copy what it requested into the reference
+    python -m hcvae.reference coverage         # is every requested key shipped, and every fingerprint current?
+    python -m hcvae.reference reproduce        # recompute every reference run, ignoring the reference (Dask)
+    python -m hcvae.reference diff             # compare that recomputation with the reference
+    python -m hcvae.reference info             # size, entries, compute time
+
+A chapter's fingerprint hashes its code cells (syntax trees: prose, comments and layout
+do not count), the ``paper`` profile's settings and grid files, and the code closure of
+every hcvae module the chapter imports (figures and widgets excluded). When it moves, the
+chapter may request runs the reference lacks, and ``coverage`` says which chapter to
+record again (recording reads everything already shipped, so it costs minutes unless
+new runs are needed).
+"""
+
+from __future__ import annotations
+
+import ast
+import gzip
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from hcvae.runs import store as store_mod
+from hcvae.runs.closure import imports_of
+
+ROOT = store_mod.ROOT
+REFERENCE_DIR = store_mod.REFERENCE_DIR
+MANIFEST = "manifest.json"
+DIFF_FILE = "diff.json"
+# what the reference may not exceed, compressed (the size is checked by the tests)
+MAX_BYTES = 40 * 2**20
+# modules that only draw or present: editing them never changes which runs a chapter requests
+_PRESENTATION = {"hcvae.book.plots", "hcvae.book.widgets", "hcvae.book.notebook", "hcvae.runs.store", "hcvae.runs.closure", "hcvae.runs.audit",
+                 "hcvae.book.reference"}
+
+
+def chapters() -> dict[str, Path]:
+    """Chapter id -> source: ``01`` ... for ``notebooks/NN-*.md``, ``report`` for the reproduction report."""
+    out = {p.name[:2]: p for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.md"))}
+    out["report"] = ROOT / "book" / "reproduction-report.md"
+    return out
+
+
+def chapter_path(chapter: str) -> Path:
+    known = chapters()
+    matches = [c for c in known if c == chapter or known[c].stem == chapter or known[c].stem.startswith(chapter)]
+    if len(matches) != 1:
+        raise ValueError(f"unknown chapter {chapter!r}; allowed values: {', '.join(known)}")
+    return known[matches[0]]
+
+
+def chapter_id(chapter: str) -> str:
+    path = chapter_path(chapter)
+    return "report" if path.name == "reproduction-report.md" else path.name[:2]
+
+
+# ---- fingerprints ----------------------------------------------------------------------------------------------
+
+
+def _code_cells(path: Path) -> list[str]:
+    import jupytext
+
+    nb = jupytext.read(path)
+    out = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        source = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
+        try:
+            out.append(ast.dump(ast.parse(source), annotate_fields=False, include_attributes=False))
+        except SyntaxError:
+            out.append(cell.source)
+    return out
+
+
+def _imported_modules(cells: list[str], path: Path) -> set[str]:
+    import jupytext
+
+    found = set()
+    for cell in jupytext.read(path).cells:
+        if cell.cell_type != "code":
+            continue
+        try:
+            tree = ast.parse("\n".join(l for l in cell.source.splitlines() if not l.lstrip().startswith(("%", "!"))))
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                found.update(a.name for a in node.names if a.name.startswith("hcvae"))
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("hcvae"):
+                found.add(node.module)
+                found.update(f"{node.module}.{a.name}" for a in node.names)
+    return {m for m in found if m != "hcvae" and store_mod_path(m)}
+
+
+def store_mod_path(name: str) -> bool:
+    from hcvae.runs.closure import module_path
+
+    return module_path(name) is not None
+
+
+def _closure_without_presentation(start: str) -> dict:
+    seen, todo = set(), [start]
+    while todo:
+        name = todo.pop()
+        if name in seen or name in _PRESENTATION:
+            continue
+        seen.add(name)
+        todo.extend(imports_of(name))
+    from hcvae.runs.closure import module_hash
+
+    return {m: module_hash(m) for m in sorted(seen)}
+
+
+def _paper_settings() -> str:
+    from hcvae.runs import profiles
+
+    return repr(profiles.profile_settings("paper"))
+
+
+def fingerprint(chapter: str) -> str:
+    """A hash of what decides the runs ``chapter`` requests in the ``paper`` profile (module docstring)."""
+    path = chapter_path(chapter)
+    cells = _code_cells(path)
+    modules: dict = {}
+    for m in sorted(_imported_modules(cells, path)):
+        modules.update(_closure_without_presentation(m))
+    grids = sorted((p.name, p.read_text()) for p in (ROOT / "notebooks" / "grids" / "paper").glob("*.toml"))
+    payload = json.dumps({"cells": cells, "modules": modules, "settings": _paper_settings(), "grids": grids},
+                         sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+# ---- the manifest ----------------------------------------------------------------------------------------------
+
+
+def read_manifest(reference: Path = REFERENCE_DIR) -> dict:
+    path = Path(reference) / MANIFEST
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _write_json(path: Path, data) -> None:
+    text = json.dumps(data, indent=1, sort_keys=True) + "\n"
+    store_mod._atomic_write(Path(path), lambda f: f.write(text.encode()))
+
+
+def execute_chapter(chapter: str, profile: str, log: Path, output_dir: Path, env_extra: dict | None = None) -> Path:
+    """Execute ``chapter`` in ``profile`` in a fresh kernel, logging every run request to ``log``."""
+    from hcvae.book.notebook import execute
+
+    env = {"HCVAE_RUN_LOG": str(log), "HCVAE_PROFILE": profile, **(env_extra or {})}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        return execute(chapter_path(chapter), {"profile": profile}, Path(output_dir))
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _logged(log: Path) -> list[dict]:
+    rows = []
+    if Path(log).exists():
+        for line in Path(log).read_text().splitlines():
+            try:
+                rows.append(json.loads(line))
+            except ValueError:
+                continue
+    return rows
+
+
+def export(keys, store: store_mod.ResultStore, reference: Path = REFERENCE_DIR) -> int:
+    """Copy the entries ``keys`` from the local store into the reference (JSON gzipped, arrays beside); returns
+    how many were new."""
+    from hcvae.runs.audit import write_reference_entry
+
+    new = 0
+    for key in keys:
+        target = Path(reference) / f"{key}.json.gz"
+        if target.exists():
+            continue
+        folder = store.root / key
+        result = json.loads((folder / "result.json").read_text())
+        arrays = store_mod._read_npz(folder / "arrays.npz") if (folder / "arrays.npz").exists() else None
+        write_reference_entry(reference, key, result, arrays)
+        new += 1
+    return new
+
+
+def record(chapter: str, reference: Path = REFERENCE_DIR, output_dir: Path | None = None) -> dict:
+    """Run ``chapter`` in the ``paper`` profile, then ship what it requested; returns its manifest row."""
+    cid = chapter_id(chapter)
+    store = store_mod.ResultStore()
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "runs.log"
+        execute_chapter(cid, "paper", log, Path(output_dir or ROOT / "runs"))
+        rows = [r for r in _logged(log) if not r.get("nested")]
+    keys = sorted({r["key"] for r in rows})
+    new = export([r["key"] for r in rows if r["source"] in ("local", "computed")], store, reference)
+    entries = {k: _read_entry(Path(reference) / f"{k}.json.gz") for k in keys}
+    manifest = read_manifest(reference)
+    manifest[cid] = {
+        "keys": keys, "fingerprint": fingerprint(cid), "recorded": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "compute_s": sum(float((e.get("provenance") or {}).get("wall_time_s") or 0.0) for e in entries.values()),
+        "record_wall_s": time.perf_counter() - start, "computed": sum(r["source"] == "computed" for r in rows),
+    }
+    _write_json(Path(reference) / MANIFEST, manifest)
+    manifest[cid]["new"] = new
+    return manifest[cid]
+
+
+def _read_entry(path: Path) -> dict:
+    try:
+        with gzip.open(path, "rt") as f:
+            return json.load(f)
+    except (OSError, ValueError, EOFError) as err:
+        raise store_mod.StoreError(f"reference file {path} is corrupt or truncated ({type(err).__name__}: {err})") from None
+
+
+def coverage(reference: Path = REFERENCE_DIR) -> list[str]:
+    """Problems that would make a fresh ``make book`` compute: unrecorded chapters, stale fingerprints, keys the
+    reference misses (named), unreadable files. Empty when the reference covers the paper book."""
+    manifest = read_manifest(reference)
+    problems = []
+    for cid in chapters():
+        row = manifest.get(cid)
+        if row is None:
+            problems.append(f"chapter {cid} has no reference: run `python -m hcvae.reference record {cid}`")
+            continue
+        if row["fingerprint"] != fingerprint(cid):
+            problems.append(f"chapter {cid}: what decides its paper-profile runs changed since its reference was "
+                            f"recorded (code cells, profile settings, grids or the code it imports); run `python -m "
+                            f"hcvae.reference record {cid}` (it reads what is shipped and computes only what is new)")
+        missing = [k for k in row["keys"] if not (Path(reference) / f"{k}.json.gz").exists()]
+        if missing:
+            problems.append(f"chapter {cid}: {len(missing)} requested run(s) not in the reference: {', '.join(missing[:10])}"
+                            + (" ..." if len(missing) > 10 else ""))
+    return problems
+
+
+def info(reference: Path = REFERENCE_DIR) -> dict:
+    """Size, entry count, compute time and provenance of the reference (for the "How this book was computed" page)."""
+    reference = Path(reference)
+    files = sorted(reference.glob("*.json.gz")) + sorted(reference.glob("*.npz"))
+    manifest = read_manifest(reference)
+    entries = [_read_entry(p) for p in sorted(reference.glob("*.json.gz"))]
+    provs = [e.get("provenance") or {} for e in entries]
+    libs = sorted({json.dumps(p.get("libraries"), sort_keys=True) for p in provs if p.get("libraries")})
+    created = sorted(p["created"] for p in provs if p.get("created"))
+    return {
+        "n_entries": len(entries), "bytes": sum(p.stat().st_size for p in files),
+        "compute_s": sum(float(p.get("wall_time_s") or 0.0) for p in provs),
+        "by_kind": {k: sum(1 for e in entries if e["config"]["kind"] == k) for k in store_mod.KIND_CLASSES},
+        "chapters": {c: {"n": len(r["keys"]), "compute_s": r["compute_s"], "recorded": r["recorded"],
+                         "record_wall_s": r.get("record_wall_s")} for c, r in sorted(manifest.items())},
+        "machines": sorted({f"{p.get('machine')}, {p.get('cpu_count')} CPUs" for p in provs if p.get("machine")}),
+        "libraries": [json.loads(x) for x in libs],
+        "commits": sorted({p["commit"][:10] for p in provs if p.get("commit")}),
+        "first": created[0] if created else None, "last": created[-1] if created else None,
+    }
+
+
+# ---- make reproduce and the diff -------------------------------------------------------------------------------
+
+
+def reference_configs(reference: Path = REFERENCE_DIR) -> list:
+    """The configs of every result the manifest lists, in chapter order, without repeats."""
+    manifest, seen, out = read_manifest(reference), set(), []
+    for cid in chapters():
+        for key in manifest.get(cid, {}).get("keys", []):
+            if key not in seen:
+                seen.add(key)
+                out.append(store_mod.config_from_dict(_read_entry(Path(reference) / f"{key}.json.gz")["config"]))
+    return out
+
+
+def reproduce(scheduler: str | None = None, n_workers: int | None = None, reference: Path = REFERENCE_DIR):
+    """Recompute every reference run into the local store, ignoring the reference (resumable: stored points are
+    read, not recomputed), on a local Dask cluster or ``scheduler``."""
+    from hcvae.runs.sweep import run_sweep
+
+    configs = reference_configs(reference)
+    store = store_mod.ResultStore(reference=None)
+    return run_sweep(configs, store=store, scheduler=scheduler, n_workers=n_workers, progress=True)
+
+
+def _ledger_rows(env: dict) -> list[dict]:
+    """The ledger in the paper profile, measured in a fresh process with ``env`` (which store it reads)."""
+    import subprocess
+
+    code = ("import json; from hcvae.book import claims; "
+            "print(json.dumps([{k: r[k] for k in ('id', 'verdict', 'measured')} for r in claims.ledger('paper')]))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, **env, "HCVAE_NO_COMPUTE": "1", "HCVAE_PROGRESS": "0"}, cwd=ROOT)
+    if proc.returncode != 0:
+        raise RuntimeError(f"measuring the ledger failed:\n{proc.stderr[-4000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def diff(root: Path | None = None, reference: Path = REFERENCE_DIR, with_ledger: bool = True) -> dict:
+    """Compare the recomputed entries under ``root`` (default: the local store) with the reference: per metric the
+    largest relative change over the entries, and per claim the reference verdict beside the new one."""
+    root = Path(root) if root is not None else store_mod.default_root()
+    manifest = read_manifest(reference)
+    keys = sorted({k for row in manifest.values() for k in row["keys"]})
+    per_metric: dict[str, float] = {}
+    compared, missing = 0, []
+    for key in keys:
+        local = root / key / "result.json"
+        if not local.exists():
+            missing.append(key)
+            continue
+        ref = _read_entry(Path(reference) / f"{key}.json.gz")
+        new = json.loads(local.read_text())
+        if (new.get("provenance") or {}).get("migrated_from") is None and new.get("provenance") == ref.get("provenance"):
+            continue  # the same computation (a copy of the reference), not a recomputation
+        compared += 1
+        for path, x, y in _metric_changes(ref, new):
+            per_metric[path] = max(per_metric.get(path, 0.0), _rel(x, y))
+    out = {"compared": compared, "missing": len(missing), "metrics": dict(sorted(per_metric.items())),
+           "largest": max(per_metric.items(), key=lambda kv: kv[1]) if per_metric else None,
+           "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    if with_ledger and compared:
+        old = {r["id"]: r for r in _ledger_rows({"HCVAE_RESULTS": tempfile.mkdtemp(), "HCVAE_REFERENCE": str(reference)})}
+        # the recomputed runs first; a run not recomputed (a partial reproduction) is read from the reference
+        new = {r["id"]: r for r in _ledger_rows({"HCVAE_RESULTS": str(root), "HCVAE_REFERENCE": str(reference)})}
+        out["claims"] = [{"id": cid, "reference": old[cid]["verdict"], "recomputed": new[cid]["verdict"],
+                          "flipped": old[cid]["verdict"] != new[cid]["verdict"]} for cid in old if cid in new]
+        out["flipped"] = sum(c["flipped"] for c in out["claims"])
+    return out
+
+
+def _metric_changes(ref: dict, new: dict):
+    """(metric path, reference value, recomputed value) for every number under ``metrics`` (any depth)."""
+    from hcvae.runs.audit import _numbers
+
+    a = {p: v for p, v in _numbers(ref) if p.split(".")[0] in ("metrics", "information", "landing")}
+    b = dict(_numbers(new))
+    for path, x in a.items():
+        y = b.get(path)
+        if isinstance(x, float) and isinstance(y, float):
+            yield path.split("[")[0], x, y
+
+
+def _rel(x: float, y: float) -> float:
+    import math
+
+    if math.isnan(x) and math.isnan(y):
+        return 0.0
+    return abs(x - y) / max(abs(x), 1e-12)
+
+
+def main(argv=None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m hcvae.reference", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("record", help="run a chapter in the paper profile and ship what it requested")
+    r.add_argument("chapter", nargs="+", help=f"chapter ids: {', '.join(chapters())}")
+    sub.add_parser("coverage", help="does the reference cover every chapter's paper-profile runs?")
+    rep = sub.add_parser("reproduce", help="recompute every reference run, ignoring the reference")
+    rep.add_argument("--scheduler", default=os.environ.get("SCHEDULER") or None)
+    rep.add_argument("--workers", type=int, default=None)
+    d = sub.add_parser("diff", help="compare the recomputation (local store) with the reference")
+    d.add_argument("--root", default=None)
+    d.add_argument("--no-ledger", action="store_true", help="compare metrics only, not the claims' verdicts")
+    sub.add_parser("info", help="size, entries and compute time of the reference")
+    args = parser.parse_args(argv)
+
+    if args.command == "record":
+        for c in args.chapter:
+            try:
+                chapter_path(c)
+            except ValueError as err:
+                parser.error(str(err))
+        for c in args.chapter:
+            row = record(c)
+            print(f"chapter {chapter_id(c)}: {len(row['keys'])} runs ({row['computed']} computed, {row['new']} newly "
+                  f"shipped), {row['record_wall_s'] / 60:.1f} min")
+        return 0
+    if args.command == "coverage":
+        problems = coverage()
+        print("\n".join(problems) if problems else "the reference covers every chapter")
+        return 1 if problems else 0
+    if args.command == "reproduce":
+        if args.workers is not None and args.workers < 1:
+            parser.error("--workers must be >= 1")
+        try:
+            res = reproduce(args.scheduler, args.workers)
+        except KeyboardInterrupt:
+            print("\ninterrupted: every finished run is stored; run `make reproduce` again to resume", file=sys.stderr)
+            return 130
+        print(f"{len(res.configs)} runs: {res.n_cached} already stored, {res.n_computed} computed, "
+              f"{len(res.failures)} failed ({res.wall_time_s / 60:.1f} min)")
+        return 1 if res.failures else 0
+    if args.command == "diff":
+        out = diff(Path(args.root) if args.root else None, with_ledger=not args.no_ledger)
+        _write_json(REFERENCE_DIR / DIFF_FILE, out)
+        print(f"compared {out['compared']} recomputed runs with the reference ({out['missing']} not recomputed)")
+        if out["largest"]:
+            print(f"largest relative change: {out['largest'][1]:.3g} in {out['largest'][0]}")
+        for c in out.get("claims", []):
+            print(f"{'FLIPPED' if c['flipped'] else 'same   '} {c['id']}: {c['reference']} -> {c['recomputed']}")
+        return 1 if out.get("flipped") else 0
+    print(json.dumps(info(), indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

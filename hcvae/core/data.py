@@ -1,0 +1,151 @@
+"""Data sets of the book and their covariance spectrum.
+
+* ``synthetic``: the v1 §5.1.1 data, a K-component Gaussian mixture in N dimensions
+  whose component variances stay below a threshold. The paper gives only
+  "50,000 samples, 8 components, 32 dimensions, component variances below a
+  threshold"; every other choice (how means and variances are drawn) is a
+  parameter of :func:`make_synthetic`, documented there.
+* ``digits``: scikit-learn's 8x8 digits (1,797 images, shipped with scikit-learn,
+  so nothing is downloaded), scaled to [0, 1].
+* ``mnist``, ``fashion_mnist``, ``cifar10``: read from local files by the module
+  named in :data:`FILE_DATASETS` (never downloaded). That module is imported by
+  name, so the result store hashes its source for the runs that use those data
+  sets only.
+
+The phase-transition theory needs lambda_max, the largest eigenvalue of the data
+covariance Sigma = E[(x - <x>)(x - <x>)^T] (v1 eq. 4); :func:`covariance_spectrum`
+computes the whole spectrum with the 1/n (population) normalisation the
+expectation implies.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+BUILTIN_DATASETS = ("synthetic", "digits")
+# name -> hcvae module whose ``load(name, data_dir)`` returns the Dataset (v1 §5.1.2 image data)
+FILE_DATASETS = {"mnist": "image_data", "fashion_mnist": "image_data", "cifar10": "image_data"}
+DATASETS = (*BUILTIN_DATASETS, *FILE_DATASETS)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """An array of samples (rows) with its labels and provenance."""
+
+    name: str
+    x: np.ndarray  # (n, N) float32
+    labels: np.ndarray  # (n,) int, mixture component or digit class
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return self.x.shape[0]
+
+    @property
+    def dim(self) -> int:
+        return self.x.shape[1]
+
+
+def check_data(x, name: str = "x") -> np.ndarray:
+    """Return ``x`` as a float32 (n, N) array, or raise a ValueError saying what is wrong."""
+    x = np.asarray(x)
+    if x.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array (samples x features); got {x.ndim} dimension(s) with shape {x.shape}")
+    if x.shape[0] < 2 or x.shape[1] < 1:
+        raise ValueError(f"{name} needs at least 2 samples and 1 feature; got shape {x.shape}")
+    if not np.issubdtype(x.dtype, np.number):
+        raise ValueError(f"{name} must be numeric; got dtype {x.dtype}")
+    bad = ~np.isfinite(x)
+    if bad.any():
+        rows = np.unique(np.nonzero(bad)[0])
+        raise ValueError(f"{name} contains NaN or infinite values in {rows.size} row(s), first at row {rows[0]}; clean or drop them first")
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def make_synthetic(
+    n_samples: int = 50_000,
+    n_components: int = 8,
+    dim: int = 32,
+    mean_scale: float = 1.0,
+    variance_threshold: float = 0.25,
+    variance_floor: float = 0.05,
+    seed: int = 0,
+) -> Dataset:
+    """The v1 §5.1.1 synthetic Gaussian mixture.
+
+    Component means are drawn i.i.d. from N(0, mean_scale^2 I_dim); each component
+    has a diagonal covariance whose variances are drawn uniformly from
+    [variance_floor, variance_threshold] (the paper's "component variances
+    controlled to be below a threshold"); the mixture weights are equal.
+    Samples are drawn from the mixture with a generator seeded by ``seed``, so
+    the same arguments give the same array.
+    """
+    for pname, value in (("n_samples", n_samples), ("n_components", n_components), ("dim", dim)):
+        if int(value) != value or value < 1:
+            raise ValueError(f"{pname} must be a positive integer; got {value!r}")
+    if n_samples < n_components:
+        raise ValueError(f"n_samples ({n_samples}) must be at least n_components ({n_components})")
+    if not mean_scale > 0:
+        raise ValueError(f"mean_scale must be > 0; got {mean_scale!r}")
+    if not 0 < variance_floor <= variance_threshold:
+        raise ValueError(
+            f"need 0 < variance_floor <= variance_threshold; got variance_floor={variance_floor!r}, variance_threshold={variance_threshold!r}"
+        )
+    rng = np.random.default_rng(seed)
+    means = rng.normal(0.0, mean_scale, size=(n_components, dim))
+    variances = rng.uniform(variance_floor, variance_threshold, size=(n_components, dim))
+    labels = rng.integers(0, n_components, size=n_samples)
+    x = means[labels] + rng.normal(size=(n_samples, dim)) * np.sqrt(variances[labels])
+    meta = dict(
+        means=means, variances=variances, weights=np.full(n_components, 1.0 / n_components),
+        n_samples=n_samples, n_components=n_components, dim=dim, mean_scale=mean_scale,
+        variance_threshold=variance_threshold, variance_floor=variance_floor, seed=seed,
+    )
+    return Dataset("synthetic", x.astype(np.float32), labels, meta)
+
+
+def load_digits_scaled() -> Dataset:
+    """scikit-learn's 8x8 digits (64 features, pixel values 0..16) scaled to [0, 1]."""
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    x = (bunch.data / 16.0).astype(np.float32)
+    return Dataset("digits", x, bunch.target.astype(np.int64),
+                   dict(source="sklearn.datasets.load_digits", scale=1 / 16, image_shape=(1, 8, 8)))
+
+
+def load_dataset(name: str, n_samples: int | None = None, seed: int = 0, data_dir=None) -> Dataset:
+    """Load a data set of the book by name; ``n_samples`` keeps a seeded random subset.
+
+    The synthetic mixture is always generated with its own fixed seed (0) so that
+    every experiment sees the same population; ``seed`` only picks the subset.
+    File-backed data sets are read from ``data_dir`` (default ``$HCVAE_DATA_DIR``).
+    """
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; allowed values: {', '.join(DATASETS)}")
+    if name in FILE_DATASETS:
+        ds = importlib.import_module(f"hcvae.core.{FILE_DATASETS[name]}").load(name, data_dir)
+    else:
+        ds = make_synthetic() if name == "synthetic" else load_digits_scaled()
+    if n_samples is None or n_samples >= ds.n:
+        return ds
+    if int(n_samples) != n_samples or n_samples < 2:
+        raise ValueError(f"n_samples must be an integer >= 2 or None; got {n_samples!r}")
+    idx = np.sort(np.random.default_rng(seed).choice(ds.n, size=int(n_samples), replace=False))
+    return Dataset(ds.name, ds.x[idx], ds.labels[idx], {**ds.meta, "subset_of": ds.n, "subset_seed": seed})
+
+
+def covariance_spectrum(x) -> np.ndarray:
+    """Eigenvalues of the data covariance, largest first (float64, 1/n normalisation)."""
+    x = check_data(x).astype(np.float64)
+    centred = x - x.mean(axis=0)
+    cov = centred.T @ centred / x.shape[0]
+    return np.linalg.eigvalsh(cov)[::-1].clip(min=0.0)
+
+
+def lambda_max(x) -> float:
+    """The largest eigenvalue of the data covariance (v1 eq. 4)."""
+    return float(covariance_spectrum(x)[0])

@@ -1,0 +1,250 @@
+"""Experiment configs and ``run(config)``; the ``quick`` and ``paper`` profiles are in :mod:`hcvae.runs.profiles`.
+
+A config is a frozen dataclass validated at construction, so a bad value fails
+before any data are loaded or any model is trained. ``run`` returns the stored
+result when the result store has it (see :mod:`hcvae.runs.store`) and otherwise
+trains, evaluates, stores and returns it.
+
+What the profiles choose here:
+
+* ``quick``: small enough that every notebook runs in the test suite (a 5,000-sample
+  subset of the synthetic data, short training, one seed);
+* ``paper``: the reproduction at the paper's scale (50,000 synthetic samples,
+  batch 512 and learning rate 3e-3 as v1 Appendix B, several seeds).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from hcvae.core.data import BUILTIN_DATASETS, DATASETS, covariance_spectrum, load_dataset
+from hcvae.core.metrics import active_units, encode, evaluate
+from hcvae.core.models import ARCHITECTURES, DEFAULT_HIDDEN, MLP_ARCHITECTURES, build_vae, check_hidden
+from hcvae.core.objectives import RECON_ESTIMATORS, kl_standard_normal, negative_elbo
+from hcvae.core.train import train, validate_training
+from hcvae.core.validation import check_choice
+from hcvae.runs.profiles import PROFILES, profile_settings, resolve_profile
+from hcvae.runs.store import ResultStore
+
+DATASET_SIZES = {"synthetic": 50_000, "digits": 1_797, "mnist": 60_000, "fashion_mnist": 60_000, "cifar10": 50_000}
+
+
+@dataclass(frozen=True)
+class VAEConfig:
+    """One Gaussian-VAE training run; ``sigma2_decoder = sigma2_ratio * lambda_max`` of the data it sees."""
+
+    KIND = "vae"  # the result store's key: kind, canonical config and VERSION (see hcvae.runs.store)
+    VERSION = 1
+    ADDED_FIELDS = {"hidden": (256, 128)}  # fields added since VERSION 1, at the value that reproduces it
+
+    dataset: str = "synthetic"
+    architecture: str = "mlp"
+    sigma2_ratio: float = 1.0
+    latent_dim: int = 8
+    epochs: int = 60
+    batch_size: int = 512
+    lr: float = 3e-3
+    lr_schedule: str = "cosine"
+    seed: int = 0
+    n_samples: int | None = None
+    recon_estimator: str = "auto"  # "auto": exact expectation for a linear decoder, one sample otherwise
+    hidden: tuple[int, ...] = DEFAULT_HIDDEN  # the MLP encoder's layer widths; the decoder mirrors them
+
+    def __post_init__(self):
+        check_choice("dataset", self.dataset, DATASETS)
+        check_choice("architecture", self.architecture, ARCHITECTURES)
+        check_choice("recon_estimator", self.recon_estimator, ("auto", *RECON_ESTIMATORS))
+        object.__setattr__(self, "hidden", check_hidden(self.hidden, self.architecture))
+        if self.recon_estimator == "analytic" and self.architecture != "linear":
+            raise ValueError("recon_estimator='analytic' needs architecture='linear'; use 'auto' or 'sample'")
+        if not (isinstance(self.sigma2_ratio, (int, float)) and self.sigma2_ratio > 0 and math.isfinite(self.sigma2_ratio)):
+            raise ValueError(f"sigma2_ratio (sigma2_decoder / lambda_max) must be a finite number > 0; got {self.sigma2_ratio!r}")
+        if not isinstance(self.latent_dim, int) or self.latent_dim < 1:
+            raise ValueError(f"latent_dim must be an integer >= 1; got {self.latent_dim!r}")
+        if not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be an integer >= 0; got {self.seed!r}")
+        if self.n_samples is not None and (not isinstance(self.n_samples, int) or self.n_samples < 2):
+            raise ValueError(f"n_samples must be None (all) or an integer >= 2; got {self.n_samples!r}")
+        validate_training(self.data_size, self.epochs, self.batch_size, self.lr, self.lr_schedule)
+
+    @property
+    def data_size(self) -> int:
+        full = DATASET_SIZES[self.dataset]
+        return full if self.n_samples is None else min(self.n_samples, full)
+
+    @property
+    def estimator(self) -> str:
+        if self.recon_estimator != "auto":
+            return self.recon_estimator
+        return "analytic" if self.architecture == "linear" else "sample"
+
+    def compute(self, store=None, progress: bool | None = None) -> tuple[dict, dict]:
+        """Train and evaluate this run (what :func:`run` stores)."""
+        result, state_dict, _ = train_vae(self, progress)
+        return result, state_dict
+
+    @classmethod
+    def from_profile(cls, profile: str, dataset: str, architecture: str = "mlp", **overrides) -> "VAEConfig":
+        """A config with ``profile``'s training settings for (``dataset``, ``architecture``), then ``overrides``."""
+        check_choice("dataset", dataset, DATASETS)
+        check_choice("architecture", architecture, ARCHITECTURES)
+        settings = profile_settings(profile)[(dataset, architecture)]
+        return cls(dataset=dataset, architecture=architecture, **{**settings, **overrides})
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, (np.floating, float)):
+        return float(obj)
+    if isinstance(obj, (np.integer, int)) and not isinstance(obj, bool):
+        return int(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    return obj
+
+
+def _epoch_monitor(x_eval: torch.Tensor):
+    """Per-epoch KL and active units on a fixed evaluation subset."""
+    def monitor(epoch, model):
+        mu, logvar = encode(model, x_eval)
+        kl = kl_standard_normal(torch.as_tensor(mu), torch.as_tensor(logvar)).sum(-1).mean()
+        units = active_units(mu, logvar)
+        return {"eval_kl": float(kl), "active_burda": units["active_burda"], "active_paper": units["active_paper"]}
+    return monitor
+
+
+def train_vae(config: VAEConfig, progress: bool | None = None) -> tuple[dict, dict, torch.nn.Module]:
+    """Train and evaluate ``config`` (no store): the result dict, the model's state dict and the model."""
+    start = time.perf_counter()
+    data = load_dataset(config.dataset, config.n_samples, seed=0)  # same subset for every training seed
+    spectrum = covariance_spectrum(data.x)
+    lam_max = float(spectrum[0])
+    sigma2 = config.sigma2_ratio * lam_max
+    torch.manual_seed(config.seed)
+    model = build_vae(data.dim, config.latent_dim, sigma2, config.architecture, data.meta.get("image_shape"),
+                      config.hidden)
+    x_eval = torch.as_tensor(data.x[np.random.default_rng(0).permutation(data.n)[:5000]])
+    history = train(
+        model, data.x, epochs=config.epochs, batch_size=config.batch_size, lr=config.lr, seed=config.seed,
+        lr_schedule=config.lr_schedule, progress=progress,
+        loss_fn=lambda m, xb, **_: negative_elbo(m, xb, recon_estimator=config.estimator),
+        callbacks=[_epoch_monitor(x_eval)],
+        desc=f"{config.dataset}/{config.architecture} r={config.sigma2_ratio:g} seed={config.seed}",
+    )
+    result = {
+        "data": {"n": data.n, "dim": data.dim, "lambda_max": lam_max, "spectrum": spectrum},
+        "sigma2_decoder": sigma2,
+        "metrics": evaluate(model, data.x, mc_seed=config.seed),
+        "history": history,
+        "wall_time_s": time.perf_counter() - start,
+    }
+    return result, model.state_dict(), model
+
+
+class MissingRun(LookupError):
+    """A run that would have to be computed where computing is switched off ($HCVAE_NO_COMPUTE)."""
+
+
+_DEPTH = [0]  # runs started inside another run's compute (HCT's collapsed reference) are logged as nested
+
+
+def compute_entry(config, store=None, progress: bool | None = None) -> tuple[dict, dict | None, dict | None]:
+    """Compute ``config`` on one thread (so the numbers do not depend on the machine's core count or on whether a
+    Dask worker or this process computes it): ``(JSON-ready result, state dict or None, arrays or None)``."""
+    from hcvae.core.train import one_thread
+
+    start = time.perf_counter()
+    _DEPTH[0] += 1
+    try:
+        with one_thread():
+            out = config.compute(store=store, progress=progress)
+    finally:
+        _DEPTH[0] -= 1
+    result, state_dict, arrays = (*out, None) if len(out) == 2 else out
+    result = _jsonable(result)
+    result.setdefault("wall_time_s", time.perf_counter() - start)
+    return result, state_dict, arrays
+
+
+def run(config, store: ResultStore | None = None, force: bool = False, progress: bool | None = None,
+        need_weights: bool = False) -> dict:
+    """Compute ``config``'s result, or return it from the store (the local store, then the shipped reference).
+
+    ``config`` is any stored experiment config (a dataclass with ``KIND``, ``VERSION`` and a
+    ``compute(store, progress)`` method returning ``(result, state_dict or None[, arrays])``):
+    :class:`VAEConfig` here, :class:`hcvae.runs.hct.HCTConfig` for Historical Consensus Training and its controls, and
+    so on. For a :class:`VAEConfig` the result holds the config, the data's lambda_max and spectrum,
+    sigma2_decoder, every metric of :func:`hcvae.core.metrics.evaluate`, the per-epoch history and the wall time (the
+    linear-VAE closed form at the same sigma2_decoder is :func:`hcvae.core.theory.linear_vae_optimum` of the stored
+    spectrum). ``need_weights``: recompute locally when the result is served without weights (the reference
+    ships none). An unwritable store is reported before any training.
+    """
+    from hcvae.runs.store import _log_source, config_key, kind_of
+
+    if not callable(getattr(config, "compute", None)):
+        raise TypeError(f"config must be an experiment config with a compute() method (VAEConfig, HCTConfig, ...); "
+                        f"got {type(config).__name__}")
+    kind_of(config)
+    store = store if store is not None else ResultStore()
+    nested = _DEPTH[0] > 0
+    if not force:
+        cached, source = store.lookup(config)
+        if cached is not None and not (need_weights and not (source == "local" and store.has_weights(config))):
+            _log_source(config, source, nested)
+            return cached
+    if os.environ.get("HCVAE_NO_COMPUTE") not in (None, "", "0"):
+        raise MissingRun(f"{config_key(config)} is in neither the store ({store.root}) nor the reference "
+                         f"({store.reference}), and $HCVAE_NO_COMPUTE forbids computing it: {config}")
+    store.check_writable()
+    with store.computing(config) as done_meanwhile:
+        if done_meanwhile is not None and not (need_weights and not store.has_weights(config)):
+            _log_source(config, "local", nested)
+            return done_meanwhile
+        start = time.perf_counter()
+        result, state_dict, arrays = compute_entry(config, store=store, progress=progress)
+        from hcvae.runs.store import provenance
+
+        saved = store.save(config, result, state_dict=state_dict, arrays=arrays,
+                           provenance_=provenance(config, time.perf_counter() - start, threads=1))
+    _log_source(config, "computed", nested)
+    return saved
+
+
+def phase_sweep_configs(profile: str, datasets=BUILTIN_DATASETS, architectures=MLP_ARCHITECTURES, ratios=None, seeds=None) -> list[VAEConfig]:
+    """The configs of the phase-transition sweep (v1 §3.2): data set x architecture x ratio x seed."""
+    settings = profile_settings(profile)
+    ratios = settings["ratios"] if ratios is None else tuple(ratios)
+    seeds = settings["seeds"] if seeds is None else tuple(seeds)
+    return [
+        VAEConfig.from_profile(profile, ds, architecture=arch, sigma2_ratio=float(r), seed=int(s))
+        for ds in datasets for arch in architectures for r in ratios for s in seeds
+    ]
+
+
+def run_all(configs, store: ResultStore | None = None, progress: bool | None = None) -> list[dict]:
+    """Run (or load) each config in turn, with one progress bar over the list."""
+    from hcvae.core.train import _progress_enabled
+
+    configs = list(configs)
+    store = store if store is not None else ResultStore()
+    results = []
+    if _progress_enabled(progress):
+        from tqdm.auto import tqdm
+
+        configs_iter = tqdm(configs, desc="runs", unit="run")
+    else:
+        configs_iter = configs
+    for cfg in configs_iter:
+        results.append(run(cfg, store=store, progress=False))
+    return results

@@ -1,0 +1,218 @@
+"""Historical Consensus Training runs and their controls, through the result store (v1 §5.3-5.4).
+
+:class:`HCTConfig` is one run at a fixed sigma'^2 / lambda_max (2 in the chapter: the
+violating condition under which v1 says vanilla VAEs collapse and HCT does not):
+
+* ``method="hct"``: Algorithm 1 (:func:`hcvae.methods.consensus.historical_consensus`) on
+  R0 EM clusterings;
+* ``method="single"``: the same loss with one clustering from the start (the one
+  with the highest EM likelihood) and no consensus, for the same epoch budget;
+* ``method="vanilla"``: the negative ELBO alone (beta = 0) for the same budget.
+
+Every method tracks ell_C on all R0 clusterings each epoch and the Euclidean
+distance in parameter space to a reference model trained at
+``collapsed_ratio * lambda_max`` (v1 Figure 2 right uses 10) from the same
+initial weights; that reference is a :class:`hcvae.runs.experiments.VAEConfig` run, so
+it is stored and shared. ``experiments.run(HCTConfig(...))`` stores the result.
+
+The epoch budget of the controls is HCT's with the refinement cap:
+(log2 R0 - 1) * E + max_refine_epochs + E_final.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, fields
+
+import numpy as np
+import torch
+
+from hcvae.methods.barrier import delta_summary
+from hcvae.methods.clustering import INIT_PARAMS, READINGS, epsilon_excludes_collapse, fit_gmms
+from hcvae.methods.consensus import (BETA_SCHEDULES, CYCLING, XHATS, HCTSettings, fixed_set_training,
+                                     historical_consensus, parameter_distance, reconstruction_landing, selection_sizes)
+from hcvae.core.data import DATASETS, covariance_spectrum, load_dataset
+from hcvae.core.metrics import evaluate, information_check
+from hcvae.core.models import ARCHITECTURES, DEFAULT_HIDDEN, build_vae, check_hidden
+from hcvae.core.train import TrainingDiverged
+from hcvae.core.validation import check_choice
+from hcvae.runs.experiments import DATASET_SIZES, VAEConfig, run
+from hcvae.runs.profiles import profile_settings
+from hcvae.runs.store import ResultStore
+
+METHODS = ("hct", "single", "vanilla")
+N_COMPONENTS = {"synthetic": 8, "digits": 10}  # the true number of components / classes
+
+
+@dataclass(frozen=True)
+class HCTConfig:
+    """One run of Algorithm 1 or of a control; the HCT hyper-parameters default to v1 Appendix B."""
+
+    KIND = "hct"
+    # 2: the x_hat reading (``xhat``) and the information check; results gain "landing_sample" and "information"
+    VERSION = 2
+    ADDED_FIELDS = {"xhat": "mean", "hidden": (256, 128)}  # the values that reproduce entries made before them
+
+    dataset: str = "synthetic"
+    method: str = "hct"
+    sigma2_ratio: float = 2.0
+    architecture: str = "mlp"
+    latent_dim: int = 8
+    n_samples: int | None = None
+    r0: int = 16
+    n_components: int | None = None  # None: the data set's true number (8 synthetic, 10 digits)
+    em_init: str = "kmeans"
+    epochs_per_round: int = 30
+    epsilon: float = 1e-4
+    max_refine_epochs: int = 100
+    final_epochs: int = 30
+    beta: float = 1.0
+    beta_final: float = 4.0
+    beta_schedule: str = "annealed"
+    keep_ratio: float = 0.5
+    reading: str = "min_k"
+    cycling: str = "batch"
+    batch_size: int = 512
+    lr: float = 3e-3
+    seed: int = 0
+    collapsed_ratio: float | None = 10.0
+    xhat: str = "sample"  # which reconstruction enters ell_C: f(z), z ~ q(z|x), or "mean", f(mu(x)) (hcvae.methods.consensus)
+    hidden: tuple[int, ...] = DEFAULT_HIDDEN
+
+    def __post_init__(self):
+        check_choice("dataset", self.dataset, DATASETS)
+        check_choice("method", self.method, METHODS)
+        check_choice("architecture", self.architecture, ARCHITECTURES)
+        check_choice("em_init", self.em_init, INIT_PARAMS)
+        check_choice("reading", self.reading, READINGS)
+        check_choice("cycling", self.cycling, CYCLING)
+        check_choice("beta_schedule", self.beta_schedule, BETA_SCHEDULES)
+        check_choice("xhat", self.xhat, XHATS)
+        object.__setattr__(self, "hidden", check_hidden(self.hidden, self.architecture))
+        for name in ("sigma2_ratio", "collapsed_ratio"):
+            value = getattr(self, name)
+            if value is None and name == "collapsed_ratio":
+                continue
+            if not (isinstance(value, (int, float)) and value > 0 and math.isfinite(value)):
+                raise ValueError(f"{name} (sigma2_decoder / lambda_max) must be a finite number > 0; got {value!r}")
+        for name in ("latent_dim", "seed"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < (1 if name == "latent_dim" else 0):
+                raise ValueError(f"{name} must be an integer >= {1 if name == 'latent_dim' else 0}; got {value!r}")
+        if self.n_samples is not None and (not isinstance(self.n_samples, int) or self.n_samples < 2):
+            raise ValueError(f"n_samples must be None (all) or an integer >= 2; got {self.n_samples!r}")
+        if self.n_components is not None and (not isinstance(self.n_components, int) or self.n_components < 1):
+            raise ValueError(f"n_components must be None (the data set's own) or an integer >= 1; got {self.n_components!r}")
+        selection_sizes(self.r0, self.keep_ratio)  # R0 a power of two (for halving), >= 2
+        self.settings()  # every HCT hyper-parameter, checked by HCTSettings
+
+    @property
+    def data_size(self) -> int:
+        full = DATASET_SIZES[self.dataset]
+        return full if self.n_samples is None else min(self.n_samples, full)
+
+    @property
+    def k(self) -> int:
+        return self.n_components if self.n_components is not None else N_COMPONENTS[self.dataset]
+
+    @property
+    def budget(self) -> int:
+        """The epoch budget of the controls: Stage 1 + the refinement cap + Stage 3."""
+        rounds = len(selection_sizes(self.r0, self.keep_ratio)) - 1
+        return rounds * self.epochs_per_round + self.max_refine_epochs + self.final_epochs
+
+    def settings(self) -> HCTSettings:
+        own = {f.name for f in fields(HCTSettings)}
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name in own}
+        if self.method == "vanilla":
+            values.update(beta=0.0, beta_final=0.0)
+        return HCTSettings(**values)
+
+    def collapsed_reference(self) -> VAEConfig | None:
+        """The VAE at ``collapsed_ratio * lambda_max`` from the same initial weights (v1 §5.3)."""
+        if self.collapsed_ratio is None:
+            return None
+        return VAEConfig(dataset=self.dataset, architecture=self.architecture, sigma2_ratio=float(self.collapsed_ratio),
+                         latent_dim=self.latent_dim, epochs=self.budget, batch_size=self.batch_size, lr=self.lr,
+                         lr_schedule="constant", seed=self.seed, n_samples=self.n_samples, hidden=self.hidden)
+
+    @classmethod
+    def from_profile(cls, profile: str, dataset: str, **overrides) -> "HCTConfig":
+        """A config with ``profile``'s HCT settings for ``dataset``, then ``overrides``."""
+        check_choice("dataset", dataset, DATASETS)
+        return cls(dataset=dataset, **{**profile_settings(profile)["hct"][dataset], **overrides})
+
+    def compute(self, store=None, progress: bool | None = None) -> tuple[dict, dict]:
+        """Fit the clusterings, train, evaluate (what :func:`hcvae.runs.experiments.run` stores)."""
+        return _compute(self, store, progress)
+
+
+def _stage_metrics(x: np.ndarray, seed: int):
+    def at_stage_end(stage, model):
+        m = evaluate(model, x, mc_seed=seed)
+        return {k: m[k] for k in ("kl", "active_burda", "active_paper", "mse", "neg_elbo", "mutual_information")}
+    return at_stage_end
+
+
+def _compute(config: HCTConfig, store, progress) -> tuple[dict, dict]:
+    start = time.perf_counter()
+    store = store if store is not None else ResultStore()
+    data = load_dataset(config.dataset, config.n_samples, seed=0)
+    spectrum = covariance_spectrum(data.x)
+    lam_max = float(spectrum[0])
+    sigma2 = config.sigma2_ratio * lam_max
+    t0 = time.perf_counter()
+    clusterings = fit_gmms(data.x, config.k, config.r0, init_params=config.em_init)
+    em_time = time.perf_counter() - t0
+    callbacks, reference = [], config.collapsed_reference()
+    if reference is not None:
+        try:
+            ref_result = run(reference, store=store, progress=progress, need_weights=True)
+        except TrainingDiverged as err:
+            raise TrainingDiverged(f"the collapsed reference run of this HCT run diverged ({reference}): {err}") from None
+        ref_model = build_vae(data.dim, config.latent_dim, reference.sigma2_ratio * lam_max, config.architecture,
+                              data.meta.get("image_shape"), config.hidden)
+        ref_model.load_state_dict(store.load_weights(reference))
+        callbacks.append(lambda epoch, m: {"dist_collapsed": parameter_distance(m, ref_model)})
+    torch.manual_seed(config.seed)  # the same initial weights as the reference run (hcvae.runs.experiments.train_vae)
+    model = build_vae(data.dim, config.latent_dim, sigma2, config.architecture, data.meta.get("image_shape"),
+                      config.hidden)
+    settings = config.settings()
+    at_stage_end = _stage_metrics(data.x, config.seed)
+    if config.method == "hct":
+        record = historical_consensus(model, data.x, clusterings, settings, progress=progress, callbacks=callbacks,
+                                      on_stage_end=at_stage_end)
+        final = record["final_clustering"]
+    else:
+        best = int(np.argmax([c.log_likelihood for c in clusterings]))
+        active = [best] if config.method == "single" else list(range(len(clusterings)))
+        record = fixed_set_training(model, data.x, clusterings, active, config.budget, settings, progress=progress,
+                                    callbacks=callbacks, stage=config.method)
+        record["stage_end"] = {"final": at_stage_end("final", model)}
+        final = best
+    metrics = evaluate(model, data.x, mc_seed=config.seed)
+    bound = delta_summary(data.x, clusterings)
+    eps_t = record["refinement"]["final_full"] if config.method == "hct" else None
+    result = {
+        "data": {"n": data.n, "dim": data.dim, "lambda_max": lam_max},
+        "sigma2_decoder": sigma2,
+        "clusterings": {"log_likelihood": [c.log_likelihood for c in clusterings], "n_components": config.k},
+        "record": record,
+        "metrics": metrics,
+        "landing": reconstruction_landing(model, data.x, clusterings[final], "mean"),
+        "landing_sample": reconstruction_landing(model, data.x, clusterings[final], "sample", seed=config.seed),
+        # the code must carry the label information the sampled reconstructions show (hcvae.core.metrics)
+        "information": information_check(model, data.x, clusterings[final].means, clusterings[final].labels,
+                                         seed=config.seed),
+        "delta": bound["delta"],
+        # v1 Theorem 4.4: epsilon_T < delta excludes collapse; epsilon_T is the max ell_C reached at the end of Stage 2
+        "epsilon_t": eps_t,
+        "epsilon_t_below_delta": None if eps_t is None else epsilon_excludes_collapse(eps_t, bound["delta"]),
+        "collapsed_reference": None if reference is None else {
+            "sigma2_ratio": reference.sigma2_ratio, "kl": ref_result["metrics"]["kl"],
+            "distance_final": parameter_distance(model, ref_model)},
+        "em_time_s": em_time,
+        "wall_time_s": time.perf_counter() - start,
+    }
+    return result, model.state_dict()

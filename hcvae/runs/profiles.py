@@ -1,0 +1,136 @@
+"""The ``quick`` and ``paper`` profiles: which configs each chapter runs.
+
+A profile only chooses configs; every setting that changes a result is part of
+the config itself, which the result store hashes. So this table is kept out of
+the store's code hash: editing one chapter's profile never invalidates another
+chapter's stored runs.
+"""
+
+from __future__ import annotations
+
+import os
+
+from hcvae.core.validation import check_choice
+
+PROFILES = ("quick", "paper")
+
+# Per profile: seeds, the sigma'^2 / lambda_max grid, and training settings per
+# (data set, architecture). The MLP uses v1 Appendix B's optimiser (Adam, lr 3e-3;
+# batch 512 on the synthetic data). The linear VAE is the theory check, not a
+# method of the paper: it gets the larger learning rate and longer training it
+# needs to reach its closed-form optimum (see the phase-transition section).
+_PROFILE_SETTINGS = {
+    "quick": {
+        "seeds": (0,),
+        "ratios": (0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 5.0),
+        ("synthetic", "mlp"): dict(n_samples=5_000, epochs=20, batch_size=128, lr=3e-3),
+        ("synthetic", "linear"): dict(n_samples=5_000, epochs=60, batch_size=128, lr=1e-2),
+        ("digits", "mlp"): dict(n_samples=None, epochs=60, batch_size=128, lr=3e-3),
+        ("digits", "linear"): dict(n_samples=None, epochs=300, batch_size=128, lr=3e-2),
+        # theorem-bound chapters: R0 EM clusterings (v1 §5.5.1 uses 16) on how many samples
+        "clusterings": dict(r0=8, n_samples={"synthetic": 5_000, "digits": None}),
+        # Historical Consensus Training (v1 Algorithm 1) and its controls, per data set
+        "hct": {
+            "synthetic": dict(n_samples=5_000, r0=8, epochs_per_round=5, max_refine_epochs=10, final_epochs=5, batch_size=128),
+            "digits": dict(n_samples=None, r0=8, epochs_per_round=10, max_refine_epochs=20, final_epochs=10, batch_size=128),
+        },
+        # chapter 04's sensitivity check: v1 Appendix B's MLP (1024, 512, 256; 48 latents) at a reduced scale
+        "hct_appendix_b": dict(n_samples=2_000, r0=4, epochs_per_round=3, max_refine_epochs=4, final_epochs=3,
+                               batch_size=128, latent_dim=48, hidden=(1024, 512, 256), seeds=(0,)),
+        # the baselines of v1 Table 1 (§5.1.2): training settings per data set, the EM-type inner loop, beta grid, seeds
+        "baselines": {
+            "synthetic": dict(n_samples=5_000, epochs=10, batch_size=128, lr=3e-3, warmup_epochs=5),
+            "digits": dict(n_samples=None, epochs=20, batch_size=128, lr=3e-3, warmup_epochs=10),
+            **{name: dict(n_samples=5_000, epochs=10, batch_size=128, lr=3e-3, warmup_epochs=5)
+               for name in ("mnist", "fashion_mnist", "cifar10")},
+            "em_type": dict(encoder_steps_max=10, encoder_check_every=5, em_epochs=3),
+            "betas": (1, 2, 4, 8),
+            "seeds": (0,),
+            # chapter 06: the sigma'^2 / lambda_max of its tables (the main one first) and of its KL-against-ratio
+            # sweep; seeds away from the main ratio and of the conv table, per kind of run (at the main ratio:
+            # "seeds" above for the baselines, chapter 04's seeds for HCT, chapter 05's for the Spherical VAE)
+            "table_ratios": (2.0, 5.0),
+            "sweep_ratios": (0.5, 2.0, 5.0),
+            "other_seeds": dict(baseline=(0,), hct=(0,), spherical=(0,)),
+            "conv_seeds": dict(baseline=(0,), hct=(0,)),
+        },
+        # the Spherical VAE (v4 §3.3, §4.1): training settings per data set, seeds, the lambda_1 grid of its sweep
+        "spherical": {
+            "synthetic": dict(n_samples=5_000, epochs=20, batch_size=128, lr=3e-3),
+            "digits": dict(n_samples=None, epochs=40, batch_size=128, lr=3e-3),
+            "seeds": (0,),
+            "lambda_boundary_grid": (0.0, 10.0, 100.0, 1000.0),
+        },
+    },
+    "paper": {
+        "seeds": (0, 1, 2),
+        "ratios": (0.1, 0.25, 0.5, 0.75, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0, 5.0),
+        ("synthetic", "mlp"): dict(n_samples=None, epochs=60, batch_size=512, lr=3e-3),
+        ("synthetic", "linear"): dict(n_samples=None, epochs=60, batch_size=512, lr=1e-2),
+        ("digits", "mlp"): dict(n_samples=None, epochs=400, batch_size=128, lr=3e-3),
+        ("digits", "linear"): dict(n_samples=None, epochs=600, batch_size=128, lr=1e-2),
+        "clusterings": dict(r0=16, n_samples={"synthetic": None, "digits": None}),
+        # v1 Appendix B: E = 30, epsilon 1e-4, beta 1 -> 4 annealed, batch 512 (digits: 128, it has 1,797 rows);
+        # R0 = 16 (§5.5.1; Appendix B's 24 cannot halve to 2). Refinement capped at 100 epochs.
+        "hct": {
+            "synthetic": dict(n_samples=None, r0=16, epochs_per_round=30, max_refine_epochs=100, final_epochs=30, batch_size=512),
+            "digits": dict(n_samples=None, r0=16, epochs_per_round=30, max_refine_epochs=100, final_epochs=30, batch_size=128),
+        },
+        # v1 Appendix B's MLP at chapter 07's ablation scale (10,000 synthetic samples, its shortened schedule)
+        "hct_appendix_b": dict(n_samples=10_000, r0=16, epochs_per_round=10, max_refine_epochs=30, final_epochs=10,
+                               batch_size=128, latent_dim=48, hidden=(1024, 512, 256), seeds=(0, 1)),
+        # the baselines at v1 Appendix B's optimiser (batch 512, lr 3e-3; digits batch 128), linear KL warm-up over
+        # the first third (synthetic) / quarter (digits), He et al. (2019)'s inner loop for EM-type; v1 averages 5 runs
+        "baselines": {
+            "synthetic": dict(n_samples=None, epochs=60, batch_size=512, lr=3e-3, warmup_epochs=20),
+            "digits": dict(n_samples=None, epochs=400, batch_size=128, lr=3e-3, warmup_epochs=100),
+            **{name: dict(n_samples=None, epochs=60, batch_size=512, lr=3e-3, warmup_epochs=20)
+               for name in ("mnist", "fashion_mnist", "cifar10")},
+            # EM-type alternates for the first 5 epochs only (He et al. stop aggressive training early): each
+            # alternating epoch costs about 40 plain ones, so the whole run would not fit the chapter's budget
+            "em_type": dict(encoder_steps_max=100, encoder_check_every=15, em_epochs=5),
+            "betas": (1, 2, 4, 8),
+            "seeds": (0, 1, 2, 3, 4),
+            "table_ratios": (2.0, 5.0),
+            "sweep_ratios": (0.5, 1.0, 2.0, 5.0),
+            "other_seeds": dict(baseline=(0, 1, 2), hct=(0,), spherical=(0, 1, 2)),
+            "conv_seeds": dict(baseline=(0, 1, 2), hct=(0,)),
+        },
+        # the Spherical VAE at the paper's scale: 50,000 x 32 synthetic samples, batch 512 (v1 Appendix B's optimiser)
+        "spherical": {
+            "synthetic": dict(n_samples=None, epochs=60, batch_size=512, lr=3e-3),
+            "digits": dict(n_samples=None, epochs=400, batch_size=128, lr=3e-3),
+            "seeds": (0, 1, 2),
+            "lambda_boundary_grid": (0.0, 10.0, 100.0, 1000.0),
+        },
+    },
+}
+
+
+# The diffusion chapter (v1 §7), per profile: how much data, how big a denoiser, how long each model trains, which
+# models (names of hcvae.runs.diffusion.MODEL_SPECS), how many samples each sampling run draws, how many unseen
+# random schedules join the four published ones at sampling time, and the grid of the x_0-gain probe. ``quick``
+# must run the whole chapter in well under a minute on one core.
+_DIFFUSION_QUICK_MODELS = ("DDPM, timestep", "DDPM, noise level", "DDPM, t + noise level", "DDPM, all R schedules",
+                           "Algorithm 2")
+_PROFILE_SETTINGS["quick"]["diffusion"] = dict(
+    n_samples={"synthetic": 3000, "digits": None}, T=1000, hidden=64, depth=2, batch_size=128, lr=3e-3, R=4,
+    epochs_per_round=20, models=_DIFFUSION_QUICK_MODELS, n_generated=300, unseen_schedules=0, gain_points=200,
+    gain_grid=25)
+_PROFILE_SETTINGS["paper"]["diffusion"] = dict(
+    n_samples={"synthetic": 6000, "digits": None}, T=1000, hidden=128, depth=2, batch_size=256, lr=2e-3, R=8,
+    epochs_per_round=30, models=(*_DIFFUSION_QUICK_MODELS, "Algorithm 2, timestep only"), n_generated=600,
+    unseen_schedules=2, gain_points=500, gain_grid=60)
+
+
+def resolve_profile(profile: str) -> str:
+    """The profile to run: ``$HCVAE_PROFILE`` when set (``make book`` sets it to ``paper``), else ``profile``."""
+    chosen = os.environ.get("HCVAE_PROFILE") or profile
+    check_choice("profile", chosen, PROFILES)
+    return chosen
+
+
+def profile_settings(profile: str) -> dict:
+    """Seeds, the ratio grid and per-(data set, architecture) training settings of a profile."""
+    check_choice("profile", profile, PROFILES)
+    return _PROFILE_SETTINGS[profile]

@@ -1,0 +1,51 @@
+"""The package reads as layers, and imports flow one way: core <- methods <- runs <- chapters <- book.
+
+Every import of every module counts, at module level or inside a function, relative or absolute, and modules
+loaded by name (``importlib.import_module`` of a literal): :func:`hcvae.runs.closure.imports_of`. The four command
+lines at the top (``python -m hcvae.notebook|sweep|store|reference``) only hand over to their module."""
+
+from pathlib import Path
+
+import pytest
+
+import hcvae
+from hcvae.runs.closure import imports_of
+
+LAYERS = ("core", "methods", "runs", "chapters", "book")
+PACKAGE = Path(hcvae.__file__).parent
+MODULES = sorted(f"hcvae.{p.relative_to(PACKAGE).with_suffix('').as_posix().replace('/', '.')}"
+                 for p in PACKAGE.rglob("*.py") if p.name != "__init__.py")
+
+
+def _layer(module: str) -> int | None:
+    parts = module.split(".")
+    return LAYERS.index(parts[1]) if len(parts) > 2 and parts[1] in LAYERS else None
+
+
+def test_every_module_lives_in_a_layer_or_is_a_command_line():
+    loose = [m for m in MODULES if _layer(m) is None]
+    assert sorted(loose) == ["hcvae.notebook", "hcvae.reference", "hcvae.store", "hcvae.sweep"], loose
+    for m in loose:  # a command line hands over to the module that does the work, nothing more
+        text = (PACKAGE / f"{m.split('.')[1]}.py").read_text()
+        assert text.count("import") == 2 and "def " not in text, m
+
+
+@pytest.mark.parametrize("module", [m for m in MODULES if _layer(m) is not None])
+def test_imports_flow_down_the_layers(module):
+    mine = _layer(module)
+    upward = sorted(m for m in imports_of(module) if (_layer(m) or -1) > mine)
+    assert not upward, f"{module} ({LAYERS[mine]}) imports from a higher layer: {upward}"
+
+
+def test_the_layer_check_sees_a_violation(tmp_path, monkeypatch):
+    from hcvae.runs import closure
+
+    pkg = tmp_path / "hcvae"
+    for layer in ("core", "book"):
+        (pkg / layer).mkdir(parents=True)
+        (pkg / layer / "__init__.py").write_text("")
+    (pkg / "__init__.py").write_text("")
+    (pkg / "book" / "figures.py").write_text("X = 1\n")
+    (pkg / "core" / "maths.py").write_text("def f():\n    from hcvae.book.figures import X\n    return X\n")
+    monkeypatch.setattr(closure, "PACKAGE_DIR", pkg)
+    assert "hcvae.book.figures" in closure.imports_of("hcvae.core.maths")
