@@ -130,7 +130,7 @@ def test_same_seed_same_result(runs):
     (dict(warmup_epochs=-1), r"warmup_epochs must be an integer >= 0"),
     (dict(n_cycles=0), r"n_cycles must be an integer >= 1"),
     (dict(encoder_steps_max=0), r"encoder_steps_max must be an integer >= 1"),
-    (dict(em_epochs=-1), r"em_epochs must be None or an integer >= 0"),
+    (dict(em_epochs=-1), r"em_epochs must be None \(all epochs\) or an integer >= 0"),
     (dict(sigma2_ratio=0.0), r"sigma2_ratio .* > 0"),
     (dict(batch_size=1000), r"batch_size \(1000\) is larger than the data"),
     (dict(dataset="imagenet"), r"dataset"),

@@ -30,7 +30,7 @@ def tiny(tiny_store):
     return report.chapter("quick", store=tiny_store, settings=TINY, progress=False)
 
 
-def _numbers(result: dict) -> dict:
+def numbers_in(result: dict) -> dict:
     """A stored result without what differs between two computations of the same config."""
     drop = {"wall_time_s", "provenance"}
     return {k: v for k, v in result.items() if k not in drop}
@@ -106,7 +106,7 @@ def test_same_seed_same_numbers_and_another_seed_differs(tiny, tmp_path):
 
     cfg = report.configs("quick", settings=TINY, datasets=["synthetic"])[0]
     again = experiments.run(cfg, store=ResultStore(tmp_path / "again"))  # computed afresh
-    assert _numbers(again) == _numbers(tiny["results"]["synthetic"])
+    assert numbers_in(again) == numbers_in(tiny["results"]["synthetic"])
     other = experiments.run(report.configs("quick", seed=1, settings=TINY, datasets=["synthetic"])[0],
                             store=ResultStore(tmp_path / "other"))
     assert other["floor"] != again["floor"]

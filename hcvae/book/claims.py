@@ -74,14 +74,14 @@ def _closed_form(profile: str) -> Measurement:
 def _fits(profile: str):
     from hcvae.methods.clustering import fit_gmms
     from hcvae.core.data import load_dataset
-    from hcvae.runs.hct import N_COMPONENTS
+    from hcvae.core.data import TRUE_CLUSTERS
     from hcvae.runs.profiles import profile_settings
 
     settings = profile_settings(profile)["clusterings"]
     fits = {}
     for ds in ("synthetic", "digits"):
         x = load_dataset(ds, settings["n_samples"][ds], seed=0).x
-        fits[ds] = (x, fit_gmms(x, N_COMPONENTS[ds], settings["r0"]))
+        fits[ds] = (x, fit_gmms(x, TRUE_CLUSTERS[ds], settings["r0"]))
     return fits
 
 
@@ -118,13 +118,13 @@ def _lemma_4_3(profile: str) -> Measurement:
 def _regions():
     from hcvae.methods.clustering import feasible_region, fit_kmeans
     from hcvae.core.data import load_dataset
-    from hcvae.runs.hct import N_COMPONENTS
+    from hcvae.core.data import TRUE_CLUSTERS
     from hcvae.methods.spherical import ShellTransform
 
     out = {}
     for ds in ("synthetic", "digits"):
         xs = ShellTransform(1.0, 2.0, "minmax").fit_transform(load_dataset(ds).x)
-        out[ds] = feasible_region(xs, fit_kmeans(xs, N_COMPONENTS[ds], seed=0, n_init=4))
+        out[ds] = feasible_region(xs, fit_kmeans(xs, TRUE_CLUSTERS[ds], seed=0, n_init=4))
     return out
 
 

@@ -155,7 +155,7 @@ def read_manifest(reference: Path = REFERENCE_DIR) -> dict:
 
 def _write_json(path: Path, data) -> None:
     text = json.dumps(data, indent=1, sort_keys=True) + "\n"
-    store_mod._atomic_write(Path(path), lambda f: f.write(text.encode()))
+    store_mod.atomic_write(Path(path), lambda f: f.write(text.encode()))
 
 
 def execute_chapter(chapter: str, profile: str, log: Path, output_dir: Path, env_extra: dict | None = None) -> Path:
@@ -198,7 +198,7 @@ def export(keys, store: store_mod.ResultStore, reference: Path = REFERENCE_DIR) 
             continue
         folder = store.root / key
         result = json.loads((folder / "result.json").read_text())
-        arrays = store_mod._read_npz(folder / "arrays.npz") if (folder / "arrays.npz").exists() else None
+        arrays = store_mod.read_npz(folder / "arrays.npz") if (folder / "arrays.npz").exists() else None
         write_reference_entry(reference, key, result, arrays)
         new += 1
     return new
@@ -350,10 +350,10 @@ def diff(root: Path | None = None, reference: Path = REFERENCE_DIR, with_ledger:
 
 def _metric_changes(ref: dict, new: dict):
     """(metric path, reference value, recomputed value) for every number under ``metrics`` (any depth)."""
-    from hcvae.runs.audit import _numbers
+    from hcvae.runs.audit import numbers_in
 
-    a = {p: v for p, v in _numbers(ref) if p.split(".")[0] in ("metrics", "information", "landing")}
-    b = dict(_numbers(new))
+    a = {p: v for p, v in numbers_in(ref) if p.split(".")[0] in ("metrics", "information", "landing")}
+    b = dict(numbers_in(new))
     for path, x in a.items():
         y = b.get(path)
         if isinstance(x, float) and isinstance(y, float):

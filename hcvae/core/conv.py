@@ -20,6 +20,7 @@ the losses, metrics and training loop of the package apply unchanged.
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from hcvae.core.models import FixedVarianceVAE

@@ -27,6 +27,10 @@ import numpy as np
 
 BUILTIN_DATASETS = ("synthetic", "digits")
 # name -> hcvae module whose ``load(name, data_dir)`` returns the Dataset (v1 §5.1.2 image data)
+# How many samples each data set has (the image sets: their official training splits)
+DATASET_SIZES = {"synthetic": 50_000, "digits": 1_797, "mnist": 60_000, "fashion_mnist": 60_000, "cifar10": 50_000}
+# The true number of clusters of each built-in data set: the mixture's components, the digit classes (v1 §5.1.1)
+TRUE_CLUSTERS = {"synthetic": 8, "digits": 10}
 FILE_DATASETS = {"mnist": "image_data", "fashion_mnist": "image_data", "cifar10": "image_data"}
 DATASETS = (*BUILTIN_DATASETS, *FILE_DATASETS)
 

@@ -27,7 +27,7 @@ class TrainingDiverged(RuntimeError):
     """A loss term became NaN or infinite; the message names the epoch, step and terms."""
 
 
-def _progress_enabled(progress: bool | None) -> bool:
+def progress_enabled(progress: bool | None) -> bool:
     if progress is not None:
         return bool(progress)
     env = os.environ.get("HCVAE_PROGRESS")
@@ -123,7 +123,7 @@ def train(
     history: list[dict] = []
 
     bar = None
-    if _progress_enabled(progress):
+    if progress_enabled(progress):
         from tqdm.auto import tqdm
 
         bar = tqdm(total=epochs, desc=desc, unit="epoch", leave=False)

@@ -35,7 +35,7 @@ from torch import nn
 
 from hcvae.core.data import check_data, covariance_spectrum
 from hcvae.core.theory import NoiseSchedule, SCHEDULES, noise_schedule, schedule_from_betas
-from hcvae.core.train import _progress_enabled, train, validate_training
+from hcvae.core.train import progress_enabled, train, validate_training
 from hcvae.core.validation import check_choice
 
 DATA_SCALINGS = ("as_loaded", "unit_total_variance", "unit_mean_variance", "per_feature", "unit_lambda_max",
@@ -292,7 +292,7 @@ def ancestral_sample(model: Denoiser, schedule, n: int, seed: int = 0, variance:
         raise ValueError("schedule must be a schedule or a non-empty list of them")
     T = _alpha_bar_table(group).shape[1]  # also checks one T
     clip = _check_clip(clip)
-    n = _check_positive_int("n", n)
+    n = check_positive_int("n", n)
     k = len(group)
 
     def column(values):  # (k, T) coefficients -> per step a (k * n, 1) column, schedule by schedule
@@ -308,7 +308,7 @@ def ancestral_sample(model: Denoiser, schedule, n: int, seed: int = 0, variance:
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn((k * n, model.dim), generator=gen)
     bar = None
-    if _progress_enabled(progress):
+    if progress_enabled(progress):
         from tqdm.auto import tqdm
 
         bar = tqdm(total=T, desc=f"sample {', '.join(s.name for s in group)}", leave=False)
@@ -390,7 +390,7 @@ def x0_gain(model: Denoiser, schedule, x0, timesteps, direction, seed: int = 0) 
 # Estimators
 # ---------------------------------------------------------------------------
 
-def _check_positive_int(name: str, value, minimum: int = 1) -> int:
+def check_positive_int(name: str, value, minimum: int = 1) -> int:
     if isinstance(value, bool) or int(value) != value or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
     return int(value)
@@ -400,8 +400,8 @@ def _check_model_settings(s) -> None:
     check_choice("conditioning", s.conditioning, CONDITIONINGS)
     check_choice("cycling", s.cycling, CYCLING)
     for name in ("hidden", "depth", "embed_dim", "batch_size"):
-        _check_positive_int(name, getattr(s, name))
-    _check_positive_int("T", s.T, 2)
+        check_positive_int(name, getattr(s, name))
+    check_positive_int("T", s.T, 2)
     if not (s.lr > 0 and math.isfinite(s.lr)):
         raise ValueError(f"lr must be a finite number > 0; got {s.lr!r}")
 
@@ -466,7 +466,7 @@ class DDPM(_Sampler):
 
 def round_sizes(R: int, stop_size: int = 2) -> list[int]:
     """|S| before each round and after the last: R, R/2, ..., stop_size (Algorithm 2: R = 2^k, halving)."""
-    R = _check_positive_int("R", R, 2)
+    R = check_positive_int("R", R, 2)
     if stop_size not in (1, 2):
         raise ValueError(f"stop_size must be 1 or 2; got {stop_size!r}")
     if R & (R - 1) or R <= stop_size:
@@ -509,9 +509,9 @@ class HistoricalConsensusDiffusion(_Sampler):
     def _validate(self, x, x_val):
         _check_model_settings(self)
         check_choice("generator", self.generator, GENERATORS)
-        _check_positive_int("epochs_per_round", self.epochs_per_round)
-        _check_positive_int("final_epochs", self.final_epochs, 0)
-        _check_positive_int("val_draws", self.val_draws)
+        check_positive_int("epochs_per_round", self.epochs_per_round)
+        check_positive_int("final_epochs", self.final_epochs, 0)
+        check_positive_int("val_draws", self.val_draws)
         if x_val is None and not 0 < self.val_fraction < 1:
             raise ValueError(f"val_fraction must lie strictly between 0 and 1; got {self.val_fraction!r}")
         schedules = ([resolve_schedule(s, self.T) for s in self.schedules] if self.schedules is not None

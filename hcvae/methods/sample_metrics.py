@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from hcvae.core.data import check_data
-from hcvae.methods.ddpm import _check_positive_int
+from hcvae.methods.ddpm import check_positive_int
 
 # ---------------------------------------------------------------------------
 # Sample quality and diversity, and the verdicts drawn from them
@@ -25,7 +25,7 @@ def sliced_energy_distance(a, b, n_projections: int = 64, seed: int = 0) -> floa
     a, b = check_data(a, "a").astype(np.float64), check_data(b, "b").astype(np.float64)
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"a and b must have the same number of features; got {a.shape[1]} and {b.shape[1]}")
-    _check_positive_int("n_projections", n_projections)
+    check_positive_int("n_projections", n_projections)
     u = np.random.default_rng(seed).normal(size=(a.shape[1], n_projections))
     u /= np.linalg.norm(u, axis=0)
     pa, pb = a @ u, b @ u

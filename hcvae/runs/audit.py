@@ -35,16 +35,16 @@ _SKIP = {"provenance", "wall_time_s", "em_time_s", "key", "version", "config", "
          "code_version", "time_s", "seconds"}
 
 
-def _numbers(obj, path=""):
+def numbers_in(obj, path=""):
     """Every number in a JSON tree, as (path, value); timing and bookkeeping keys are skipped."""
     if isinstance(obj, dict):
         for k, v in obj.items():
             if k in _SKIP or k.endswith("_time_s") or k.endswith("_seconds"):
                 continue
-            yield from _numbers(v, f"{path}.{k}" if path else str(k))
+            yield from numbers_in(v, f"{path}.{k}" if path else str(k))
     elif isinstance(obj, list):
         for i, v in enumerate(obj):
-            yield from _numbers(v, f"{path}[{i}]")
+            yield from numbers_in(v, f"{path}[{i}]")
     elif isinstance(obj, bool) or obj is None or isinstance(obj, str):
         yield path, obj
     elif isinstance(obj, (int, float)):
@@ -53,7 +53,7 @@ def _numbers(obj, path=""):
 
 def compare(stored: dict, recomputed: dict, rtol: float = RTOL, atol: float = ATOL) -> dict:
     """``{"max_rel": largest relative change, "mismatches": [(path, stored, recomputed), ...]}``."""
-    a, b = dict(_numbers(stored)), dict(_numbers(recomputed))
+    a, b = dict(numbers_in(stored)), dict(numbers_in(recomputed))
     mismatches, max_rel = [], 0.0
     for path in sorted(set(a) | set(b)):
         x, y = a.get(path, "<missing>"), b.get(path, "<missing>")
@@ -212,7 +212,7 @@ def write_lock(kinds=None, path: Path = store_mod.LOCK_FILE, audit_sources=(AUDI
             done.append(f"{kind}: locked")
         locked[kind] = now[kind]
     text = json.dumps(locked, indent=1, sort_keys=True) + "\n"
-    store_mod._atomic_write(Path(path), lambda f: f.write(text.encode()))
+    store_mod.atomic_write(Path(path), lambda f: f.write(text.encode()))
     return done
 
 
@@ -224,10 +224,10 @@ def write_reference_entry(folder: Path, key: str, result: dict, arrays: dict | N
     folder = Path(folder)
     data = gzip.compress(json.dumps(result, separators=(",", ":"), allow_nan=True).encode(), compresslevel=9, mtime=0)
     path = folder / f"{key}.json.gz"
-    store_mod._atomic_write(path, lambda f: f.write(data))
+    store_mod.atomic_write(path, lambda f: f.write(data))
     if arrays:
-        blob = store_mod._npz_bytes(arrays)
-        store_mod._atomic_write(folder / f"{key}.npz", lambda f: f.write(blob))
+        blob = store_mod.npz_bytes(arrays)
+        store_mod.atomic_write(folder / f"{key}.npz", lambda f: f.write(blob))
     return path
 
 

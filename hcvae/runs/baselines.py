@@ -54,8 +54,9 @@ from hcvae.core.metrics import evaluate
 from hcvae.core.models import ARCHITECTURES, build_vae
 from hcvae.core.objectives import negative_elbo
 from hcvae.core.train import TrainingDiverged, train, validate_training
-from hcvae.core.validation import check_choice
-from hcvae.runs.experiments import DATASET_SIZES, _epoch_monitor
+from hcvae.core.validation import Integer, Options, Real, check_choice
+from hcvae.runs.config import StoredConfig, TrainingFields, common
+from hcvae.runs.experiments import epoch_monitor
 from hcvae.runs.profiles import profile_settings
 
 METHODS = ("vanilla", "beta_vae", "kl_annealing", "em_type")
@@ -63,31 +64,22 @@ SCHEDULES = ("linear", "cyclical")
 CYCLE_RAMP = 0.5  # fraction of each cycle over which the cyclical weight rises (Fu et al. 2019's R)
 
 
-def _check_int(name: str, value, low: int, allow_none: bool = False) -> None:
-    if allow_none and value is None:
-        return
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
-        raise ValueError(f"{name} must be {'None or ' if allow_none else ''}an integer >= {low}; got {value!r}")
-
-
-def _check_number(name: str, value, low: float, strict: bool) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or (value <= low if strict else value < low):
-        raise ValueError(f"{name} must be a finite number {'>' if strict else '>='} {low:g}; got {value!r}")
-
-
 @dataclass(frozen=True)
-class BaselineConfig:
+class BaselineConfig(TrainingFields, StoredConfig):
     """One baseline run of v1 §5.1.2 at sigma'^2 = ``sigma2_ratio`` * lambda_max; optimiser as v1 Appendix B."""
 
     KIND = "baseline"
     VERSION = 1
+    PARAMETER_CONSTRAINTS = {
+        **common("dataset"), "method": Options(*METHODS), "architecture": Options(*ARCHITECTURES),
+        "schedule": Options(*SCHEDULES), **common("sigma2_ratio"), "beta": Real(0.0, strict=False),
+        **common("latent_dim", "seed"), "warmup_epochs": Integer(0), "n_cycles": Integer(1),
+        "encoder_steps_max": Integer(1), "encoder_check_every": Integer(1),
+        "em_epochs": Integer(0, none="all epochs"), **common("n_samples")}
 
     dataset: str = "synthetic"
     method: str = "vanilla"
     sigma2_ratio: float = 2.0
-    architecture: str = "mlp"
-    latent_dim: int = 8
     n_samples: int | None = None
     beta: float = 1.0  # beta_vae: the KL weight
     schedule: str = "linear"  # kl_annealing: "linear" or "cyclical"
@@ -96,33 +88,11 @@ class BaselineConfig:
     encoder_steps_max: int = 100  # em_type: cap on encoder-only steps per decoder step (He et al. 2019)
     encoder_check_every: int = 15  # em_type: inner-loop convergence check every this many steps (He et al. 2019)
     em_epochs: int | None = None  # em_type: epochs of alternation before joint training (None: all)
-    epochs: int = 60
-    batch_size: int = 512
-    lr: float = 3e-3
-    lr_schedule: str = "constant"
-    seed: int = 0
+    lr_schedule: str = "constant"  # the baselines keep Adam's rate constant
 
     def __post_init__(self):
-        check_choice("dataset", self.dataset, DATASETS)
-        check_choice("method", self.method, METHODS)
-        check_choice("architecture", self.architecture, ARCHITECTURES)
-        check_choice("schedule", self.schedule, SCHEDULES)
-        _check_number("sigma2_ratio (sigma2_decoder / lambda_max)", self.sigma2_ratio, 0, strict=True)
-        _check_number("beta", self.beta, 0, strict=False)
-        _check_int("latent_dim", self.latent_dim, 1)
-        _check_int("seed", self.seed, 0)
-        _check_int("warmup_epochs", self.warmup_epochs, 0)
-        _check_int("n_cycles", self.n_cycles, 1)
-        _check_int("encoder_steps_max", self.encoder_steps_max, 1)
-        _check_int("encoder_check_every", self.encoder_check_every, 1)
-        _check_int("em_epochs", self.em_epochs, 0, allow_none=True)
-        _check_int("n_samples", self.n_samples, 2, allow_none=True)
+        self.validate()
         validate_training(self.data_size, self.epochs, self.batch_size, self.lr, self.lr_schedule)
-
-    @property
-    def data_size(self) -> int:
-        full = DATASET_SIZES[self.dataset]
-        return full if self.n_samples is None else min(self.n_samples, full)
 
     @property
     def label(self) -> str:
@@ -268,7 +238,7 @@ def _compute(config: BaselineConfig, progress) -> tuple[dict, dict]:
         model, data.x, epochs=config.epochs, batch_size=config.batch_size, lr=config.lr, seed=config.seed,
         lr_schedule=config.lr_schedule, optimizer=optimizer, progress=progress,
         loss_fn=_loss_fn(config, x, data.n // config.batch_size, optimizer),
-        callbacks=[_epoch_monitor(x_eval)],
+        callbacks=[epoch_monitor(x_eval)],
         desc=f"{config.dataset}/{config.architecture} {config.label} seed={config.seed}",
     )
     result = {

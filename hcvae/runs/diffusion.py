@@ -4,7 +4,6 @@ and :mod:`hcvae.methods.sample_metrics`."""
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, fields
 
@@ -13,8 +12,9 @@ import numpy as np
 from hcvae.core.data import check_data, covariance_spectrum
 from hcvae.core.theory import NoiseSchedule, SCHEDULES, noise_schedule
 from hcvae.core.train import one_thread
-from hcvae.core.validation import check_choice
-from hcvae.methods.ddpm import DDPM, HistoricalConsensusDiffusion, _check_positive_int, consensus_epochs, generate_schedules, resolve_schedule, round_sizes, scale_data
+from hcvae.core.validation import Boolean, Integer, Real, check_choice
+from hcvae.runs.config import StoredConfig, common
+from hcvae.methods.ddpm import DDPM, HistoricalConsensusDiffusion, consensus_epochs, generate_schedules, resolve_schedule, round_sizes, scale_data
 from hcvae.methods.sample_metrics import fit_label_classifier, sample_report, sliced_energy_distance
 from hcvae.runs.profiles import profile_settings
 
@@ -138,7 +138,7 @@ REQUIRED_MODELS = ("DDPM, timestep", "DDPM, t + noise level", "Algorithm 2")  # 
 
 
 @dataclass(frozen=True)
-class DiffusionChapterConfig:
+class DiffusionChapterConfig(StoredConfig):
     """One data set of the diffusion chapter (v1 §7): split, fit the models, record Algorithm 2's selection,
     the x_0-gain study and the sampling (transfer) study; what :func:`hcvae.runs.experiments.run` stores.
 
@@ -152,6 +152,11 @@ class DiffusionChapterConfig:
 
     KIND = "diffusion"
     VERSION = 1
+    PARAMETER_CONSTRAINTS = {
+        **common("dataset"), "n_samples": Integer(10, none="all"),
+        **{name: Integer(1) for name in ("hidden", "depth", "batch_size", "epochs_per_round", "n_generated",
+                                         "gain_points", "gain_grid")},
+        "T": Integer(2), "unseen_schedules": Integer(0), **common("seed"), "lr": Real(0.0), "clip_x0": Boolean()}
 
     dataset: str = "synthetic"
     n_samples: int | None = 3000
@@ -173,28 +178,14 @@ class DiffusionChapterConfig:
     seed: int = 0
 
     def __post_init__(self):
-        from hcvae.core.data import DATASETS
-
         for name in ("models", "schedules"):
             value = getattr(self, name)
             if isinstance(value, (list, tuple)):
                 object.__setattr__(self, name, _LIST_SEPARATOR.join(value))
             elif not isinstance(value, str):
                 raise ValueError(f"{name} must be a list of names; got {value!r}")
-        check_choice("dataset", self.dataset, DATASETS)
-        if self.n_samples is not None and (isinstance(self.n_samples, bool) or int(self.n_samples) != self.n_samples
-                                           or self.n_samples < 10):
-            raise ValueError(f"n_samples must be None (all) or an integer >= 10; got {self.n_samples!r}")
-        for name in ("hidden", "depth", "batch_size", "epochs_per_round", "n_generated", "gain_points", "gain_grid"):
-            _check_positive_int(name, getattr(self, name))
-        _check_positive_int("T", self.T, 2)
-        _check_positive_int("unseen_schedules", self.unseen_schedules, 0)
-        _check_positive_int("seed", self.seed, 0)
+        self.validate()
         round_sizes(self.R)
-        if not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
-            raise ValueError(f"lr must be a finite number > 0; got {self.lr!r}")
-        if not isinstance(self.clip_x0, bool):
-            raise ValueError(f"clip_x0 must be True or False; got {self.clip_x0!r}")
         for name in self.model_names:
             check_choice("model", name, tuple(MODEL_SPECS))
         missing = [m for m in REQUIRED_MODELS if m not in self.model_names]

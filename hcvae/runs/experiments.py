@@ -15,7 +15,6 @@ What the profiles choose here:
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from dataclasses import dataclass
@@ -28,55 +27,36 @@ from hcvae.core.metrics import active_units, encode, evaluate
 from hcvae.core.models import ARCHITECTURES, DEFAULT_HIDDEN, MLP_ARCHITECTURES, build_vae, check_hidden
 from hcvae.core.objectives import RECON_ESTIMATORS, kl_standard_normal, negative_elbo
 from hcvae.core.train import train, validate_training
-from hcvae.core.validation import check_choice
-from hcvae.runs.profiles import PROFILES, profile_settings, resolve_profile
+from hcvae.core.validation import Options, check_choice
+from hcvae.runs.config import StoredConfig, TrainingFields, common
+from hcvae.runs.profiles import PROFILES, profile_settings, resolve_profile  # noqa: F401 (notebooks call experiments.resolve_profile)
 from hcvae.runs.store import ResultStore
 
-DATASET_SIZES = {"synthetic": 50_000, "digits": 1_797, "mnist": 60_000, "fashion_mnist": 60_000, "cifar10": 50_000}
 
 
 @dataclass(frozen=True)
-class VAEConfig:
+class VAEConfig(TrainingFields, StoredConfig):
     """One Gaussian-VAE training run; ``sigma2_decoder = sigma2_ratio * lambda_max`` of the data it sees."""
 
     KIND = "vae"  # the result store's key: kind, canonical config and VERSION (see hcvae.runs.store)
     VERSION = 1
     ADDED_FIELDS = {"hidden": (256, 128)}  # fields added since VERSION 1, at the value that reproduces it
+    PARAMETER_CONSTRAINTS = {**common("dataset"), "architecture": Options(*ARCHITECTURES),
+                             "recon_estimator": Options("auto", *RECON_ESTIMATORS),
+                             **common("sigma2_ratio", "latent_dim", "seed", "n_samples")}
 
     dataset: str = "synthetic"
-    architecture: str = "mlp"
     sigma2_ratio: float = 1.0
-    latent_dim: int = 8
-    epochs: int = 60
-    batch_size: int = 512
-    lr: float = 3e-3
-    lr_schedule: str = "cosine"
-    seed: int = 0
     n_samples: int | None = None
     recon_estimator: str = "auto"  # "auto": exact expectation for a linear decoder, one sample otherwise
     hidden: tuple[int, ...] = DEFAULT_HIDDEN  # the MLP encoder's layer widths; the decoder mirrors them
 
     def __post_init__(self):
-        check_choice("dataset", self.dataset, DATASETS)
-        check_choice("architecture", self.architecture, ARCHITECTURES)
-        check_choice("recon_estimator", self.recon_estimator, ("auto", *RECON_ESTIMATORS))
+        self.validate()
         object.__setattr__(self, "hidden", check_hidden(self.hidden, self.architecture))
         if self.recon_estimator == "analytic" and self.architecture != "linear":
             raise ValueError("recon_estimator='analytic' needs architecture='linear'; use 'auto' or 'sample'")
-        if not (isinstance(self.sigma2_ratio, (int, float)) and self.sigma2_ratio > 0 and math.isfinite(self.sigma2_ratio)):
-            raise ValueError(f"sigma2_ratio (sigma2_decoder / lambda_max) must be a finite number > 0; got {self.sigma2_ratio!r}")
-        if not isinstance(self.latent_dim, int) or self.latent_dim < 1:
-            raise ValueError(f"latent_dim must be an integer >= 1; got {self.latent_dim!r}")
-        if not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be an integer >= 0; got {self.seed!r}")
-        if self.n_samples is not None and (not isinstance(self.n_samples, int) or self.n_samples < 2):
-            raise ValueError(f"n_samples must be None (all) or an integer >= 2; got {self.n_samples!r}")
         validate_training(self.data_size, self.epochs, self.batch_size, self.lr, self.lr_schedule)
-
-    @property
-    def data_size(self) -> int:
-        full = DATASET_SIZES[self.dataset]
-        return full if self.n_samples is None else min(self.n_samples, full)
 
     @property
     def estimator(self) -> str:
@@ -114,7 +94,7 @@ def _jsonable(obj):
     return obj
 
 
-def _epoch_monitor(x_eval: torch.Tensor):
+def epoch_monitor(x_eval: torch.Tensor):
     """Per-epoch KL and active units on a fixed evaluation subset."""
     def monitor(epoch, model):
         mu, logvar = encode(model, x_eval)
@@ -139,7 +119,7 @@ def train_vae(config: VAEConfig, progress: bool | None = None) -> tuple[dict, di
         model, data.x, epochs=config.epochs, batch_size=config.batch_size, lr=config.lr, seed=config.seed,
         lr_schedule=config.lr_schedule, progress=progress,
         loss_fn=lambda m, xb, **_: negative_elbo(m, xb, recon_estimator=config.estimator),
-        callbacks=[_epoch_monitor(x_eval)],
+        callbacks=[epoch_monitor(x_eval)],
         desc=f"{config.dataset}/{config.architecture} r={config.sigma2_ratio:g} seed={config.seed}",
     )
     result = {
@@ -190,7 +170,7 @@ def run(config, store: ResultStore | None = None, force: bool = False, progress:
     spectrum). ``need_weights``: recompute locally when the result is served without weights (the reference
     ships none). An unwritable store is reported before any training.
     """
-    from hcvae.runs.store import _log_source, config_key, kind_of
+    from hcvae.runs.store import log_request, config_key, kind_of
 
     if not callable(getattr(config, "compute", None)):
         raise TypeError(f"config must be an experiment config with a compute() method (VAEConfig, HCTConfig, ...); "
@@ -201,7 +181,7 @@ def run(config, store: ResultStore | None = None, force: bool = False, progress:
     if not force:
         cached, source = store.lookup(config)
         if cached is not None and not (need_weights and not (source == "local" and store.has_weights(config))):
-            _log_source(config, source, nested)
+            log_request(config, source, nested)
             return cached
     if os.environ.get("HCVAE_NO_COMPUTE") not in (None, "", "0"):
         raise MissingRun(f"{config_key(config)} is in neither the store ({store.root}) nor the reference "
@@ -209,7 +189,7 @@ def run(config, store: ResultStore | None = None, force: bool = False, progress:
     store.check_writable()
     with store.computing(config) as done_meanwhile:
         if done_meanwhile is not None and not (need_weights and not store.has_weights(config)):
-            _log_source(config, "local", nested)
+            log_request(config, "local", nested)
             return done_meanwhile
         start = time.perf_counter()
         result, state_dict, arrays = compute_entry(config, store=store, progress=progress)
@@ -217,7 +197,7 @@ def run(config, store: ResultStore | None = None, force: bool = False, progress:
 
         saved = store.save(config, result, state_dict=state_dict, arrays=arrays,
                            provenance_=provenance(config, time.perf_counter() - start, threads=1))
-    _log_source(config, "computed", nested)
+    log_request(config, "computed", nested)
     return saved
 
 
@@ -234,12 +214,12 @@ def phase_sweep_configs(profile: str, datasets=BUILTIN_DATASETS, architectures=M
 
 def run_all(configs, store: ResultStore | None = None, progress: bool | None = None) -> list[dict]:
     """Run (or load) each config in turn, with one progress bar over the list."""
-    from hcvae.core.train import _progress_enabled
+    from hcvae.core.train import progress_enabled
 
     configs = list(configs)
     store = store if store is not None else ResultStore()
     results = []
-    if _progress_enabled(progress):
+    if progress_enabled(progress):
         from tqdm.auto import tqdm
 
         configs_iter = tqdm(configs, desc="runs", unit="run")

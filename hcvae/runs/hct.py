@@ -21,7 +21,6 @@ The epoch budget of the controls is HCT's with the refinement cap:
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, fields
 
@@ -32,27 +31,37 @@ from hcvae.methods.barrier import delta_summary
 from hcvae.methods.clustering import INIT_PARAMS, READINGS, epsilon_excludes_collapse, fit_gmms
 from hcvae.methods.consensus import (BETA_SCHEDULES, CYCLING, XHATS, HCTSettings, fixed_set_training,
                                      historical_consensus, parameter_distance, reconstruction_landing, selection_sizes)
-from hcvae.core.data import DATASETS, covariance_spectrum, load_dataset
+from hcvae.core.data import DATASETS, TRUE_CLUSTERS, covariance_spectrum, load_dataset
 from hcvae.core.metrics import evaluate, information_check
 from hcvae.core.models import ARCHITECTURES, DEFAULT_HIDDEN, build_vae, check_hidden
 from hcvae.core.train import TrainingDiverged
-from hcvae.core.validation import check_choice
-from hcvae.runs.experiments import DATASET_SIZES, VAEConfig, run
+from hcvae.core.validation import Integer, Options, Real, check_choice
+from hcvae.runs.config import StoredConfig, common
+from hcvae.runs.experiments import VAEConfig, run
 from hcvae.runs.profiles import profile_settings
 from hcvae.runs.store import ResultStore
 
 METHODS = ("hct", "single", "vanilla")
-N_COMPONENTS = {"synthetic": 8, "digits": 10}  # the true number of components / classes
 
 
 @dataclass(frozen=True)
-class HCTConfig:
-    """One run of Algorithm 1 or of a control; the HCT hyper-parameters default to v1 Appendix B."""
+class HCTConfig(HCTSettings, StoredConfig):
+    """One run of Algorithm 1 or of a control: the data, model and controls here, and every hyper-parameter of
+    Algorithm 1 as :class:`hcvae.methods.consensus.HCTSettings` declares it (v1 Appendix B's defaults), which
+    :meth:`settings` hands to the method."""
 
     KIND = "hct"
     # 2: the x_hat reading (``xhat``) and the information check; results gain "landing_sample" and "information"
     VERSION = 2
-    ADDED_FIELDS = {"xhat": "mean", "hidden": (256, 128)}  # the values that reproduce entries made before them
+    # the values that reproduce entries made before these fields existed
+    ADDED_FIELDS = {"xhat": "mean", "hidden": (256, 128), "eval_samples": 5000}
+    PARAMETER_CONSTRAINTS = {**common("dataset"), "method": Options(*METHODS), "architecture": Options(*ARCHITECTURES),
+                             "em_init": Options(*INIT_PARAMS), "reading": Options(*READINGS),
+                             "cycling": Options(*CYCLING), "beta_schedule": Options(*BETA_SCHEDULES),
+                             "xhat": Options(*XHATS), **common("sigma2_ratio"),
+                             "collapsed_ratio": Real(0.0, what=" (sigma2_decoder / lambda_max)", none=True),
+                             **common("latent_dim", "seed", "n_samples"),
+                             "n_components": Integer(1, none="the data set's own")}
 
     dataset: str = "synthetic"
     method: str = "hct"
@@ -63,58 +72,19 @@ class HCTConfig:
     r0: int = 16
     n_components: int | None = None  # None: the data set's true number (8 synthetic, 10 digits)
     em_init: str = "kmeans"
-    epochs_per_round: int = 30
-    epsilon: float = 1e-4
-    max_refine_epochs: int = 100
-    final_epochs: int = 30
-    beta: float = 1.0
-    beta_final: float = 4.0
-    beta_schedule: str = "annealed"
-    keep_ratio: float = 0.5
-    reading: str = "min_k"
-    cycling: str = "batch"
-    batch_size: int = 512
-    lr: float = 3e-3
-    seed: int = 0
+    beta_schedule: str = "annealed"  # v1 Appendix B: "1.0 -> 4.0 (annealed)" (the method's own default: constant)
     collapsed_ratio: float | None = 10.0
-    xhat: str = "sample"  # which reconstruction enters ell_C: f(z), z ~ q(z|x), or "mean", f(mu(x)) (hcvae.methods.consensus)
     hidden: tuple[int, ...] = DEFAULT_HIDDEN
 
     def __post_init__(self):
-        check_choice("dataset", self.dataset, DATASETS)
-        check_choice("method", self.method, METHODS)
-        check_choice("architecture", self.architecture, ARCHITECTURES)
-        check_choice("em_init", self.em_init, INIT_PARAMS)
-        check_choice("reading", self.reading, READINGS)
-        check_choice("cycling", self.cycling, CYCLING)
-        check_choice("beta_schedule", self.beta_schedule, BETA_SCHEDULES)
-        check_choice("xhat", self.xhat, XHATS)
+        self.validate()
         object.__setattr__(self, "hidden", check_hidden(self.hidden, self.architecture))
-        for name in ("sigma2_ratio", "collapsed_ratio"):
-            value = getattr(self, name)
-            if value is None and name == "collapsed_ratio":
-                continue
-            if not (isinstance(value, (int, float)) and value > 0 and math.isfinite(value)):
-                raise ValueError(f"{name} (sigma2_decoder / lambda_max) must be a finite number > 0; got {value!r}")
-        for name in ("latent_dim", "seed"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < (1 if name == "latent_dim" else 0):
-                raise ValueError(f"{name} must be an integer >= {1 if name == 'latent_dim' else 0}; got {value!r}")
-        if self.n_samples is not None and (not isinstance(self.n_samples, int) or self.n_samples < 2):
-            raise ValueError(f"n_samples must be None (all) or an integer >= 2; got {self.n_samples!r}")
-        if self.n_components is not None and (not isinstance(self.n_components, int) or self.n_components < 1):
-            raise ValueError(f"n_components must be None (the data set's own) or an integer >= 1; got {self.n_components!r}")
         selection_sizes(self.r0, self.keep_ratio)  # R0 a power of two (for halving), >= 2
         self.settings()  # every HCT hyper-parameter, checked by HCTSettings
 
     @property
-    def data_size(self) -> int:
-        full = DATASET_SIZES[self.dataset]
-        return full if self.n_samples is None else min(self.n_samples, full)
-
-    @property
     def k(self) -> int:
-        return self.n_components if self.n_components is not None else N_COMPONENTS[self.dataset]
+        return self.n_components if self.n_components is not None else TRUE_CLUSTERS[self.dataset]
 
     @property
     def budget(self) -> int:

@@ -45,33 +45,31 @@ One run (:class:`SphericalConfig`):
 from __future__ import annotations
 
 import functools
-import math
-import numbers
 import time
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from hcvae.core.data import DATASETS, covariance_spectrum, load_dataset
+from hcvae.core.data import DATASETS, TRUE_CLUSTERS, covariance_spectrum, load_dataset
 from hcvae.core.metrics import evaluate
 from hcvae.core.models import ARCHITECTURES, GaussianVAE
 from hcvae.core.objectives import gaussian_nll, kl_standard_normal
 from hcvae.methods.clustering import Clustering, feasible_region, fit_kmeans
-from hcvae.runs.experiments import DATASET_SIZES, _epoch_monitor
+from hcvae.runs.config import StoredConfig, TrainingFields, common
+from hcvae.runs.experiments import epoch_monitor
 from hcvae.runs.profiles import profile_settings
 from hcvae.methods.spherical import (BOUNDARY_READINGS, PENALTY_FORMS, SHELL_READINGS, ShellTransform, boundary_penalty,
                         cluster_aware_loss, interval_penalty, norm_penalty)
 from hcvae.core.metrics import information_check
 from hcvae.core.train import train, validate_training
-from hcvae.core.validation import check_choice
+from hcvae.core.validation import Boolean, Integer, Options, Real, check_choice
 from hcvae.methods.consensus import XHATS
 
 SIGMA2_REFERENCES = ("shell", "raw")
 METHODS = ("spherical", "cluster_pull")
 PROTOCOLS = ("two_stage", "single")
 KL_SCHEDULES = ("linear", "constant")
-TRUE_CLUSTERS = {"synthetic": 8, "digits": 10}  # mixture components, digit classes
 
 
 class EmptyFeasibleRegion(ValueError):
@@ -82,25 +80,27 @@ class EmptyFeasibleRegion(ValueError):
         self.wcss, self.l_collapse, self.k, self.open_k = wcss, l_collapse, k, open_k
 
 
-def _check_number(name: str, value, low: float = 0.0, high: float | None = None, low_open: bool = False,
-                  high_open: bool = False, what: str = "") -> None:
-    """Raise a ValueError naming ``name`` unless ``value`` is a finite real in the interval from low to high."""
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (value > low if low_open else value >= low)
-    ok = ok and (high is None or (value < high if high_open else value <= high))
-    if not ok:
-        bound = f"{'>' if low_open else '>='} {low:g}" + ("" if high is None else f" and {'<' if high_open else '<='} {high:g}")
-        raise ValueError(f"{name}{what} must be a finite number {bound}; got {value!r}")
-
-
 @dataclass(frozen=True)
-class SphericalConfig:
+class SphericalConfig(TrainingFields, StoredConfig):
     """One Spherical-VAE run (v4); ``sigma2_decoder = sigma2_ratio * lambda_max`` of the ``sigma2_reference`` data."""
 
     KIND = "spherical"
     # 2: ``xhat``, ``method`` and the information check (results gain "information")
     VERSION = 2
     ADDED_FIELDS = {"xhat": "sample", "method": "spherical"}  # the values that reproduce entries made before them
+    PARAMETER_CONSTRAINTS = {
+        **common("dataset"), "architecture": Options(*ARCHITECTURES), "sigma2_reference": Options(*SIGMA2_REFERENCES),
+        "shell_reading": Options(*SHELL_READINGS), "boundary_reading": Options(*BOUNDARY_READINGS),
+        "penalty_form": Options(*PENALTY_FORMS), "protocol": Options(*PROTOCOLS), "kl_schedule": Options(*KL_SCHEDULES),
+        "xhat": Options(*XHATS), "method": Options(*METHODS), **common("sigma2_ratio"),
+        "lambda_boundary": Real(0.0, strict=False, what=" (lambda_1, the boundary-penalty weight)"),
+        "lambda_norm": Real(0.0, strict=False, what=" (lambda_2, the norm-penalty weight)"),
+        "r_min": Real(0.0, strict=False), "r_max": Real(0.0, strict=False),
+        "stage1_fraction": Real(0.0, strict=False, high=1.0, high_strict=True),
+        "kl_start": Real(0.0, strict=False, high=1.0, what=" (the first KL weight)"),
+        "kl_warmup_fraction": Real(0.0, high=1.0), "allow_empty_region": Boolean(),
+        **common("latent_dim"), "kmeans_n_init": Integer(1), **common("seed"), "kmeans_seed": Integer(0),
+        **common("n_samples")}
 
     dataset: str = "synthetic"
     n_samples: int | None = None
@@ -120,51 +120,15 @@ class SphericalConfig:
     kl_start: float = 0.1
     kl_warmup_fraction: float = 0.5
     allow_empty_region: bool = False
-    architecture: str = "mlp"
-    latent_dim: int = 8
-    epochs: int = 60
-    batch_size: int = 512
-    lr: float = 3e-3
-    lr_schedule: str = "cosine"
-    seed: int = 0
     kmeans_seed: int = 0
     kmeans_n_init: int = 4
     xhat: str = "sample"  # the reconstruction the constraint terms see: f(z) or "mean", f(mu(x))
     method: str = "spherical"  # or "cluster_pull", the control without shell and region (module docstring)
 
     def __post_init__(self):
-        check_choice("dataset", self.dataset, DATASETS)
-        check_choice("architecture", self.architecture, ARCHITECTURES)
-        check_choice("sigma2_reference", self.sigma2_reference, SIGMA2_REFERENCES)
-        check_choice("shell_reading", self.shell_reading, SHELL_READINGS)
-        check_choice("boundary_reading", self.boundary_reading, BOUNDARY_READINGS)
-        check_choice("penalty_form", self.penalty_form, PENALTY_FORMS)
-        check_choice("protocol", self.protocol, PROTOCOLS)
-        check_choice("kl_schedule", self.kl_schedule, KL_SCHEDULES)
-        check_choice("xhat", self.xhat, XHATS)
-        check_choice("method", self.method, METHODS)
-        _check_number("sigma2_ratio", self.sigma2_ratio, low_open=True, what=" (sigma2_decoder / lambda_max)")
-        _check_number("lambda_boundary", self.lambda_boundary, what=" (lambda_1, the boundary-penalty weight)")
-        _check_number("lambda_norm", self.lambda_norm, what=" (lambda_2, the norm-penalty weight)")
-        _check_number("r_min", self.r_min)
-        _check_number("r_max", self.r_max)
+        self.validate()
         if self.r_min >= self.r_max:
             raise ValueError(f"need r_min < r_max (the shell's inner and outer radius); got r_min={self.r_min!r}, r_max={self.r_max!r}")
-        _check_number("stage1_fraction", self.stage1_fraction, high=1.0, high_open=True)
-        _check_number("kl_start", self.kl_start, high=1.0, what=" (the first KL weight)")
-        _check_number("kl_warmup_fraction", self.kl_warmup_fraction, low_open=True, high=1.0)
-        if not isinstance(self.allow_empty_region, bool):
-            raise ValueError(f"allow_empty_region must be True or False; got {self.allow_empty_region!r}")
-        for name in ("latent_dim", "kmeans_n_init"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
-        for name in ("seed", "kmeans_seed"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ValueError(f"{name} must be an integer >= 0; got {value!r}")
-        if self.n_samples is not None and (not isinstance(self.n_samples, int) or self.n_samples < 2):
-            raise ValueError(f"n_samples must be None (all) or an integer >= 2; got {self.n_samples!r}")
         if self.n_clusters is not None and (not isinstance(self.n_clusters, int) or self.n_clusters < 2
                                             or self.n_clusters >= self.data_size):
             raise ValueError(f"n_clusters (K) must be None (the true number) or an integer with 2 <= K < {self.data_size} "
@@ -173,11 +137,6 @@ class SphericalConfig:
         if self.protocol == "two_stage" and self.stage1_epochs >= self.epochs:
             raise ValueError(f"stage1_fraction={self.stage1_fraction!r} leaves no second stage in {self.epochs} epochs; "
                              "lower it or train longer")
-
-    @property
-    def data_size(self) -> int:
-        full = DATASET_SIZES[self.dataset]
-        return full if self.n_samples is None else min(self.n_samples, full)
 
     @property
     def k(self) -> int:
@@ -379,7 +338,7 @@ def train_spherical(config: SphericalConfig, progress: bool | None = None) -> tu
     history = train(
         model, x_t, epochs=config.epochs, batch_size=config.batch_size, lr=config.lr, seed=config.seed,
         lr_schedule=config.lr_schedule, progress=progress, loss_fn=loss_fn,
-        callbacks=[_epoch_monitor(x_t[eval_idx]), _constraint_monitor(x_t[eval_idx], own[eval_idx], region, config)],
+        callbacks=[epoch_monitor(x_t[eval_idx]), _constraint_monitor(x_t[eval_idx], own[eval_idx], region, config)],
         desc=f"spherical {config.dataset} K={config.k} l1={config.lambda_boundary:g} l2={config.lambda_norm:g} seed={config.seed}",
     )
     constraints = constraint_metrics(_mean_reconstruction(model, x_t), own, region, config.r_min, config.r_max,

@@ -215,7 +215,7 @@ def default_reference() -> Path | None:
     return REFERENCE_DIR
 
 
-def _atomic_write(path: Path, write) -> None:
+def atomic_write(path: Path, write) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -230,18 +230,18 @@ def _atomic_write(path: Path, write) -> None:
         raise
 
 
-def _npz_bytes(arrays: dict) -> bytes:
+def npz_bytes(arrays: dict) -> bytes:
     buf = io.BytesIO()
     np.savez_compressed(buf, **{k: np.asarray(v) for k, v in arrays.items()})
     return buf.getvalue()
 
 
-def _read_npz(path: Path) -> dict:
+def read_npz(path: Path) -> dict:
     with np.load(path, allow_pickle=False) as f:
         return {k: f[k] for k in f.files}
 
 
-def _log_source(config, source: str, nested: bool) -> None:
+def log_request(config, source: str, nested: bool) -> None:
     """Append one line per run request to ``$HCVAE_RUN_LOG`` (``make book`` sums them up; see :func:`summary`)."""
     path = os.environ.get("HCVAE_RUN_LOG")
     if not path:
@@ -289,7 +289,7 @@ class ResultStore:
             if result.get("has_weights"):
                 self.load_weights(config)
             if result.get("has_arrays"):
-                _read_npz(self.folder(config) / "arrays.npz")
+                read_npz(self.folder(config) / "arrays.npz")
         except Exception as err:  # corrupt, truncated or foreign entry: recompute rather than trust it
             warnings.warn(f"result store entry {path.parent} is unreadable ({err}); recomputing it", stacklevel=3)
             return None
@@ -303,7 +303,7 @@ class ResultStore:
             with gzip.open(path, "rt") as f:
                 result = self._check(json.load(f), config, path)
             if result.get("has_arrays"):
-                _read_npz(path.with_name(path.name.removesuffix(".json.gz") + ".npz"))
+                read_npz(path.with_name(path.name.removesuffix(".json.gz") + ".npz"))
         except Exception as err:
             warnings.warn(f"reference file {path} is corrupt or truncated ({type(err).__name__}: {err}); it is not "
                           "served, the run is computed instead", stacklevel=3)
@@ -367,12 +367,12 @@ class ResultStore:
         """The arrays stored beside ``config``'s result (local store first, then the reference)."""
         local = self.folder(config) / "arrays.npz"
         if local.exists():
-            return _read_npz(local)
+            return read_npz(local)
         ref = self.reference_file(config)
         if ref is not None:
             path = ref.with_name(ref.name.removesuffix(".json.gz") + ".npz")
             if path.exists():
-                return _read_npz(path)
+                return read_npz(path)
         raise FileNotFoundError(f"no arrays stored for {config_key(config)}")
 
     # -- writing
@@ -435,12 +435,12 @@ class ResultStore:
                   "has_weights": state_dict is not None, "has_arrays": bool(arrays),
                   "provenance": provenance_ if provenance_ is not None else provenance(config, result.get("wall_time_s"))}
         if state_dict is not None:
-            _atomic_write(folder / "weights.pt", lambda f: torch.save(state_dict, f))
+            atomic_write(folder / "weights.pt", lambda f: torch.save(state_dict, f))
         if arrays:
-            data = _npz_bytes(arrays)
-            _atomic_write(folder / "arrays.npz", lambda f: f.write(data))
+            data = npz_bytes(arrays)
+            atomic_write(folder / "arrays.npz", lambda f: f.write(data))
         text = json.dumps(result, indent=1, allow_nan=True).encode()
-        _atomic_write(folder / "result.json", lambda f: f.write(text))
+        atomic_write(folder / "result.json", lambda f: f.write(text))
         return json.loads(text)
 
     def entries(self):

@@ -191,12 +191,12 @@ def run_sweep(configs, store: ResultStore | None = None, scheduler: str | None =
         raise ValueError(f"n_workers must be an integer >= 1; got {n_workers!r}")
     store = store if store is not None else ResultStore()
     start = time.perf_counter()
-    from hcvae.runs.store import _log_source
+    from hcvae.runs.store import log_request
 
     found = [store.lookup(c) for c in configs]
     for c, (result, source) in zip(configs, found):
         if result is not None:
-            _log_source(c, source, nested=False)
+            log_request(c, source, nested=False)
     out = SweepResult(configs, [result for result, _ in found])
     todo = [i for i, r in enumerate(out.results) if r is None]
     out.n_cached = len(configs) - len(todo)
@@ -215,14 +215,14 @@ def _run_todo(configs, todo, out, store, scheduler, n_workers: int, progress) ->
     """Send the missing points to the workers, gather each result or failure into ``out`` as it arrives."""
     from dask.distributed import as_completed
 
-    from hcvae.core.train import _progress_enabled
+    from hcvae.core.train import progress_enabled
 
     client, cluster = _client(scheduler, n_workers)
     bar = None
     try:
         reference = str(store.reference) if store.reference is not None else None
         futures = {client.submit(_run_point, configs[i], str(store.root), reference, pure=False): i for i in todo}
-        if _progress_enabled(progress):
+        if progress_enabled(progress):
             from tqdm.auto import tqdm
 
             bar = tqdm(total=len(todo), desc="sweep", unit="point")
