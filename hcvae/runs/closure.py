@@ -22,9 +22,14 @@ PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
 # Modules that choose configs, read results or present them: they cannot change the result of a given config,
 # so editing them never asks for a re-lock.
-NOT_IN_CLOSURE = frozenset({"hcvae.runs.store", "hcvae.runs.closure", "hcvae.runs.profiles", "hcvae.book.plots", "hcvae.book.widgets",
-                            "hcvae.book.notebook", "hcvae.runs.sweep", "hcvae.book.claims", "hcvae.book.reference",
+NOT_IN_CLOSURE = frozenset({"hcvae.runs.store", "hcvae.runs.closure", "hcvae.runs.profiles", "hcvae.runs.sweep",
                             "hcvae.runs.audit"})
+# ... nor can the layers above the runs (the chapters read results, the book presents them)
+NOT_IN_CLOSURE_PREFIXES = ("hcvae.chapters", "hcvae.book")
+
+
+def _excluded(name: str) -> bool:
+    return name in NOT_IN_CLOSURE or name.startswith(NOT_IN_CLOSURE_PREFIXES)
 
 
 def module_path(name: str) -> Path | None:
@@ -89,7 +94,7 @@ def closure_modules(start: str) -> list[str]:
     todo = [start]
     while todo:
         name = todo.pop()
-        if name in seen or (name in NOT_IN_CLOSURE and name != start):
+        if name in seen or (_excluded(name) and name != start):
             continue
         seen.add(name)
         todo.extend(imports_of(name))
