@@ -15,8 +15,10 @@ Command line::
     python -m hcvae.reference info             # size, entries, compute time
 
 A chapter's fingerprint hashes its code cells (syntax trees: prose, comments and layout
-do not count), the ``paper`` profile's settings and grid files, and the code closure of
-every hcvae module the chapter imports (figures and widgets excluded). When it moves, the
+do not count), the ``paper`` profile's settings and grid files, and the modules of the
+runs and chapters layers it reaches (configs, profiles, the functions that list configs;
+for the report, the ledger): what decides which runs it asks for. A change of the
+numerics bumps a kind's VERSION instead (the lock test), which moves its keys. When it moves, the
 chapter may request runs the reference lacks, and ``coverage`` says which chapter to
 record again (recording reads everything already shipped, so it costs minutes unless
 new runs are needed).
@@ -44,8 +46,11 @@ DIFF_FILE = "diff.json"
 # what the reference may not exceed, compressed (the size is checked by the tests)
 MAX_BYTES = 40 * 2**20
 # modules that only draw or present: editing them never changes which runs a chapter requests
-_PRESENTATION = {"hcvae.book.plots", "hcvae.book.widgets", "hcvae.book.notebook", "hcvae.runs.store", "hcvae.runs.closure", "hcvae.runs.audit",
-                 "hcvae.book.reference"}
+# The code that decides WHICH runs a chapter asks for: the configs and their defaults, the profiles, the chapter
+# modules that list configs, and the ledger (for the report). Numerics (core, methods) change what a run computes,
+# which bumps its kind's VERSION (the lock test) and so its key; figures and explorers change nothing stored.
+_DECIDES = ("hcvae.runs.", "hcvae.chapters.", "hcvae.book.claims")
+_NOT_DECIDING = {"hcvae.runs.store", "hcvae.runs.closure", "hcvae.runs.audit", "hcvae.runs.sweep"}
 
 
 def chapters() -> dict[str, Path]:
@@ -113,17 +118,17 @@ def store_mod_path(name: str) -> bool:
     return module_path(name) is not None
 
 
-def _closure_without_presentation(start: str) -> dict:
+def _deciding_modules(start: str) -> dict:
+    """The modules of ``start``'s import closure that decide which runs are requested, with their hashes."""
+    from hcvae.runs.closure import module_hash
+
     seen, todo = set(), [start]
     while todo:
         name = todo.pop()
-        if name in seen or name in _PRESENTATION:
-            continue
-        seen.add(name)
-        todo.extend(imports_of(name))
-    from hcvae.runs.closure import module_hash
-
-    return {m: module_hash(m) for m in sorted(seen)}
+        if name not in seen and name not in _NOT_DECIDING:
+            seen.add(name)
+            todo.extend(imports_of(name))
+    return {m: module_hash(m) for m in sorted(seen) if m.startswith(_DECIDES)}
 
 
 def _paper_settings() -> str:
@@ -138,7 +143,7 @@ def fingerprint(chapter: str) -> str:
     cells = _code_cells(path)
     modules: dict = {}
     for m in sorted(_imported_modules(cells, path)):
-        modules.update(_closure_without_presentation(m))
+        modules.update(_deciding_modules(m))
     grids = sorted((p.name, p.read_text()) for p in (ROOT / "notebooks" / "grids" / "paper").glob("*.toml"))
     payload = json.dumps({"cells": cells, "modules": modules, "settings": _paper_settings(), "grids": grids},
                          sort_keys=True)
