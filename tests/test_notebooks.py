@@ -74,3 +74,16 @@ def test_the_report_shows_the_ledger(quick_book):
     counts = claims.verdict_counts(rows)
     for verdict, n in counts.items():
         assert int(glued[f"n_{verdict.replace(' ', '_')}"]) == n, verdict
+
+
+def test_chapter_01_shows_what_its_chapter_module_computes(quick_book):
+    from hcvae.book import tables
+    from hcvae.chapters import phase
+
+    glued = _glued(quick_book, "notebooks/01-phase-transition")
+    ch = phase.chapter("quick")
+    assert glued["threshold_table"] == tables.markdown_table(*ch.threshold_table)
+    assert int(glued["n_above"]) == ch.n_above and int(glued["closed_form_n"]) == len(ch.agreement["rows"])
+    for name in ("threshold", "probe", "closed_form", "mlp"):
+        assert glued[f"finding_{name}"] == ch.findings[name], name
+    assert glued["above_verdict"] == ch.findings["above"]

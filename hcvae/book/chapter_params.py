@@ -65,13 +65,9 @@ def _seed() -> Param:
 
 
 def _p01():
-    return (profile_param(), _seed(), datasets_param(BUILTIN),
-            Param("kl_bound", "float", "the collapse bound in nats", low=0.0, low_open=True),
-            Param("above_ratio", "float", "sigma'^2/lambda_max from which every run must be under the bound",
-                  low=0.0, low_open=True),
-            Param("kl_atol", "float", "closed-form tolerance (nats)", low=0.0),
-            Param("kl_rtol", "float", "closed-form tolerance (relative)", low=0.0),
-            Param("probe_epochs_factor", "int", "how many times longer the probes train", low=1))
+    from hcvae.chapters.phase import PARAMETERS
+
+    return PARAMETERS
 
 
 def _p02():

@@ -18,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 
-from hcvae.chapters import diffusion_report, hct_report
+from hcvae.chapters import diffusion_report, hct_report, phase
 from hcvae.runs.store import ROOT
 
 GRID_DIR = ROOT / "notebooks" / "grids"  # the ablation grids (TOML), one folder per profile
@@ -26,45 +26,11 @@ from hcvae.chapters.ledger import Claim, Measurement, VERDICTS, combine
 from hcvae.methods.consensus import XHATS
 
 # The chapter modules whose claims() join the ledger (each measured from its chapter() result), in book order.
-CHAPTER_MODULES = (hct_report, diffusion_report)
+CHAPTER_MODULES = (phase, hct_report, diffusion_report)
 
 
 def _fmt(x: float) -> str:
     return f"{x:.3g}"
-
-
-# ---- chapter 01: the phase transition ----------------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=None)
-def _phase(profile: str):
-    from hcvae.runs import experiments
-    from hcvae.chapters import phase
-
-    results = experiments.run_all(experiments.phase_sweep_configs(profile), progress=False)
-    table = phase.sweep_table(results)
-    thresholds = {key: phase.measured_threshold(row["ratio"], row["kl_mean"]) for key, row in table.items()}
-    return results, thresholds
-
-
-def _threshold(profile: str) -> Measurement:
-    from hcvae.chapters.phase import THRESHOLD_VERDICTS
-
-    _, thresholds = _phase(profile)
-    parts = [f"{ds} {arch}: ({th['lower']}, {th['upper']}] {THRESHOLD_VERDICTS[th['verdict']]}"
-             for (ds, arch), th in sorted(thresholds.items())]
-    ok = all(th["verdict"] == "consistent" for th in thresholds.values())
-    return Measurement("; ".join(parts), "reproduced" if ok else "not reproduced")
-
-
-def _closed_form(profile: str) -> Measurement:
-    from hcvae.chapters.phase import closed_form_agreement
-
-    results, _ = _phase(profile)
-    agreement = closed_form_agreement(results, 0.05, 0.05)
-    ok = all(row["within"] for row in agreement["rows"])
-    return Measurement(f"largest |KL − KL*| = {_fmt(agreement['max_abs_error'])} nats over {len(agreement['rows'])} runs",
-                       "reproduced" if ok else "not reproduced")
 
 
 # ---- chapter 02: the historical barrier, without training --------------------------------------------------
@@ -352,12 +318,6 @@ def _ablation_claim(param: str) -> Callable[[str], Measurement]:
 # ---- the ledger --------------------------------------------------------------------------------------------
 
 CLAIMS: list[Claim] = [
-    Claim("phase-threshold", "v1", "§3.2, eq. 4 (Li et al.)", "σ'²/λ_max at which KL vanishes", "1",
-          "Gaussian VAE, fixed decoder variance; synthetic and digits, MLP and linear",
-          "the measured bracket (last ratio with mean KL ≥ 0.01, first ratio from which all stay below) contains 1 "
-          "for every (data set, model)", "01-phase-transition", _threshold),
-    Claim("linear-closed-form", "v1", "§3.2 (Lucas et al. 2019)", "KL of the trained linear VAE", "the closed form",
-          "every ratio, both data sets", "|KL − KL*| ≤ 0.05 + 5 % of KL* for every run", "01-phase-transition", _closed_form),
     Claim("theorem-4.4", "v1", "Theorem 4.4, Appendix A", "historical loss of any collapsed solution", "≥ δ > 0",
           "R₀ EM clusterings (16 in the paper profile), default EM start",
           "every constant output found scores ≥ δ, on both data sets", "02-historical-barrier", _theorem_4_4),
@@ -409,7 +369,7 @@ CLAIMS: list[Claim] = [
 
 def all_claims() -> list[Claim]:
     """This module's claims, then each chapter module's, with ids checked unique."""
-    claims = [*CLAIMS, *(c for module in CHAPTER_MODULES for c in module.claims())]
+    claims = sorted([*CLAIMS, *(c for module in CHAPTER_MODULES for c in module.claims())], key=lambda c: c.chapter)
     ids = [c.id for c in claims]
     dup = sorted({i for i in ids if ids.count(i) > 1})
     if dup:
@@ -434,7 +394,7 @@ def ledger(profile: str, claims=None) -> list[dict]:
 
 def runs_used(profile: str) -> list[dict]:
     """Every stored run the ledger's measurements read (for the report's compute summary)."""
-    runs = [*_phase(profile)[0], *_spherical_runs(profile), *_baseline_tables(profile)[1]]
+    runs = [*_spherical_runs(profile), *_baseline_tables(profile)[1]]
     for param in ABLATED:
         runs += list(_ablation_results(profile, param))
     for module in CHAPTER_MODULES:
