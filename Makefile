@@ -31,10 +31,11 @@ book: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-# Recompute every run of the reference, ignoring it (on all local cores, or SCHEDULER=tcp://host:8786), then
-# compare with the reference. Interrupt at will: finished runs are kept and the next call resumes.
+# Recompute every run of the reference, ignoring it (on all local cores, or SCHEDULER=tcp://host:8786; DEVICE=cuda
+# on a GPU), then compare with the reference. Interrupt at will: finished runs are kept and the next call resumes.
 reproduce: $(STAMP)
-	HCVAE_REFERENCE= $(BIN)/python -m hcvae.reference reproduce $(if $(SCHEDULER),--scheduler $(SCHEDULER),)
+	HCVAE_REFERENCE= $(BIN)/python -m hcvae.reference reproduce $(if $(SCHEDULER),--scheduler $(SCHEDULER),) \
+	  $(if $(DEVICE),--device $(DEVICE),)
 	$(BIN)/python -m hcvae.reference diff
 
 # JupyterLab on the chapters with a live kernel: jupytext (its server and lab extensions ship with the pinned

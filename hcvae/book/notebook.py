@@ -110,7 +110,17 @@ def main(argv: list[str] | None = None) -> Path | None:
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"))
     parser.add_argument("-o", "--output-dir", default=str(ROOT / "runs"))
     parser.add_argument("--list", action="store_true", help="list the chapters and their parameters")
+    parser.add_argument("--device", default=None, help="where runs compute: cpu (default, or $HCVAE_DEVICE), cuda, "
+                        "cuda:N or mps")
     args = parser.parse_args(argv)
+    from hcvae.core import device
+
+    try:
+        device.resolve(args.device)
+    except (ValueError, device.DeviceError) as err:
+        raise SystemExit(f"error: {err}") from None
+    if args.device:
+        os.environ["HCVAE_DEVICE"] = args.device  # the kernel papermill starts inherits it
 
     import jupytext
 

@@ -297,14 +297,15 @@ def reference_configs(reference: Path = REFERENCE_DIR) -> list:
     return out
 
 
-def reproduce(scheduler: str | None = None, n_workers: int | None = None, reference: Path = REFERENCE_DIR):
+def reproduce(scheduler: str | None = None, n_workers: int | None = None, reference: Path = REFERENCE_DIR,
+              on: str | None = None):
     """Recompute every reference run into the local store, ignoring the reference (resumable: stored points are
     read, not recomputed), on a local Dask cluster or ``scheduler``."""
     from hcvae.runs.sweep import run_sweep
 
     configs = reference_configs(reference)
     store = store_mod.ResultStore(reference=None)
-    return run_sweep(configs, store=store, scheduler=scheduler, n_workers=n_workers, progress=True)
+    return run_sweep(configs, store=store, scheduler=scheduler, n_workers=n_workers, progress=True, on=on)
 
 
 def _ledger_rows(env: dict) -> list[dict]:
@@ -384,6 +385,7 @@ def main(argv=None) -> int:
     rep = sub.add_parser("reproduce", help="recompute every reference run, ignoring the reference")
     rep.add_argument("--scheduler", default=os.environ.get("SCHEDULER") or None)
     rep.add_argument("--workers", type=int, default=None)
+    rep.add_argument("--device", default=os.environ.get("DEVICE") or None, help="cpu (default), cuda, cuda:N or mps")
     d = sub.add_parser("diff", help="compare the recomputation (local store) with the reference")
     d.add_argument("--root", default=None)
     d.add_argument("--no-ledger", action="store_true", help="compare metrics only, not the claims' verdicts")
@@ -408,8 +410,14 @@ def main(argv=None) -> int:
     if args.command == "reproduce":
         if args.workers is not None and args.workers < 1:
             parser.error("--workers must be >= 1")
+        from hcvae.core import device
+
         try:
-            res = reproduce(args.scheduler, args.workers)
+            device.resolve(args.device)
+        except (ValueError, device.DeviceError) as err:
+            parser.error(str(err))
+        try:
+            res = reproduce(args.scheduler, args.workers, on=args.device)
         except KeyboardInterrupt:
             print("\ninterrupted: every finished run is stored; run `make reproduce` again to resume", file=sys.stderr)
             return 130

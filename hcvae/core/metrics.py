@@ -16,6 +16,7 @@ import math
 import numpy as np
 import torch
 
+from hcvae.core import device
 from hcvae.core.data import check_data
 from hcvae.core.objectives import gaussian_nll, kl_standard_normal
 
@@ -27,12 +28,13 @@ PAPER_THRESHOLD = 0.99
 def encode(model, x, batch_size: int = 8192) -> tuple[np.ndarray, np.ndarray]:
     """Posterior means and log-variances of every row of ``x`` (float64 arrays)."""
     x = torch.as_tensor(check_data(x))
+    dev = device.of(model)
     model.eval()
     mus, logvars = [], []
     for i in range(0, x.shape[0], batch_size):
-        mu, logvar = model.encode(x[i:i + batch_size])
-        mus.append(mu.double())
-        logvars.append(logvar.double())
+        mu, logvar = model.encode(x[i:i + batch_size].to(dev))
+        mus.append(mu.double().cpu())
+        logvars.append(logvar.double().cpu())
     return torch.cat(mus).numpy(), torch.cat(logvars).numpy()
 
 
@@ -78,10 +80,11 @@ def evaluate(model, x, mc_seed: int = 0, mi_samples: int = 1000) -> dict:
     xt = torch.as_tensor(x_np)
     mu_t = torch.as_tensor(mu, dtype=torch.float32)
     lv_t = torch.as_tensor(logvar, dtype=torch.float32)
-    x_hat_mean = model.decode(mu_t)
-    gen = torch.Generator().manual_seed(mc_seed)
+    dev = device.of(model)
+    x_hat_mean = model.decode(mu_t.to(dev)).cpu()
+    gen = torch.Generator().manual_seed(mc_seed)  # the noise is drawn on the CPU: the same draws on every device
     z = mu_t + torch.randn(mu_t.shape, generator=gen) * torch.exp(0.5 * lv_t)
-    nll = gaussian_nll(xt, model.decode(z), model.sigma2_decoder).double().mean().item()
+    nll = gaussian_nll(xt, model.decode(z.to(dev)).cpu(), model.sigma2_decoder.cpu()).double().mean().item()
     kl = float(kl_dims.sum())
     return {
         "kl": kl,
@@ -137,7 +140,8 @@ def information_check(model, x, means, labels, seed: int = 0) -> dict:
     out = {"kl": kl, "n_clusters": int(means.shape[0]), "label_entropy": label_entropy(labels)}
     n = x.shape[0]
     for name, z in (("sample", mu + eps * torch.exp(0.5 * logvar)), ("mean", mu)):
-        x_hat = torch.cat([model.decode(z[i:i + 8192].float()) for i in range(0, n, 8192)])
+        dev = device.of(model)
+        x_hat = torch.cat([model.decode(z[i:i + 8192].float().to(dev)).cpu() for i in range(0, n, 8192)])
         nearest = torch.cdist(x_hat, means).argmin(dim=1).numpy()
         share = float(np.mean(nearest == labels))
         se = math.sqrt(share * (1 - share) / n)

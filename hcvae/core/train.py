@@ -17,6 +17,7 @@ from typing import Callable, Iterable
 
 import torch
 
+from hcvae.core import device
 from hcvae.core.data import check_data
 from hcvae.core.objectives import negative_elbo
 
@@ -98,7 +99,9 @@ def train(
 
     ``loss_fn(model, batch, *, idx, epoch, step)`` returns a dict of scalar tensors
     with a ``"loss"`` entry to minimise (default: the negative ELBO); ``idx`` holds
-    the batch's row numbers in ``x`` (for losses that need per-sample labels).
+    the batch's row numbers in ``x`` (for losses that need per-sample labels). The
+    data are moved to the model's device; the loss terms stay there, and come to the
+    host once per epoch (a non-finite one still stops the run, naming its first step).
     Each epoch's history row holds the mean of every term over the epoch's
     batches, then whatever each ``callback(epoch, model)`` returns (a dict, or None).
 
@@ -106,7 +109,8 @@ def train(
     call, so Adam's state carries over, and ``first_epoch`` so that epochs are
     numbered across stages.
     """
-    x = torch.as_tensor(check_data(x))
+    dev = device.of(model)
+    x = torch.as_tensor(check_data(x)).to(dev)
     n = x.shape[0]
     validate_training(n, epochs, batch_size, lr, lr_schedule)
     if loss_fn is None:
@@ -133,12 +137,13 @@ def train(
             perm = torch.randperm(n, generator=gen)
             names, buffer = None, None  # every step's loss terms, kept on the device: one host transfer per epoch
             for step in range(steps_per_epoch):
-                idx = perm[step * batch_size:(step + 1) * batch_size]
+                idx = perm[step * batch_size:(step + 1) * batch_size].to(dev)
                 terms = loss_fn(model, x[idx], idx=idx, epoch=epoch, step=step)
                 if buffer is None:
                     names = list(terms)
-                    buffer = torch.empty(steps_per_epoch, len(names), dtype=torch.float64)
-                buffer[step] = torch.stack([terms[k].detach().reshape(()).double() for k in names])
+                    buffer = torch.empty(steps_per_epoch, len(names), dtype=torch.float64, device=dev)
+                buffer[step] = torch.stack([torch.as_tensor(terms[k]).detach().reshape(()).to(dev, torch.float64)
+                                            for k in names])
                 opt.zero_grad(set_to_none=True)
                 terms["loss"].backward()
                 opt.step()

@@ -40,6 +40,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
+from hcvae.core import device
 from hcvae.core.data import check_data
 from hcvae.core.metrics import active_units
 from hcvae.core.objectives import gaussian_nll, kl_standard_normal
@@ -136,10 +137,10 @@ def reconstruct(model, x: torch.Tensor, xhat: str, seed: int = 0) -> torch.Tenso
     """x_hat(x) under reading ``xhat``: f(mu(x)), or f(z) with z drawn from q(z|x) by a generator seeded with
     ``seed`` (the same draw on every call: end-of-round scores compare clusterings on common noise)."""
     check_choice("xhat", xhat, XHATS)
-    mu, logvar = model.encode(x)
+    mu, logvar = model.encode(x.to(device.of(model)))
     if xhat == "mean":
         return model.decode(mu)
-    eps = torch.randn(mu.shape, generator=torch.Generator().manual_seed(seed), dtype=mu.dtype)
+    eps = torch.randn(mu.shape, generator=torch.Generator().manual_seed(seed), dtype=mu.dtype).to(mu.device)
     return model.decode(mu + eps * torch.exp(0.5 * logvar))
 
 
@@ -148,12 +149,12 @@ class _Clusterings:
 
     CHUNK = 8192  # rows per evaluation pass: bounds the (W, rows, D) own-centre tensor
 
-    def __init__(self, clusterings, reading: str, xhat: str = "sample", seed: int = 0):
+    def __init__(self, clusterings, reading: str, xhat: str = "sample", seed: int = 0, on=torch.device("cpu")):
         self.reading, self.xhat, self.seed = reading, xhat, seed
         ks = {c.n_clusters for c in clusterings}
         self.stacked = len(ks) == 1
-        self.means_list = [torch.as_tensor(c.means, dtype=torch.float32) for c in clusterings]
-        self.labels_list = [torch.as_tensor(c.labels, dtype=torch.long) for c in clusterings]
+        self.means_list = [torch.as_tensor(c.means, dtype=torch.float32, device=on) for c in clusterings]
+        self.labels_list = [torch.as_tensor(c.labels, dtype=torch.long, device=on) for c in clusterings]
         if self.stacked:
             self.means, self.labels = torch.stack(self.means_list), torch.stack(self.labels_list)
 
@@ -177,11 +178,12 @@ class _Clusterings:
     def losses_of(self, x_hat: torch.Tensor, idx: torch.Tensor, which=None) -> np.ndarray:
         """ell_C of the reconstructions ``x_hat`` of rows ``idx`` under the clusterings ``which`` (default: all)."""
         which = list(range(len(self)) if which is None else which)
-        total = torch.zeros(len(which), dtype=torch.float64)
+        idx = idx.to(x_hat.device)
+        total = torch.zeros(len(which), dtype=torch.float64, device=x_hat.device)
         for start in range(0, len(idx), self.CHUNK):
             part = slice(start, start + self.CHUNK)
             total += self._losses(x_hat[part], idx[part], which).double() * x_hat[part].shape[0]
-        return (total / len(idx)).numpy()
+        return (total / len(idx)).cpu().numpy()
 
 
 def _beta_at(settings: HCTSettings, epoch: int, anneal_epochs: int) -> float:
@@ -202,7 +204,7 @@ class _Trainer:
         self.callbacks, self.progress = list(callbacks), progress
         self.x = torch.as_tensor(self.x_np)
         n = self.x.shape[0]
-        self.cl = _Clusterings(self.clusterings, settings.reading, settings.xhat, settings.seed)
+        self.cl = _Clusterings(self.clusterings, settings.reading, settings.xhat, settings.seed, device.of(model))
         self.all_rows = torch.arange(n)
         self.eval_idx = torch.as_tensor(np.sort(np.random.default_rng(settings.seed).permutation(n)[: settings.eval_samples]))
         self.opt = torch.optim.Adam(model.parameters(), lr=settings.lr)
@@ -244,13 +246,14 @@ class _Trainer:
         return loss_fn
 
     def _monitor(self, stage: str, round_: int, active: list[int]):
-        x_eval = self.x[self.eval_idx]
+        on = device.of(self.model)
+        x_eval = self.x[self.eval_idx].to(on)
         eps = torch.randn((len(self.eval_idx), self.model.latent_dim),
-                          generator=torch.Generator().manual_seed(self.settings.seed))  # reconstruct()'s draw
+                          generator=torch.Generator().manual_seed(self.settings.seed)).to(on)  # reconstruct()'s draw
 
         def monitor(ep, m):
             mu, logvar = m.encode(x_eval)  # one encoder pass for KL, active units and every ell_C
-            units = active_units(mu.double().numpy(), logvar.double().numpy())
+            units = active_units(mu.double().cpu().numpy(), logvar.double().cpu().numpy())
             kl = float(kl_standard_normal(mu.double(), logvar.double()).sum(-1).mean())
             z = mu if self.settings.xhat == "mean" else mu + eps * torch.exp(0.5 * logvar)
             return {"stage": stage, "round": round_, "active_set": list(active), "eval_kl": kl,
@@ -349,7 +352,7 @@ def fixed_set_training(model, x, clusterings, active, epochs: int, settings: HCT
 def parameter_distance(model_a, model_b) -> float:
     """Euclidean distance between two models' parameter vectors (v1 Figure 2 right: distance to a collapsed model)."""
     a = torch.nn.utils.parameters_to_vector(model_a.parameters()).detach()
-    b = torch.nn.utils.parameters_to_vector(model_b.parameters()).detach()
+    b = torch.nn.utils.parameters_to_vector(model_b.parameters()).detach().to(a.device)
     if a.shape != b.shape:
         raise ValueError(f"the models have {a.numel()} and {b.numel()} parameters: they must share an architecture")
     return float((a - b).norm())
@@ -365,7 +368,7 @@ def reconstruction_landing(model, x, clustering, xhat: str = "mean", seed: int =
     """
     x = check_data(x)
     check_clusterings(x, [clustering])
-    x_hat = reconstruct(model, torch.as_tensor(x), xhat, seed)
+    x_hat = reconstruct(model, torch.as_tensor(x), xhat, seed).cpu()
     nearest = torch.cdist(x_hat, torch.as_tensor(clustering.means, dtype=torch.float32)).argmin(dim=1).numpy()
     return {"n_centres_hit": int(np.unique(nearest).size), "n_centres": clustering.n_clusters,
             "own_centre_share": float(np.mean(nearest == clustering.labels))}

@@ -49,6 +49,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from hcvae.core import device
 from hcvae.core.data import DATASETS, covariance_spectrum, load_dataset
 from hcvae.core.metrics import evaluate
 from hcvae.core.models import ARCHITECTURES, build_vae
@@ -231,8 +232,9 @@ def _compute(config: BaselineConfig, progress) -> tuple[dict, dict]:
     sigma2 = config.sigma2_ratio * lam_max
     torch.manual_seed(config.seed)  # the same initial weights as a VAEConfig run with this seed
     model = build_vae(data.dim, config.latent_dim, sigma2, config.architecture, data.meta.get("image_shape"))
+    model = model.to(device.current())  # initialised on the CPU: the same weights on every device
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    x = torch.as_tensor(data.x)
+    x = torch.as_tensor(data.x).to(device.current())
     x_eval = x[np.random.default_rng(0).permutation(data.n)[:5000]]
     history = train(
         model, data.x, epochs=config.epochs, batch_size=config.batch_size, lr=config.lr, seed=config.seed,

@@ -150,7 +150,7 @@ class DiffusionChapterConfig(StoredConfig):
     restored afterwards: small matrices gain nothing from more, and the result does not depend on the core count.
     """
 
-    KIND = "diffusion"
+    KIND = "diffusion"  # its small denoisers run on the CPU whatever device is chosen (hcvae.core.device)
     VERSION = 1
     PARAMETER_CONSTRAINTS = {
         **common("dataset"), "n_samples": Integer(10, none="all"),

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from hcvae.core import device
 from hcvae.core.data import BUILTIN_DATASETS, DATASETS, covariance_spectrum, load_dataset
 from hcvae.core.metrics import active_units, encode, evaluate
 from hcvae.core.models import ARCHITECTURES, DEFAULT_HIDDEN, MLP_ARCHITECTURES, build_vae, check_hidden
@@ -113,7 +114,7 @@ def train_vae(config: VAEConfig, progress: bool | None = None) -> tuple[dict, di
     sigma2 = config.sigma2_ratio * lam_max
     torch.manual_seed(config.seed)
     model = build_vae(data.dim, config.latent_dim, sigma2, config.architecture, data.meta.get("image_shape"),
-                      config.hidden)
+                      config.hidden).to(device.current())  # initialised on the CPU: the same weights on every device
     x_eval = torch.as_tensor(data.x[np.random.default_rng(0).permutation(data.n)[:5000]])
     history = train(
         model, data.x, epochs=config.epochs, batch_size=config.batch_size, lr=config.lr, seed=config.seed,
@@ -139,26 +140,30 @@ class MissingRun(LookupError):
 _DEPTH = [0]  # runs started inside another run's compute (HCT's collapsed reference) are logged as nested
 
 
-def compute_entry(config, store=None, progress: bool | None = None) -> tuple[dict, dict | None, dict | None]:
+def compute_entry(config, store=None, progress: bool | None = None, on: str | None = None
+                  ) -> tuple[dict, dict | None, dict | None]:
     """Compute ``config`` on one thread (so the numbers do not depend on the machine's core count or on whether a
-    Dask worker or this process computes it): ``(JSON-ready result, state dict or None, arrays or None)``."""
+    Dask worker or this process computes it) and on device ``on`` (default ``$HCVAE_DEVICE``, else the CPU):
+    ``(JSON-ready result, state dict or None, arrays or None)``; the state dict is on the CPU."""
     from hcvae.core.train import one_thread
 
     start = time.perf_counter()
     _DEPTH[0] += 1
     try:
-        with one_thread():
+        with one_thread(), device.using(device.resolve(on)):
             out = config.compute(store=store, progress=progress)
     finally:
         _DEPTH[0] -= 1
     result, state_dict, arrays = (*out, None) if len(out) == 2 else out
+    if state_dict is not None:
+        state_dict = {k: v.cpu() if hasattr(v, "cpu") else v for k, v in state_dict.items()}
     result = _jsonable(result)
     result.setdefault("wall_time_s", time.perf_counter() - start)
     return result, state_dict, arrays
 
 
 def run(config, store: ResultStore | None = None, force: bool = False, progress: bool | None = None,
-        need_weights: bool = False) -> dict:
+        need_weights: bool = False, on: str | None = None) -> dict:
     """Compute ``config``'s result, or return it from the store (the local store, then the shipped reference).
 
     ``config`` is any stored experiment config (a dataclass with ``KIND``, ``VERSION`` and a
@@ -168,7 +173,8 @@ def run(config, store: ResultStore | None = None, force: bool = False, progress:
     sigma2_decoder, every metric of :func:`hcvae.core.metrics.evaluate`, the per-epoch history and the wall time (the
     linear-VAE closed form at the same sigma2_decoder is :func:`hcvae.core.theory.linear_vae_optimum` of the stored
     spectrum). ``need_weights``: recompute locally when the result is served without weights (the reference
-    ships none). An unwritable store is reported before any training.
+    ships none). ``on``: the device to compute on (default ``$HCVAE_DEVICE``, else the CPU; see
+    :mod:`hcvae.core.device`). An unwritable store and an unknown or absent device are reported before any work.
     """
     from hcvae.runs.store import log_request, config_key, kind_of
 
@@ -176,6 +182,7 @@ def run(config, store: ResultStore | None = None, force: bool = False, progress:
         raise TypeError(f"config must be an experiment config with a compute() method (VAEConfig, HCTConfig, ...); "
                         f"got {type(config).__name__}")
     kind_of(config)
+    chosen = device.resolve(on)  # an unknown or absent device fails here, before any lookup or training
     store = store if store is not None else ResultStore()
     nested = _DEPTH[0] > 0
     if not force:
@@ -192,11 +199,12 @@ def run(config, store: ResultStore | None = None, force: bool = False, progress:
             log_request(config, "local", nested)
             return done_meanwhile
         start = time.perf_counter()
-        result, state_dict, arrays = compute_entry(config, store=store, progress=progress)
+        result, state_dict, arrays = compute_entry(config, store=store, progress=progress, on=str(chosen))
         from hcvae.runs.store import provenance
 
+        used = "cpu" if getattr(config, "KIND", "") == "diffusion" else str(chosen)  # the denoisers stay on the CPU
         saved = store.save(config, result, state_dict=state_dict, arrays=arrays,
-                           provenance_=provenance(config, time.perf_counter() - start, threads=1))
+                           provenance_=provenance(config, time.perf_counter() - start, threads=1, device=used))
     log_request(config, "computed", nested)
     return saved
 

@@ -31,6 +31,7 @@ from hcvae.methods.barrier import delta_summary
 from hcvae.methods.clustering import INIT_PARAMS, READINGS, epsilon_excludes_collapse, fit_gmms
 from hcvae.methods.consensus import (BETA_SCHEDULES, CYCLING, XHATS, HCTSettings, fixed_set_training,
                                      historical_consensus, parameter_distance, reconstruction_landing, selection_sizes)
+from hcvae.core import device
 from hcvae.core.data import DATASETS, TRUE_CLUSTERS, covariance_spectrum, load_dataset
 from hcvae.core.metrics import evaluate, information_check
 from hcvae.core.models import ARCHITECTURES, DEFAULT_HIDDEN, build_vae, check_hidden
@@ -138,16 +139,17 @@ def _compute(config: HCTConfig, store, progress) -> tuple[dict, dict]:
     callbacks, reference = [], config.collapsed_reference()
     if reference is not None:
         try:
-            ref_result = run(reference, store=store, progress=progress, need_weights=True)
+            ref_result = run(reference, store=store, progress=progress, need_weights=True, on=str(device.current()))
         except TrainingDiverged as err:
             raise TrainingDiverged(f"the collapsed reference run of this HCT run diverged ({reference}): {err}") from None
         ref_model = build_vae(data.dim, config.latent_dim, reference.sigma2_ratio * lam_max, config.architecture,
                               data.meta.get("image_shape"), config.hidden)
         ref_model.load_state_dict(store.load_weights(reference))
+        ref_model = ref_model.to(device.current())
         callbacks.append(lambda epoch, m: {"dist_collapsed": parameter_distance(m, ref_model)})
     torch.manual_seed(config.seed)  # the same initial weights as the reference run (hcvae.runs.experiments.train_vae)
     model = build_vae(data.dim, config.latent_dim, sigma2, config.architecture, data.meta.get("image_shape"),
-                      config.hidden)
+                      config.hidden).to(device.current())
     settings = config.settings()
     at_stage_end = _stage_metrics(data.x, config.seed)
     if config.method == "hct":

@@ -51,6 +51,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from hcvae.core import device
 from hcvae.core.data import DATASETS, TRUE_CLUSTERS, covariance_spectrum, load_dataset
 from hcvae.core.metrics import evaluate
 from hcvae.core.models import ARCHITECTURES, GaussianVAE
@@ -307,8 +308,8 @@ def reference_points(x: np.ndarray, km: Clustering, region: dict, config: Spheri
 @torch.no_grad()
 def _mean_reconstruction(model, x: torch.Tensor) -> torch.Tensor:
     model.eval()
-    mu, _ = model.encode(x)
-    return model.decode(mu)
+    mu, _ = model.encode(x.to(device.of(model)))
+    return model.decode(mu).cpu()
 
 
 def _constraint_monitor(x_eval: torch.Tensor, own_eval: torch.Tensor, region: dict, config: SphericalConfig):
@@ -326,9 +327,11 @@ def train_spherical(config: SphericalConfig, progress: bool | None = None) -> tu
     prep = prepare(config)  # raises EmptyFeasibleRegion before any training
     xs, km, region = np.array(prep["x"]), prep["clustering"], prep["region"]  # a writable copy of the cached data
     torch.manual_seed(config.seed)
-    model = GaussianVAE(xs.shape[1], config.latent_dim, prep["sigma2_decoder"], config.architecture)
+    on = device.current()
+    model = GaussianVAE(xs.shape[1], config.latent_dim, prep["sigma2_decoder"], config.architecture).to(on)
     x_t = torch.from_numpy(xs)
-    own = torch.as_tensor(km.means[km.labels], dtype=torch.float32)  # each sample's own centre (v4 eq. 7)
+    own_cpu = torch.as_tensor(km.means[km.labels], dtype=torch.float32)  # each sample's own centre (v4 eq. 7)
+    own = own_cpu.to(on)
     steps = x_t.shape[0] // config.batch_size
 
     def loss_fn(m, xb, *, idx, epoch, step):
@@ -338,10 +341,10 @@ def train_spherical(config: SphericalConfig, progress: bool | None = None) -> tu
     history = train(
         model, x_t, epochs=config.epochs, batch_size=config.batch_size, lr=config.lr, seed=config.seed,
         lr_schedule=config.lr_schedule, progress=progress, loss_fn=loss_fn,
-        callbacks=[epoch_monitor(x_t[eval_idx]), _constraint_monitor(x_t[eval_idx], own[eval_idx], region, config)],
+        callbacks=[epoch_monitor(x_t[eval_idx]), _constraint_monitor(x_t[eval_idx], own_cpu[eval_idx], region, config)],
         desc=f"spherical {config.dataset} K={config.k} l1={config.lambda_boundary:g} l2={config.lambda_norm:g} seed={config.seed}",
     )
-    constraints = constraint_metrics(_mean_reconstruction(model, x_t), own, region, config.r_min, config.r_max,
+    constraints = constraint_metrics(_mean_reconstruction(model, x_t), own_cpu, region, config.r_min, config.r_max,
                                      config.penalty_form)
     result = {
         "data": {"n": xs.shape[0], "dim": xs.shape[1], "lambda_max_raw": prep["lambda_max_raw"],

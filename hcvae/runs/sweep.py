@@ -144,12 +144,12 @@ class SweepResult:
         return not self.failures
 
 
-def _run_point(config, store_root: str, reference: str | None = None):
-    """One point, on a worker: the shared store and the same reference layer (or none) as the caller's."""
+def _run_point(config, store_root: str, reference: str | None = None, on: str | None = None):
+    """One point, on a worker: the shared store and the same reference layer (or none) and device as the caller's."""
     from hcvae.runs.experiments import run
 
     try:
-        return run(config, store=ResultStore(store_root, reference=reference or None), progress=False)
+        return run(config, store=ResultStore(store_root, reference=reference or None), progress=False, on=on)
     finally:
         shutdown_process_pools()
 
@@ -180,8 +180,12 @@ def _client(scheduler, n_workers: int):
 
 
 def run_sweep(configs, store: ResultStore | None = None, scheduler: str | None = None, n_workers: int | None = None,
-              progress: bool | None = None) -> SweepResult:
-    """Run every config on Dask workers (stored points are read, not run) and gather the results in order."""
+              progress: bool | None = None, on: str | None = None) -> SweepResult:
+    """Run every config on Dask workers (stored points are read, not run) and gather the results in order; ``on``
+    names the workers' device (default ``$HCVAE_DEVICE``, else the CPU), checked here first."""
+    from hcvae.core import device
+
+    on = str(device.resolve(on))
     configs = list(configs)
     for i, c in enumerate(configs):
         if not callable(getattr(c, "compute", None)):
@@ -205,13 +209,13 @@ def run_sweep(configs, store: ResultStore | None = None, scheduler: str | None =
         import distributed  # noqa: F401  (its config defaults must be loaded before the set() below restores them)
 
         with dask.config.set({"distributed.worker.daemon": False}):
-            _run_todo(configs, todo, out, store, scheduler, int(n_workers), progress)
+            _run_todo(configs, todo, out, store, scheduler, int(n_workers), progress, on)
     shutdown_process_pools()
     out.wall_time_s = time.perf_counter() - start
     return out
 
 
-def _run_todo(configs, todo, out, store, scheduler, n_workers: int, progress) -> None:
+def _run_todo(configs, todo, out, store, scheduler, n_workers: int, progress, on: str) -> None:
     """Send the missing points to the workers, gather each result or failure into ``out`` as it arrives."""
     from dask.distributed import as_completed
 
@@ -221,7 +225,7 @@ def _run_todo(configs, todo, out, store, scheduler, n_workers: int, progress) ->
     bar = None
     try:
         reference = str(store.reference) if store.reference is not None else None
-        futures = {client.submit(_run_point, configs[i], str(store.root), reference, pure=False): i for i in todo}
+        futures = {client.submit(_run_point, configs[i], str(store.root), reference, on, pure=False): i for i in todo}
         if progress_enabled(progress):
             from tqdm.auto import tqdm
 
@@ -251,7 +255,14 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=None, help="local workers (default: 2 or the number of cores)")
     parser.add_argument("--profile", default=None, help="override the grid's profile (quick or paper)")
     parser.add_argument("--dry-run", action="store_true", help="list the points and which are stored; run nothing")
+    parser.add_argument("--device", default=None, help="cpu (default, or $HCVAE_DEVICE), cuda, cuda:N or mps")
     args = parser.parse_args(argv)
+    from hcvae.core import device
+
+    try:
+        device.resolve(args.device)
+    except (ValueError, device.DeviceError) as err:
+        parser.error(str(err))
     if args.workers is not None and args.workers < 1:
         parser.error(f"--workers must be an integer >= 1; got {args.workers}")
     try:
@@ -265,7 +276,7 @@ def main(argv=None) -> int:
             print("stored " if store.load(c) is not None else "missing", c)
         return 0
     try:
-        res = run_sweep(configs, store=store, scheduler=args.scheduler, n_workers=args.workers)
+        res = run_sweep(configs, store=store, scheduler=args.scheduler, n_workers=args.workers, on=args.device)
     except ConnectionError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
