@@ -54,6 +54,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/hct_overhead.py
 	$(BIN)/python benchmarks/sweep_scaling.py
 	$(BIN)/python benchmarks/baselines_cost.py
+	$(BIN)/python benchmarks/device_parity.py
 
 clean:
 	rm -rf _build

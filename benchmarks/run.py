@@ -19,7 +19,7 @@ from hcvae.core.data import load_dataset
 from hcvae.core.models import GaussianVAE
 from hcvae.core.objectives import negative_elbo
 from hcvae.core.train import train
-from hcvae.runs.experiments import _epoch_monitor
+from hcvae.runs.experiments import epoch_monitor
 
 EPOCHS, BATCH = 3, 512
 
@@ -54,7 +54,7 @@ def main() -> None:
     hcvae_loop(x[:2048])  # warm-up
     t_loader = min(dataloader_loop(x) for _ in range(2))
     t_hcvae = min(hcvae_loop(x) for _ in range(2))
-    t_monitor = min(hcvae_loop(x, callbacks=[_epoch_monitor(x[:5000])]) for _ in range(2))
+    t_monitor = min(hcvae_loop(x, callbacks=[epoch_monitor(x[:5000])]) for _ in range(2))
     print(f"synthetic 50,000 x 32, batch {BATCH}, {EPOCHS} epochs, torch threads {torch.get_num_threads()}")
     print(f"  DataLoader loop / hcvae.core.train      = {t_loader / t_hcvae:.2f}x  (hcvae {t_hcvae / EPOCHS:.3f} s/epoch)")
     print(f"  hcvae.core.train with per-epoch monitor = {t_monitor / t_hcvae:.2f}x the time without")
