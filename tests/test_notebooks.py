@@ -87,3 +87,15 @@ def test_chapter_01_shows_what_its_chapter_module_computes(quick_book):
     for name in ("threshold", "probe", "closed_form", "mlp"):
         assert glued[f"finding_{name}"] == ch.findings[name], name
     assert glued["above_verdict"] == ch.findings["above"]
+
+
+def test_chapter_07_shows_what_its_chapter_module_computes(quick_book):
+    from hcvae.book import tables
+    from hcvae.chapters import ablations
+
+    glued = _glued(quick_book, "notebooks/07-ablations")
+    ch = ablations.chapter("quick")
+    for name in ("v1_table", "eps_table", "v4_table"):
+        assert glued[name] == tables.markdown_table(*getattr(ch, name)), name
+    assert int(glued["n_unique"]) == ch.n_unique and int(glued["n_v1_reproduced"]) == ch.n_v1_reproduced
+    assert glued["findings"] == "\n".join(f"* {line}" for line in ch.findings)

@@ -35,13 +35,6 @@ def _shells(param: Param, value: list) -> None:
                                  f"of {', '.join(SHELL_READINGS)} and 0 <= r_min < r_max; got {shell!r}")
 
 
-def _folder(param: Param, value) -> None:
-    from pathlib import Path
-
-    if value is not None and not Path(value).is_dir():
-        raise ParameterError(f"parameter {param.name!r} must be an existing folder or None; {value!r} is not a folder")
-
-
 def _scheduler(param: Param, value) -> None:
     if value is not None and "://" not in value:
         raise ParameterError(f"parameter {param.name!r} must be a Dask scheduler address such as 'tcp://10.0.0.5:8786', "
@@ -114,9 +107,9 @@ def _p06():
 
 
 def _p07():
-    return (profile_param(), Param("grid_dir", "str", "a folder of grid files", none=True, extra=_folder),
-            Param("scheduler", "str", "a Dask scheduler address", none=True, extra=_scheduler),
-            Param("n_workers", "int", "local Dask workers", low=1))
+    from hcvae.chapters.ablations import _parameters
+
+    return _parameters()
 
 
 def _p08():

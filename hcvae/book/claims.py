@@ -18,15 +18,12 @@ from typing import Callable
 
 import numpy as np
 
-from hcvae.chapters import diffusion_report, hct_report, phase
-from hcvae.runs.store import ROOT
-
-GRID_DIR = ROOT / "notebooks" / "grids"  # the ablation grids (TOML), one folder per profile
+from hcvae.chapters import ablations, diffusion_report, hct_report, phase
 from hcvae.chapters.ledger import Claim, Measurement, VERDICTS, combine
 from hcvae.methods.consensus import XHATS
 
 # The chapter modules whose claims() join the ledger (each measured from its chapter() result), in book order.
-CHAPTER_MODULES = (phase, hct_report, diffusion_report)
+CHAPTER_MODULES = (phase, hct_report, ablations, diffusion_report)
 
 
 def _fmt(x: float) -> str:
@@ -281,40 +278,6 @@ def _spherical_table1(profile: str) -> Measurement:
     return Measurement("; ".join(parts), combine(verdicts), verdicts)
 
 
-# ---- chapter 07: ablations ---------------------------------------------------------------------------------
-
-
-ABLATED = ("r0", "epsilon", "keep_ratio", "beta")
-
-
-@functools.lru_cache(maxsize=None)
-def _ablation_results(profile: str, param: str) -> tuple:
-    from hcvae.runs import sweep
-
-    grid = GRID_DIR / profile / f"hct_{param}.toml"
-    res = sweep.run_sweep(sweep.load_grid(grid, profile=profile), progress=False)
-    if not res.ok:
-        raise RuntimeError(f"{len(res.failures)} point(s) of {grid.name} failed: {res.failures[0]['error']}")
-    return tuple(res.results)
-
-
-def _ablation(profile: str, param: str) -> dict:
-    from hcvae.chapters import ablations
-
-    return {reading: ablations.verdict(param, curve)
-            for reading, curve in ablations.summarise(list(_ablation_results(profile, param)), param).items()}
-
-
-def _ablation_claim(param: str) -> Callable[[str], Measurement]:
-    def measure(profile: str) -> Measurement:
-        texts = _ablation(profile, param)
-        verdicts = {rd: ("reproduced" if v.startswith("reproduced") else
-                         "not testable here" if v.startswith("not testable") else "not reproduced")
-                    for rd, v in texts.items()}
-        return Measurement("; ".join(f"{rd}: {v}" for rd, v in texts.items()), combine(verdicts), verdicts)
-    return measure
-
-
 # ---- the ledger --------------------------------------------------------------------------------------------
 
 CLAIMS: list[Claim] = [
@@ -354,16 +317,6 @@ CLAIMS: list[Claim] = [
     Claim("v4-table1-spherical", "v4", "Table 1, Synthetic", "KL of the Spherical VAE", "the printed value per ratio",
           "full constraints", "within a factor 2 and on the same side of 0.01 at every ratio with a printed value",
           "06-baselines", _spherical_table1),
-    Claim("ablation-r0", "v1", "§5.5.1, Figure 4 left", "final KL against R₀", "improves up to 16, then saturates",
-          "HCT, synthetic", "KL(16) > KL(2) and |KL(32) − KL(16)| ≤ 10 %", "07-ablations", _ablation_claim("r0")),
-    Claim("ablation-epsilon", "v1", "§5.5.2, Figure 4 right", "final KL against ε", "best at 10⁻⁵", "HCT, synthetic",
-          "the smallest ε has the largest mean KL, and KL varies by more than 10 %", "07-ablations",
-          _ablation_claim("epsilon")),
-    Claim("ablation-keep", "v1", "§5.5.3", "final KL against the kept fraction", "best at ½", "HCT, synthetic",
-          "½ has the largest mean KL, and KL varies by more than 10 %", "07-ablations", _ablation_claim("keep_ratio")),
-    Claim("ablation-beta", "v1", "Appendix C.2, Figure 8", "final KL against β", "best in [2, 3]", "HCT, synthetic",
-          "the β with the largest mean KL lies in [2, 3], and KL varies by more than 10 %", "07-ablations",
-          _ablation_claim("beta")),
 ]
 
 
@@ -395,8 +348,6 @@ def ledger(profile: str, claims=None) -> list[dict]:
 def runs_used(profile: str) -> list[dict]:
     """Every stored run the ledger's measurements read (for the report's compute summary)."""
     runs = [*_spherical_runs(profile), *_baseline_tables(profile)[1]]
-    for param in ABLATED:
-        runs += list(_ablation_results(profile, param))
     for module in CHAPTER_MODULES:
         runs += module.runs(profile)
     return runs
