@@ -99,3 +99,17 @@ def test_chapter_07_shows_what_its_chapter_module_computes(quick_book):
         assert glued[name] == tables.markdown_table(*getattr(ch, name)), name
     assert int(glued["n_unique"]) == ch.n_unique and int(glued["n_v1_reproduced"]) == ch.n_v1_reproduced
     assert glued["findings"] == "\n".join(f"* {line}" for line in ch.findings)
+
+
+def test_chapter_05_shows_what_its_chapter_module_computes(quick_book):
+    from hcvae.book import tables
+    from hcvae.chapters import spherical_report
+
+    glued = _glued(quick_book, "notebooks/05-spherical-vae")
+    ch = spherical_report.chapter("quick")
+    for name, table in ch.tables.items():
+        assert glued[f"{name}_table"] == tables.markdown_table(*table), name
+    for name, text in ch.texts.items():
+        assert glued[name] == text, name
+    for name, text in ch.findings.items():
+        assert glued[f"finding_{name}"] == text, name

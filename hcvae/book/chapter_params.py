@@ -10,7 +10,7 @@ the others are declared here.
 
 from __future__ import annotations
 
-from hcvae.chapters.params import (Param, ParameterError, check, datasets_param, profile_param, ratio_param, seeds_param)
+from hcvae.chapters.params import Param, ParameterError, check, datasets_param, profile_param, seeds_param
 
 BUILTIN = ("synthetic", "digits")
 IMAGES = ("mnist", "fashion_mnist", "cifar10")
@@ -89,10 +89,9 @@ def _p04():
 
 
 def _p05():
-    return (profile_param(), _seed(), datasets_param(BUILTIN), ratio_param("sigma2_ratio"),
-            Param("boundary_reading", "str", "the reading of v4 eq. 8", ("per_sample", "per_batch")),
-            Param("lambda_boundary", "float", "lambda_1", low=0.0), Param("lambda_norm", "float", "lambda_2", low=0.0),
-            Param("kl_bound", "float", "the collapse bound in nats", low=0.0, low_open=True))
+    from hcvae.chapters.spherical_report import _parameters
+
+    return _parameters()
 
 
 def _p06():

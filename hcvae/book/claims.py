@@ -14,16 +14,16 @@ measurement carries the verdict of each reading.
 from __future__ import annotations
 
 import functools
-from typing import Callable
+
 
 import numpy as np
 
-from hcvae.chapters import ablations, diffusion_report, hct_report, phase
+from hcvae.chapters import ablations, diffusion_report, hct_report, phase, spherical_report
 from hcvae.chapters.ledger import Claim, Measurement, VERDICTS, combine
 from hcvae.methods.consensus import XHATS
 
 # The chapter modules whose claims() join the ledger (each measured from its chapter() result), in book order.
-CHAPTER_MODULES = (phase, hct_report, ablations, diffusion_report)
+CHAPTER_MODULES = (phase, hct_report, spherical_report, ablations, diffusion_report)
 
 
 def _fmt(x: float) -> str:
@@ -103,80 +103,14 @@ def _region_nonempty(profile: str) -> Measurement:
     return Measurement("; ".join(parts) + " (shell minmax [1, 2], K = true number)", "reproduced" if ok else "not reproduced")
 
 
-# ---- chapter 05: the Spherical VAE -------------------------------------------------------------------------
-
-SPHERICAL_COMMON = dict(sigma2_ratio=2.0, boundary_reading="per_sample", lambda_boundary=100.0, lambda_norm=100.0)
-
-
-@functools.lru_cache(maxsize=None)
-def _spherical(profile: str) -> dict:
-    """Chapter 05's constraint ablation per data set (K where the region opens), summarised over seeds."""
-    from hcvae.runs import experiments
-    from hcvae.chapters import spherical_report as report
-    from hcvae.runs.spherical_runs import EmptyFeasibleRegion, SphericalConfig, TRUE_CLUSTERS
-
-    seeds = report.seeds_of(profile)
-    out = {}
-    for ds in ("synthetic", "digits"):
-        k = TRUE_CLUSTERS[ds]
-        try:
-            experiments.run(SphericalConfig.from_profile(profile, ds, seed=seeds[0], **SPHERICAL_COMMON), progress=False)
-        except EmptyFeasibleRegion as err:
-            k = err.open_k
-        by_xhat = {}
-        for x in XHATS:
-            configs = report.ablation_configs(profile, ds, seeds, {**report.ABLATION_VARIANTS,
-                                                                   report.CONTROL: report.CONTROL_OVERRIDES},
-                                              n_clusters=k, xhat=x, **SPHERICAL_COMMON)
-            results = {name: experiments.run_all(cfgs, progress=False) for name, cfgs in configs.items()}
-            by_xhat[x] = {"results": results, "summary": report.summarise(results)}
-        out[ds] = {"k": k, "by_xhat": by_xhat}
-    return out
-
-
-def _table2_order(metric: str) -> Callable[[str], Measurement]:
-    def measure(profile: str) -> Measurement:
-        from hcvae.chapters.spherical_report import pairs_in_order
-
-        parts, verdicts = [], {}
-        for x in XHATS:
-            ok = []
-            for ds, d in _spherical(profile).items():
-                o = pairs_in_order(d["by_xhat"][x]["summary"], metric)
-                ok.append(o["reproduced"])
-                parts.append(f"x̂ {x}, {ds} (K = {d['k']}): {o['kept']} of {o['of']} pairwise orderings kept")
-            verdicts[f"x̂ {x}"] = "reproduced" if all(ok) else "not reproduced"
-        return Measurement("; ".join(parts), combine(verdicts), verdicts)
-    return measure
-
-
-def _table2_full_kl(profile: str) -> Measurement:
-    from hcvae.chapters.ledger import not_comparable
-
-    # v4 Table 2 names no data set; its full-method KL (2.51) is v4 Table 1's MNIST entry at 2 lambda_max
-    kls = {(ds, x): d["by_xhat"][x]["summary"]["Full constraints"]["kl"][0]
-           for ds, d in _spherical(profile).items() for x in XHATS}
-    why = not_comparable("v4 Table 2's data set is not named; its 2.51 is v4 Table 1's MNIST entry, and MNIST is not "
-                         "among this build's data sets")
-    return Measurement(", ".join(f"{ds}, x̂ {x}: KL {_fmt(kl)}" for (ds, x), kl in kls.items()) + f" — {why}",
-                       "not comparable")
-
-
-def _spherical_runs(profile: str) -> list[dict]:
-    return [r for d in _spherical(profile).values() for x in d["by_xhat"].values() for rs in x["results"].values()
-            for r in rs]
-
-
 def tradeoff(profile: str, ratio: float = 2.0) -> dict:
     """Every method's final (KL, negative ELBO) per seed at ``ratio`` (v1's violating condition), per data set:
     {"raw": {method: [(kl, neg_elbo), ...]}, "raw_reference": vanilla's mean −ELBO, "shell": {...},
     "shell_reference": the plain VAE's on the shell data}. The Spherical VAE trains on shell data, so its
     likelihood is compared with a plain VAE on the same data, not with the raw-data methods."""
     from hcvae.runs import baselines, experiments
-    from hcvae.chapters import spherical_report as report
-    from hcvae.runs.spherical_runs import SphericalConfig
 
-    hct = hct_report.chapter(profile)
+    hct, sph = hct_report.chapter(profile), spherical_report.chapter(profile)
     out = {}
     for ds in hct.params["datasets"]:
         raw: dict = {}
@@ -190,13 +124,12 @@ def tradeoff(profile: str, ratio: float = 2.0) -> dict:
         for label, cfgs in table.items():
             raw[label.split(" (")[0] if label.startswith("KL annealing") else label] = \
                 experiments.run_all(cfgs, progress=False)
-        sph = _spherical(profile)[ds]
+        variants = sph.ablation_results[ds]
         for x in XHATS:
-            raw[f"cluster pull, x̂ {x}"] = sph["by_xhat"][x]["results"][report.CONTROL]
-        shell = {f"Spherical VAE, x̂ {x}": sph["by_xhat"][x]["results"]["Full constraints"] for x in XHATS}
-        plain = experiments.run_all([SphericalConfig.from_profile(profile, ds, seed=s, n_clusters=sph["k"],
-                                                                  **{**SPHERICAL_COMMON, **report.PLAIN})
-                                     for s in report.seeds_of(profile)], progress=False)
+            raw[f"cluster pull, x̂ {x}"] = variants[spherical_report.variant_name(spherical_report.CONTROL, x)]
+        shell = {f"Spherical VAE, x̂ {x}": variants[spherical_report.variant_name("Full constraints", x)]
+                 for x in XHATS}
+        plain = sph.plain_results[ds]
         shell["plain VAE on the shell data"] = plain
         points = {name: [(r["metrics"]["kl"], r["metrics"]["neg_elbo"]) for r in rs] for name, rs in raw.items()}
         vanilla = points.get("Vanilla VAE", [])
@@ -292,21 +225,6 @@ CLAIMS: list[Claim] = [
     Claim("region-nonempty", "v4", "Theorem 3.4", "WCSS < L_collapse (a non-empty feasible region)", "holds",
           "the paper's data sets at their true K", "WCSS < L_collapse on both data sets", "03-feasible-region",
           _region_nonempty),
-    Claim("v4-table2-kl", "v4", "Table 2", "order of the four constraint variants by KL",
-          "full > boundary only > norm only > none", "σ'² = 2λ_max of the shell data, per-sample boundary reading",
-          "every pairwise ordering of the paper's numbers kept by our means, on both data sets", "05-spherical-vae",
-          _table2_order("kl")),
-    Claim("v4-table2-coverage", "v4", "Table 2", "order of the variants by feasible-region coverage",
-          "full > boundary only > norm only > none", "as above", "every pairwise ordering kept, on both data sets",
-          "05-spherical-vae", _table2_order("coverage")),
-    Claim("v4-table2-norm", "v4", "Table 2", "order of the variants by norm satisfaction",
-          "full > norm only > boundary only > none", "as above", "every pairwise ordering kept, on both data sets",
-          "05-spherical-vae", _table2_order("norm_satisfaction")),
-    Claim("v4-table2-recon", "v4", "Table 2", "order of the variants by reconstruction error",
-          "full < none < boundary only < norm only", "as above", "every pairwise ordering kept, on both data sets",
-          "05-spherical-vae", _table2_order("recon_error")),
-    Claim("v4-table2-full-kl", "v4", "Table 2", "KL with full constraints", "2.51", "as above",
-          "within a factor 2 on both data sets", "05-spherical-vae", _table2_full_kl),
     Claim("table1-baselines", "v1", "Table 1, Synthetic", "KL of β-VAE, KL annealing and EM-type at σ'² = 2λ_max",
           "0.22–0.51 (not collapsed)", "averaged over 5 runs",
           "every row: within a factor 2 and on the same side of 0.01 (both collapsed also counts)", "06-baselines",
@@ -347,7 +265,7 @@ def ledger(profile: str, claims=None) -> list[dict]:
 
 def runs_used(profile: str) -> list[dict]:
     """Every stored run the ledger's measurements read (for the report's compute summary)."""
-    runs = [*_spherical_runs(profile), *_baseline_tables(profile)[1]]
+    runs = [*_baseline_tables(profile)[1]]
     for module in CHAPTER_MODULES:
         runs += module.runs(profile)
     return runs
