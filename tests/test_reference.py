@@ -11,19 +11,6 @@ from hcvae.runs.experiments import VAEConfig
 TINY = dict(dataset="digits", architecture="linear", epochs=2, batch_size=256, n_samples=600)
 
 
-def test_the_reference_covers_every_chapter_of_the_paper_book():
-    problems = reference.coverage()
-    assert not problems, "\n".join(problems)
-
-
-def test_the_reference_is_small_and_every_file_reads():
-    info = reference.info()
-    assert 0 < info["bytes"] <= reference.MAX_BYTES, info["bytes"]
-    assert info["n_entries"] == len({k for row in reference.read_manifest().values() for k in row["keys"]})
-    for key, result in store_mod.reference_entries(reference.REFERENCE_DIR):
-        assert result["key"] == key and "provenance" in result and not result.get("has_weights")
-
-
 @pytest.fixture
 def tiny_reference(tmp_path, monkeypatch):
     """A reference folder with one chapter ("01") of two runs, and a scratch store that computed them."""
