@@ -113,3 +113,16 @@ def test_chapter_05_shows_what_its_chapter_module_computes(quick_book):
         assert glued[name] == text, name
     for name, text in ch.findings.items():
         assert glued[f"finding_{name}"] == text, name
+
+
+def test_chapter_06_shows_what_its_chapter_module_computes(quick_book):
+    from hcvae.book import tables
+    from hcvae.chapters import baselines_report
+
+    glued = _glued(quick_book, "notebooks/06-baselines")
+    ch = baselines_report.chapter("quick")
+    for name, text in ch.texts.items():
+        assert glued[name] == text, name
+    for name, table in ch.overview.items():
+        assert glued[f"{name}_table"] == tables.markdown_table(*table), name
+    assert ch.texts["findings"] == "\n".join(f"* {f}" for f in ch.findings)

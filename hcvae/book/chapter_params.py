@@ -10,7 +10,7 @@ the others are declared here.
 
 from __future__ import annotations
 
-from hcvae.chapters.params import Param, ParameterError, check, datasets_param, profile_param, seeds_param
+from hcvae.chapters.params import Param, ParameterError, check, datasets_param, profile_param
 
 BUILTIN = ("synthetic", "digits")
 IMAGES = ("mnist", "fashion_mnist", "cifar10")
@@ -33,12 +33,6 @@ def _shells(param: Param, value: list) -> None:
         if not ok:
             raise ParameterError(f"parameter {param.name!r} must be a list of [reading, r_min, r_max] with reading one "
                                  f"of {', '.join(SHELL_READINGS)} and 0 <= r_min < r_max; got {shell!r}")
-
-
-def _scheduler(param: Param, value) -> None:
-    if value is not None and "://" not in value:
-        raise ParameterError(f"parameter {param.name!r} must be a Dask scheduler address such as 'tcp://10.0.0.5:8786', "
-                             f"or None for a local cluster; got {value!r}")
 
 
 def _settings(param: Param, value: dict) -> None:
@@ -95,14 +89,9 @@ def _p05():
 
 
 def _p06():
-    return (profile_param(), datasets_param(BUILTIN),
-            Param("image_datasets", "str", "image sets that join when their files are present", IMAGES, many=True,
-                  empty=True),
-            Param("table_ratios", "float", "ratios of the tables", low=0.0, low_open=True, many=True, none=True),
-            Param("sweep_ratios", "float", "ratios of the sweep", low=0.0, low_open=True, many=True, none=True),
-            seeds_param(),
-            Param("scheduler", "str", "a Dask scheduler address", none=True, extra=_scheduler),
-            Param("n_workers", "int", "local Dask workers", low=1))
+    from hcvae.chapters.baselines_report import _parameters
+
+    return _parameters()
 
 
 def _p07():

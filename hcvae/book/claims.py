@@ -18,12 +18,12 @@ import functools
 
 import numpy as np
 
-from hcvae.chapters import ablations, diffusion_report, hct_report, phase, spherical_report
+from hcvae.chapters import ablations, baselines_report, diffusion_report, hct_report, phase, spherical_report
 from hcvae.chapters.ledger import Claim, Measurement, VERDICTS, combine
 from hcvae.methods.consensus import XHATS
 
 # The chapter modules whose claims() join the ledger (each measured from its chapter() result), in book order.
-CHAPTER_MODULES = (phase, hct_report, spherical_report, ablations, diffusion_report)
+CHAPTER_MODULES = (phase, hct_report, spherical_report, baselines_report, ablations, diffusion_report)
 
 
 def _fmt(x: float) -> str:
@@ -139,78 +139,6 @@ def tradeoff(profile: str, ratio: float = 2.0) -> dict:
     return out
 
 
-# ---- chapter 06: baselines and the headline tables ---------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=None)
-def _baseline_tables(profile: str):
-    """Chapter 06's tables on the synthetic data (the papers' own column), at every table ratio of the profile."""
-    from hcvae.chapters import baselines_report as br
-    from hcvae.runs.experiments import run_all
-
-    plan = br.plan(profile, ["synthetic"], {"synthetic": 8})
-    configs = br.plan_configs(plan)
-    stored = dict(zip(configs, run_all(configs, progress=False)))
-    tables = {key: br.table(rows, stored, *key) for key, rows in plan["tables"].items()}
-    return tables, list(stored.values())
-
-
-def _baseline_rows(profile: str) -> Measurement:
-    from hcvae.chapters.baselines_report import short_verdict
-
-    tables, _ = _baseline_tables(profile)
-    rows = [r for r in tables[("synthetic", 2.0)] if r["kind"] == "baseline" and r["row"] != "Vanilla VAE"
-            and r["verdict"] is not None]
-    text = "; ".join(f"{r['row']}: KL {_fmt(r['kl'])} vs {r['paper']['kl']:g} ({r['verdict']})" for r in rows)
-    if any(short_verdict(r["verdict"]) == "not comparable" for r in rows):
-        return Measurement(text, "not comparable")
-    return Measurement(text, "reproduced" if all(r["verdict"] == "reproduced" for r in rows) else "not reproduced")
-
-
-def _violating_conditions(profile: str) -> Measurement:
-    from hcvae.chapters.baselines_report import collapsed
-
-    from hcvae.chapters.baselines_report import reading_name
-
-    tables, _ = _baseline_tables(profile)
-    parts, verdicts = [], {}
-    for x in XHATS:
-        ok = []
-        for (ds, ratio), rows in sorted(tables.items()):
-            named = {r["row"]: r for r in rows if r.get("seeds")}
-            hct = named.get(f"HCT{reading_name('min_k', x)} (final single-cluster)")  # v1's own (min_k) reading
-            vanilla = named.get("Vanilla VAE")
-            if hct is None or vanilla is None:
-                continue
-            ok.append(not collapsed(hct["kl"]) and collapsed(vanilla["kl"]))
-            parts.append(f"x̂ {x}, {ratio:g}·λ_max: HCT final KL {_fmt(hct['kl'])}, vanilla {_fmt(vanilla['kl'])}")
-        if ok:
-            verdicts[f"min_k, x̂ {x}"] = "reproduced" if all(ok) else "not reproduced"
-    if not parts:
-        return Measurement("no HCT and vanilla rows at the table ratios of this profile", "not testable here")
-    return Measurement("; ".join(parts), combine(verdicts), verdicts)
-
-
-def _spherical_table1(profile: str) -> Measurement:
-    from hcvae.chapters.baselines_report import SPHERICAL, reading_name, short_verdict
-
-    tables, _ = _baseline_tables(profile)
-    parts, verdicts = [], {}
-    for x in XHATS:
-        rows = [(ratio, r) for (ds, ratio), rs in sorted(tables.items()) for r in rs
-                if r["row"] == SPHERICAL + reading_name(None, x) and r.get("verdict") is not None]
-        if not rows:
-            continue
-        short = {short_verdict(r["verdict"]) for _, r in rows}
-        verdicts[f"x̂ {x}"] = ("not comparable" if "not comparable" in short else
-                              "reproduced" if short == {"reproduced"} else "not reproduced")
-        parts += [f"x̂ {x}, {ratio:g}·λ_max: KL {_fmt(r['kl'])} vs {r['paper']['kl']:g} ({r['verdict']})"
-                  for ratio, r in rows]
-    if not parts:
-        return Measurement("no Spherical-VAE row with a paper number at this profile's ratios", "not testable here")
-    return Measurement("; ".join(parts), combine(verdicts), verdicts)
-
-
 # ---- the ledger --------------------------------------------------------------------------------------------
 
 CLAIMS: list[Claim] = [
@@ -225,16 +153,6 @@ CLAIMS: list[Claim] = [
     Claim("region-nonempty", "v4", "Theorem 3.4", "WCSS < L_collapse (a non-empty feasible region)", "holds",
           "the paper's data sets at their true K", "WCSS < L_collapse on both data sets", "03-feasible-region",
           _region_nonempty),
-    Claim("table1-baselines", "v1", "Table 1, Synthetic", "KL of β-VAE, KL annealing and EM-type at σ'² = 2λ_max",
-          "0.22–0.51 (not collapsed)", "averaged over 5 runs",
-          "every row: within a factor 2 and on the same side of 0.01 (both collapsed also counts)", "06-baselines",
-          _baseline_rows),
-    Claim("figure5-violating", "v1", "§5.7, Figure 5", "KL under σ'² = 2λ_max and 5λ_max",
-          "HCT keeps non-zero KL while vanilla collapses completely", "synthetic",
-          "at every table ratio: HCT's final KL > 0.01 and vanilla's ≤ 0.01", "06-baselines", _violating_conditions),
-    Claim("v4-table1-spherical", "v4", "Table 1, Synthetic", "KL of the Spherical VAE", "the printed value per ratio",
-          "full constraints", "within a factor 2 and on the same side of 0.01 at every ratio with a printed value",
-          "06-baselines", _spherical_table1),
 ]
 
 
@@ -265,7 +183,7 @@ def ledger(profile: str, claims=None) -> list[dict]:
 
 def runs_used(profile: str) -> list[dict]:
     """Every stored run the ledger's measurements read (for the report's compute summary)."""
-    runs = [*_baseline_tables(profile)[1]]
+    runs = []
     for module in CHAPTER_MODULES:
         runs += module.runs(profile)
     return runs

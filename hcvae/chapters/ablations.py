@@ -101,20 +101,11 @@ def _grid_folder(param, value) -> None:
         raise ParameterError(f"parameter {param.name!r} must be an existing folder or None; {value!r} is not a folder")
 
 
-def _scheduler(param, value) -> None:
-    from hcvae.chapters.params import ParameterError
-
-    if value is not None and "://" not in value:
-        raise ParameterError(f"parameter {param.name!r} must be a Dask scheduler address such as 'tcp://10.0.0.5:8786', "
-                             f"or None for a local cluster; got {value!r}")
-
-
 def _parameters():
-    from hcvae.chapters.params import Param, profile_param
+    from hcvae.chapters.params import Param, profile_param, scheduler_param, workers_param
 
     return (profile_param(), Param("grid_dir", "str", "a folder of grid files", none=True, extra=_grid_folder),
-            Param("scheduler", "str", "a Dask scheduler address", none=True, extra=_scheduler),
-            Param("n_workers", "int", "local Dask workers", low=1))
+            scheduler_param(), workers_param())
 
 
 DEFAULTS = dict(profile="quick", grid_dir=None, scheduler=None, n_workers=2)

@@ -167,3 +167,17 @@ def seeds_param(none: bool = True) -> Param:
 
 def ratio_param(name: str = "sigma2_ratio") -> Param:
     return Param(name, "float", "sigma'^2 / lambda_max", low=0.0, low_open=True)
+
+
+def _scheduler_address(param: Param, value) -> None:
+    if value is not None and "://" not in value:
+        raise ParameterError(f"parameter {param.name!r} must be a Dask scheduler address such as 'tcp://10.0.0.5:8786', "
+                             f"or None for a local cluster; got {value!r}")
+
+
+def scheduler_param() -> Param:
+    return Param("scheduler", "str", "a Dask scheduler address", none=True, extra=_scheduler_address)
+
+
+def workers_param() -> Param:
+    return Param("n_workers", "int", "local Dask workers", low=1)
