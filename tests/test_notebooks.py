@@ -126,3 +126,20 @@ def test_chapter_06_shows_what_its_chapter_module_computes(quick_book):
     for name, table in ch.overview.items():
         assert glued[f"{name}_table"] == tables.markdown_table(*table), name
     assert ch.texts["findings"] == "\n".join(f"* {f}" for f in ch.findings)
+
+
+@pytest.mark.parametrize("page, module", [("notebooks/02-historical-barrier", "barrier_report"),
+                                          ("notebooks/03-feasible-region", "region_report")])
+def test_chapters_02_and_03_show_what_their_chapter_modules_compute(quick_book, page, module):
+    import importlib
+
+    from hcvae.book import tables
+
+    glued = _glued(quick_book, page)
+    ch = importlib.import_module(f"hcvae.chapters.{module}").chapter("quick")
+    for name, table in ch.tables.items():
+        assert glued[f"{name}_table"] == tables.markdown_table(*table), name
+    for name, text in ch.texts.items():
+        assert glued[name] == text, name
+    for name, text in ch.findings.items():
+        assert glued[f"finding_{name}"] == text, name

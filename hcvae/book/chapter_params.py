@@ -16,25 +16,6 @@ BUILTIN = ("synthetic", "digits")
 IMAGES = ("mnist", "fashion_mnist", "cifar10")
 
 
-def _components(param: Param, value: dict) -> None:
-    bad = {k: v for k, v in value.items() if k not in BUILTIN or isinstance(v, bool) or not isinstance(v, int) or v < 1}
-    if bad or not value:
-        raise ParameterError(f"parameter {param.name!r} must map data sets ({', '.join(BUILTIN)}) to integers >= 1; "
-                             f"got {value!r}")
-
-
-def _shells(param: Param, value: list) -> None:
-    from hcvae.methods.spherical import SHELL_READINGS
-
-    for shell in value:
-        ok = (isinstance(shell, (list, tuple)) and len(shell) == 3 and shell[0] in SHELL_READINGS
-              and all(isinstance(r, (int, float)) and not isinstance(r, bool) for r in shell[1:])
-              and 0 <= shell[1] < shell[2])
-        if not ok:
-            raise ParameterError(f"parameter {param.name!r} must be a list of [reading, r_min, r_max] with reading one "
-                                 f"of {', '.join(SHELL_READINGS)} and 0 <= r_min < r_max; got {shell!r}")
-
-
 def _settings(param: Param, value: dict) -> None:
     from dataclasses import fields
 
@@ -58,22 +39,15 @@ def _p01():
 
 
 def _p02():
-    from hcvae.methods.clustering import INIT_PARAMS
+    from hcvae.chapters.barrier_report import _parameters
 
-    return (profile_param(), _seed(), datasets_param(BUILTIN),
-            Param("n_components", "dict", "K per data set", extra=_components),
-            Param("r0", "int", "EM clusterings", low=2, none=True),
-            Param("init_alternative", "str", "the other EM start", INIT_PARAMS),
-            Param("ari_same", "float", "ARI above which two clusterings count as one", low=0.0, low_open=True, high=1.0))
+    return _parameters()
 
 
 def _p03():
-    return (profile_param(), _seed(), datasets_param(BUILTIN),
-            Param("n_components", "dict", "K per data set", extra=_components),
-            Param("k_values", "int", "the K of the curves", low=1, many=True),
-            Param("shells", "any", "[reading, r_min, r_max] per shell", many=True, unique=False, extra=_shells),
-            Param("n_init", "int", "K-means restarts", low=1),
-            Param("identity_rtol", "float", "tolerance of the TSS identity", low=0.0, low_open=True))
+    from hcvae.chapters.region_report import _parameters
+
+    return _parameters()
 
 
 def _p04():

@@ -4,103 +4,30 @@ Each :class:`hcvae.chapters.ledger.Claim` states where the paper makes it, the q
 the claimed value and conditions, the chapter that shows the evidence, and the
 verdict rule, written before any run. Its ``measure(profile)`` recomputes the
 measurement from the result store (runs are shared with the chapters, so nothing
-is trained twice). The ledger is this module's claims followed by those of the
-chapter modules in :data:`CHAPTER_MODULES` (whose ``chapter()`` is the single
-source of their numbers); :func:`ledger` measures every claim and refuses a row
+is trained twice). The ledger is the claims of the chapter modules in
+:data:`CHAPTER_MODULES`, each measured from its chapter's ``chapter()``, the single
+source of that chapter's numbers (so a verdict is computed once, where the
+chapter computes it); :func:`ledger` measures every claim and refuses a row
 without a measurement or a verdict. Where a reading of the text decides, a
 measurement carries the verdict of each reading.
 """
 
 from __future__ import annotations
 
-import functools
-
-
 import numpy as np
 
-from hcvae.chapters import ablations, baselines_report, diffusion_report, hct_report, phase, spherical_report
-from hcvae.chapters.ledger import Claim, Measurement, VERDICTS, combine
+from hcvae.chapters import (ablations, baselines_report, barrier_report, diffusion_report, hct_report, phase,
+                            region_report, spherical_report)
+from hcvae.chapters.ledger import Claim, Measurement, VERDICTS, combine  # noqa: F401 (the ledger's types)
 from hcvae.methods.consensus import XHATS
 
 # The chapter modules whose claims() join the ledger (each measured from its chapter() result), in book order.
-CHAPTER_MODULES = (phase, hct_report, spherical_report, baselines_report, ablations, diffusion_report)
+CHAPTER_MODULES = (phase, barrier_report, region_report, hct_report, spherical_report, baselines_report, ablations,
+                   diffusion_report)
 
 
 def _fmt(x: float) -> str:
     return f"{x:.3g}"
-
-
-# ---- chapter 02: the historical barrier, without training --------------------------------------------------
-
-
-@functools.lru_cache(maxsize=None)
-def _fits(profile: str):
-    from hcvae.methods.clustering import fit_gmms
-    from hcvae.core.data import load_dataset
-    from hcvae.core.data import TRUE_CLUSTERS
-    from hcvae.runs.profiles import profile_settings
-
-    settings = profile_settings(profile)["clusterings"]
-    fits = {}
-    for ds in ("synthetic", "digits"):
-        x = load_dataset(ds, settings["n_samples"][ds], seed=0).x
-        fits[ds] = (x, fit_gmms(x, TRUE_CLUSTERS[ds], settings["r0"]))
-    return fits
-
-
-def _theorem_4_4(profile: str) -> Measurement:
-    from hcvae.methods.barrier import delta_bounds_collapse
-    from hcvae.methods.clustering import READINGS
-
-    verdicts, parts = {}, []
-    for reading in READINGS:
-        held = {ds: delta_bounds_collapse(x, cls, reading)["holds"] for ds, (x, cls) in _fits(profile).items()}
-        verdicts[reading] = "reproduced" if all(held.values()) else "not reproduced"
-        parts.append(f"{reading}: δ bounds every collapsed output on " + ", ".join(ds for ds, h in held.items() if h)
-                     if any(held.values()) else f"{reading}: fails on every data set")
-    return Measurement("; ".join(parts) + " (default EM start)", combine(verdicts))
-
-
-def _lemma_4_3(profile: str) -> Measurement:
-    from hcvae.methods.barrier import lemma_4_3
-    from hcvae.methods.clustering import READINGS
-
-    settings, failing = 0, 0
-    for x, cls in _fits(profile).values():
-        for reading in READINGS:
-            settings += 1
-            failing += any(r["counterexamples"] for r in lemma_4_3(x, cls, reading))
-    return Measurement(f"a counterexample to F_(t+1) ⊂ F_t in {failing} of {settings} (data set, reading) settings",
-                       "not reproduced" if failing else "reproduced")
-
-
-# ---- chapter 03: v4's feasible region ----------------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=None)
-def _regions():
-    from hcvae.methods.clustering import feasible_region, fit_kmeans
-    from hcvae.core.data import load_dataset
-    from hcvae.core.data import TRUE_CLUSTERS
-    from hcvae.methods.spherical import ShellTransform
-
-    out = {}
-    for ds in ("synthetic", "digits"):
-        xs = ShellTransform(1.0, 2.0, "minmax").fit_transform(load_dataset(ds).x)
-        out[ds] = feasible_region(xs, fit_kmeans(xs, TRUE_CLUSTERS[ds], seed=0, n_init=4))
-    return out
-
-
-def _identity(profile: str) -> Measurement:
-    err = max(abs(r["identity_error"]) / r["tss"] for r in _regions().values())
-    return Measurement(f"largest |TSS − WCSS − L_collapse| / TSS = {err:.1e}", "reproduced" if err < 1e-9 else "not reproduced")
-
-
-def _region_nonempty(profile: str) -> Measurement:
-    regions = _regions()
-    parts = [f"{ds}: WCSS {_fmt(r['wcss'])} vs L_collapse {_fmt(r['l_collapse'])}" for ds, r in regions.items()]
-    ok = all(r["wcss"] < r["l_collapse"] for r in regions.values())
-    return Measurement("; ".join(parts) + " (shell minmax [1, 2], K = true number)", "reproduced" if ok else "not reproduced")
 
 
 def tradeoff(profile: str, ratio: float = 2.0) -> dict:
@@ -141,24 +68,9 @@ def tradeoff(profile: str, ratio: float = 2.0) -> dict:
 
 # ---- the ledger --------------------------------------------------------------------------------------------
 
-CLAIMS: list[Claim] = [
-    Claim("theorem-4.4", "v1", "Theorem 4.4, Appendix A", "historical loss of any collapsed solution", "≥ δ > 0",
-          "R₀ EM clusterings (16 in the paper profile), default EM start",
-          "every constant output found scores ≥ δ, on both data sets", "02-historical-barrier", _theorem_4_4),
-    Claim("lemma-4.3", "v1", "Lemma 4.3", "nesting of the feasible regions", "F_(t+1) ⊂ F_t",
-          "halving rounds", "no reconstruction of the tested family lies in F_(t+1) but not in F_t",
-          "02-historical-barrier", _lemma_4_3),
-    Claim("tss-identity", "v4", "eq. 6", "TSS − WCSS − L_collapse", "0", "K-means on shell-transformed data",
-          "relative error < 1e-9", "03-feasible-region", _identity),
-    Claim("region-nonempty", "v4", "Theorem 3.4", "WCSS < L_collapse (a non-empty feasible region)", "holds",
-          "the paper's data sets at their true K", "WCSS < L_collapse on both data sets", "03-feasible-region",
-          _region_nonempty),
-]
-
-
 def all_claims() -> list[Claim]:
-    """This module's claims, then each chapter module's, with ids checked unique."""
-    claims = sorted([*CLAIMS, *(c for module in CHAPTER_MODULES for c in module.claims())], key=lambda c: c.chapter)
+    """Every chapter module's claims in chapter order, with ids checked unique."""
+    claims = sorted((c for module in CHAPTER_MODULES for c in module.claims()), key=lambda c: c.chapter)
     ids = [c.id for c in claims]
     dup = sorted({i for i in ids if ids.count(i) > 1})
     if dup:

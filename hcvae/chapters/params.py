@@ -181,3 +181,15 @@ def scheduler_param() -> Param:
 
 def workers_param() -> Param:
     return Param("n_workers", "int", "local Dask workers", low=1)
+
+
+def components_param(allowed=("synthetic", "digits")) -> Param:
+    """``n_components``: K per data set, a dict of integers >= 1."""
+    def _components(param: Param, value: dict) -> None:
+        bad = {k: v for k, v in value.items()
+               if k not in allowed or isinstance(v, bool) or not isinstance(v, int) or v < 1}
+        if bad or not value:
+            raise ParameterError(f"parameter {param.name!r} must map data sets ({', '.join(allowed)}) to integers "
+                                 f">= 1; got {value!r}")
+
+    return Param("n_components", "dict", "K per data set", extra=_components)
