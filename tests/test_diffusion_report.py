@@ -2,6 +2,7 @@
 
 import json
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -75,17 +76,17 @@ def test_the_chapter_reads_its_runs_from_the_store(tiny, tiny_store, monkeypatch
     monkeypatch.setattr(DiffusionChapterConfig, "compute", lambda *a, **k: pytest.fail("recomputed a stored run"))
     for c in cfgs:
         stored = experiments.run(c, store=tiny_store)
-        assert stored == tiny["results"][c.dataset] and stored["wall_time_s"] > 0
+        assert stored == tiny.results[c.dataset] and stored["wall_time_s"] > 0
         weights, samples = tiny_store.load_weights(c), tiny_store.load_arrays(c)
         assert set(weights["denoisers"]) == set(samples) == set(c.model_names)
-        assert samples["Algorithm 2"].shape == (TINY["n_generated"], tiny["test_rows"][c.dataset].shape[1])
+        assert samples["Algorithm 2"].shape == (TINY["n_generated"], tiny.test_rows[c.dataset].shape[1])
 
 
 def test_stored_denoisers_reproduce_the_stored_gain_curve(tiny, tiny_store):
     cfg = report.configs("quick", settings=TINY)[1]
-    res = tiny["results"]["digits"]
+    res = tiny.results["digits"]
     net = report.denoisers(cfg, tiny_store)["DDPM, timestep"]
-    x = tiny["test_rows"]["digits"][: TINY["gain_points"]]
+    x = tiny.test_rows["digits"][: TINY["gain_points"]]
     curve = ddpm.x0_gain(net, diffusion.noise_schedule("linear", TINY["T"]), x, res["gain"]["curve"]["t"],
                               _top_direction(cfg), seed=cfg.seed)
     assert curve["info"] == pytest.approx(res["gain"]["curve"]["info"], abs=1e-5)
@@ -106,23 +107,23 @@ def test_same_seed_same_numbers_and_another_seed_differs(tiny, tmp_path):
 
     cfg = report.configs("quick", settings=TINY, datasets=["synthetic"])[0]
     again = experiments.run(cfg, store=ResultStore(tmp_path / "again"))  # computed afresh
-    assert numbers_in(again) == numbers_in(tiny["results"]["synthetic"])
+    assert numbers_in(again) == numbers_in(tiny.results["synthetic"])
     other = experiments.run(report.configs("quick", seed=1, settings=TINY, datasets=["synthetic"])[0],
                             store=ResultStore(tmp_path / "other"))
     assert other["floor"] != again["floor"]
 
 
 def test_chapter_numbers_are_consistent(tiny):
-    assert tiny["p1_verdict"] in ("supported", "not supported")
-    assert tiny["p3_verdict"] in ("supported", "not supported", "contradicted", "mixed")
-    assert tiny["p4_verdict"] in ("supported", "not supported")
-    assert len(tiny["p3_verdicts"]) == 2 * len(report.P3_BASELINES)
-    assert tiny["p1_n_indep"] <= len(tiny["p1_verdicts"]) <= 2 * len(tiny["results"])
-    assert tiny["closer"]["snr"] + tiny["closer"]["eq13"] == tiny["n_half"]
-    assert tiny["total_epochs"] == TINY["epochs_per_round"] * 4  # R = 4 schedules, one round (4 -> 2)
-    headers, rows = tiny["p4_table"]
-    assert all(len(r) == len(headers) for r in rows) and len(rows) == 2 * len(tiny["settings"]["models"])
-    assert all(math.isfinite(f) and f > 0 for f in tiny["floors"].values())
+    assert tiny.p1_verdict in ("supported", "not supported")
+    assert tiny.p3_verdict in ("supported", "not supported", "contradicted", "mixed")
+    assert tiny.p4_verdict in ("supported", "not supported")
+    assert len(tiny.p3_verdicts) == 2 * len(report.P3_BASELINES)
+    assert tiny.p1_n_indep <= len(tiny.p1_verdicts) <= 2 * len(tiny.results)
+    assert tiny.closer["snr"] + tiny.closer["eq13"] == tiny.n_half
+    assert tiny.total_epochs == TINY["epochs_per_round"] * 4  # R = 4 schedules, one round (4 -> 2)
+    headers, rows = tiny.p4_table
+    assert all(len(r) == len(headers) for r in rows) and len(rows) == 2 * len(tiny.settings["models"])
+    assert all(math.isfinite(f) and f > 0 for f in tiny.floors.values())
 
 
 # --- the ledger rows -------------------------------------------------------------------------------------------
@@ -142,31 +143,31 @@ def test_claims_are_measured_with_valid_verdicts(tiny, monkeypatch):
 @pytest.mark.parametrize("chapter_verdict, ledger", [("supported", "reproduced"), ("not supported", "not reproduced"),
                                                      ("contradicted", "not reproduced"), ("mixed", "not reproduced")])
 def test_chapter_verdicts_map_onto_the_ledger(tiny, chapter_verdict, ledger):
-    assert report.measure_p3("quick", {**tiny, "p3_verdict": chapter_verdict}).verdict == ledger
+    assert report.measure_p3("quick", replace(tiny, p3_verdict=chapter_verdict)).verdict == ledger
 
 
 def test_prediction_2_depends_on_the_reading_when_only_the_snr_timestep_locates_the_decline(tiny):
-    snr_only = {**tiny, "n_half": 2, "half_rows": [("a", 300, None, 310), ("b", 200, 400, 190)]}
+    snr_only = replace(tiny, n_half=2, half_rows=[("a", 300, None, 310), ("b", 200, 400, 190)])
     assert report.measure_p2("quick", snr_only).verdict == "depends on reading"
-    eq13 = {**tiny, "n_half": 1, "half_rows": [("a", 300, 305, 250), ("b", None, 400, 190)]}
+    eq13 = replace(tiny, n_half=1, half_rows=[("a", 300, 305, 250), ("b", None, 400, 190)])
     assert report.measure_p2("quick", eq13).verdict == "reproduced"
-    mixed = {**tiny, "n_half": 2, "half_rows": [("a", 300, 305, 250), ("b", 200, 400, 190)]}
+    mixed = replace(tiny, n_half=2, half_rows=[("a", 300, 305, 250), ("b", 200, 400, 190)])
     assert report.measure_p2("quick", mixed).verdict == "not reproduced"
-    assert report.measure_p2("quick", {**tiny, "n_half": 0}).verdict == "not testable here"
+    assert report.measure_p2("quick", replace(tiny, n_half=0)).verdict == "not testable here"
 
 
 def test_prediction_1_per_reading_of_t_c(tiny):
     indep, dep = "independent after t_c", "still depends on x_t after t_c"
-    assert report.measure_p1("quick", {**tiny, "p1_by_reading": {"eq13": [indep], "snr": [dep, indep]}}).verdict \
+    assert report.measure_p1("quick", replace(tiny, p1_by_reading={"eq13": [indep], "snr": [dep, indep]})).verdict \
         == "reproduced"  # the paper's t_c holds; the earlier SNR one is a stronger claim
-    assert report.measure_p1("quick", {**tiny, "p1_by_reading": {"eq13": [dep], "snr": [indep]}}).verdict \
+    assert report.measure_p1("quick", replace(tiny, p1_by_reading={"eq13": [dep], "snr": [indep]})).verdict \
         == "depends on reading"
-    assert report.measure_p1("quick", {**tiny, "p1_by_reading": {"eq13": [], "snr": [indep]}}).verdict \
+    assert report.measure_p1("quick", replace(tiny, p1_by_reading={"eq13": [], "snr": [indep]})).verdict \
         == "depends on reading"
-    assert report.measure_p1("quick", {**tiny, "p1_by_reading": {"eq13": [], "snr": []}}).verdict \
+    assert report.measure_p1("quick", replace(tiny, p1_by_reading={"eq13": [], "snr": []})).verdict \
         == "not testable here"
-    assert report.measure_p1("quick", {**tiny, "p1_by_reading": {"eq13": [], "snr": [dep]}}).verdict == "not reproduced"
-    assert report.measure_p1("quick", {**tiny, "p1_by_reading": {"eq13": [indep], "snr": [indep]}}).verdict \
+    assert report.measure_p1("quick", replace(tiny, p1_by_reading={"eq13": [], "snr": [dep]})).verdict == "not reproduced"
+    assert report.measure_p1("quick", replace(tiny, p1_by_reading={"eq13": [indep], "snr": [indep]})).verdict \
         == "reproduced"
 
 
@@ -200,7 +201,7 @@ def test_notebook_glues_the_reports_verdicts(tiny, tiny_store, tmp_path, monkeyp
                 glued[o["metadata"]["scrapbook"]["name"]] = data.get("application/papermill.record/text/markdown",
                                                                      data.get("application/papermill.record/text/plain"))
     for key in ("p1_verdict", "p3_verdict", "p4_verdict"):
-        assert glued[key] == f"**{tiny[key]}**"
-        assert f"chapter: {tiny[key]};" in getattr(report, f"measure_{key[:2]}")("quick", tiny).value
-    assert int(glued["n_closer_snr"]) == tiny["closer"]["snr"] and int(glued["n_closer_eq13"]) == tiny["closer"]["eq13"]
+        assert glued[key] == f"**{getattr(tiny, key)}**"
+        assert f"chapter: {getattr(tiny, key)};" in getattr(report, f"measure_{key[:2]}")("quick", tiny).value
+    assert int(glued["n_closer_snr"]) == tiny.closer["snr"] and int(glued["n_closer_eq13"]) == tiny.closer["eq13"]
     assert f"SNR = 1 in {glued['n_closer_snr']}, eq. 13 in {glued['n_closer_eq13']}" in report.measure_p2("quick", tiny).value

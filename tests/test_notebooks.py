@@ -61,8 +61,8 @@ def test_chapter_08_shows_what_its_chapter_module_computes(quick_book):
     glued = _glued(quick_book, "notebooks/08-diffusion")
     ch = diffusion_report.chapter("quick")
     for key in ("p1_verdict", "p3_verdict", "p4_verdict"):
-        assert glued[key] == f"**{ch[key]}**", key
-    assert int(glued["n_closer_snr"]) == ch["closer"]["snr"] and int(glued["n_closer_eq13"]) == ch["closer"]["eq13"]
+        assert glued[key] == f"**{getattr(ch, key)}**", key
+    assert int(glued["n_closer_snr"]) == ch.closer["snr"] and int(glued["n_closer_eq13"]) == ch.closer["eq13"]
 
 
 def test_the_report_shows_the_ledger(quick_book):

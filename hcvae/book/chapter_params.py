@@ -3,34 +3,14 @@
 :func:`check_parameters` is what a notebook's first hidden cell calls on its own
 namespace, and what ``python -m hcvae.notebook`` calls on the command line's
 values before papermill starts: the same checks and messages either way
-(:mod:`hcvae.chapters.params`). A chapter module that is the single source of its
-chapter declares its own ``PARAMETERS`` (chapter 04: :mod:`hcvae.chapters.hct_report`);
-the others are declared here.
+(:mod:`hcvae.chapters.params`). Each chapter's schema is declared by its chapter
+module, the single source of that chapter; the report and the computed page take
+only the profile.
 """
 
 from __future__ import annotations
 
-from hcvae.chapters.params import Param, ParameterError, check, datasets_param, profile_param
-
-BUILTIN = ("synthetic", "digits")
-IMAGES = ("mnist", "fashion_mnist", "cifar10")
-
-
-def _settings(param: Param, value: dict) -> None:
-    from dataclasses import fields
-
-    from hcvae.runs.diffusion import DiffusionChapterConfig
-
-    names = {f.name for f in fields(DiffusionChapterConfig)} - {"dataset"}
-    unknown = sorted(set(value) - names)
-    if unknown:
-        raise ParameterError(f"parameter {param.name!r}: unknown setting(s) {', '.join(unknown)}; allowed: "
-                             f"{', '.join(sorted(names))}")
-
-
-def _seed() -> Param:
-    return Param("seed", "int", "the first seed", low=0)
-
+from hcvae.chapters.params import ParameterError, check, profile_param
 
 def _p01():
     from hcvae.chapters.phase import PARAMETERS
@@ -75,18 +55,9 @@ def _p07():
 
 
 def _p08():
-    from hcvae.methods.ddpm import DATA_SCALINGS
-    from hcvae.core.theory import SCHEDULES
+    from hcvae.chapters.diffusion_report import _parameters
 
-    return (profile_param(), _seed(), datasets_param(BUILTIN),
-            Param("schedules", "str", "the sampling family", SCHEDULES, many=True),
-            Param("scalings", "str", "data scalings of the t_c table", DATA_SCALINGS, many=True),
-            Param("train_schedule", "str", "the single-schedule DDPMs' schedule", SCHEDULES),
-            Param("independence_tol", "float", "prediction 1's tolerance", low=0.0, low_open=True, high=1.0),
-            Param("z_margin", "float", "standard errors that count", low=0.0, low_open=True),
-            Param("floor_margin", "float", "floors that count as degradation", low=0.0),
-            Param("clip_x0", "bool", "clip x_0 estimates"),
-            Param("settings", "dict", "overrides of the profile's settings", extra=_settings))
+    return _parameters()
 
 
 # page -> its schema, built on use (a page's check imports only what that page needs)

@@ -17,6 +17,7 @@ measured by the chapter's own verdict rule; :func:`runs` the stored results read
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -36,8 +37,109 @@ READINGS = ("eq13", "snr")  # t_c by v1 eq. 13 as written, and where the SNR alo
 DEFAULTS = dict(seed=0, datasets=DATASETS, schedules=theory.SCHEDULES, scalings=SCALINGS, train_schedule="linear",
                 independence_tol=0.1, z_margin=2.0, floor_margin=1.0, clip_x0=False, settings={})
 
+def _settings_names(param, value: dict) -> None:
+    from dataclasses import fields
+
+    from hcvae.chapters.params import ParameterError
+
+    names = {f.name for f in fields(DiffusionChapterConfig)} - {"dataset"}
+    unknown = sorted(set(value) - names)
+    if unknown:
+        raise ParameterError(f"parameter {param.name!r}: unknown setting(s) {', '.join(unknown)}; allowed: "
+                             f"{', '.join(sorted(names))}")
+
+
+def _parameters():
+    from hcvae.chapters.params import Param, datasets_param, profile_param
+
+    return (profile_param(), Param("seed", "int", "the first seed", low=0), datasets_param(DATASETS),
+            Param("schedules", "str", "the sampling family", theory.SCHEDULES, many=True),
+            Param("scalings", "str", "data scalings of the t_c table", SCALINGS, many=True),
+            Param("train_schedule", "str", "the single-schedule DDPMs' schedule", theory.SCHEDULES),
+            Param("independence_tol", "float", "prediction 1's tolerance", low=0.0, low_open=True, high=1.0),
+            Param("z_margin", "float", "standard errors that count", low=0.0, low_open=True),
+            Param("floor_margin", "float", "floors that count as degradation", low=0.0),
+            Param("clip_x0", "bool", "clip x_0 estimates"),
+            Param("settings", "dict", "overrides of the profile's settings", extra=_settings_names))
+
+
 P3_BASELINES = ("DDPM, timestep", "DDPM, t + noise level")
 
+
+@dataclass
+class DiffusionChapter:
+    """Everything chapter 08 shows, computed once from the stored runs (:func:`chapter`). Tables are
+    (header, rows); ``*_text``, ``*_note`` and ``*_reading`` fields are sentences the chapter prints."""
+
+    profile: str
+    params: dict
+    configs: list  # one DiffusionChapterConfig per data set
+    results: dict  # data set -> stored result
+    settings: dict  # the profile's settings, with n_generated, gain_points and the model names
+    family: list  # the sampling family of noise schedules
+    T: int
+    gain_points: int
+    # where t_c is (v1 eq. 13, and SNR = 1)
+    tc_rows: list
+    tc_table: tuple
+    as_loaded: dict
+    with_tc: dict
+    n_with_tc: int
+    n_tc_rows: int
+    with_tc_text: str
+    levels: dict
+    # the denoisers and Algorithm 2's selection
+    n_train: dict
+    total_epochs: int
+    round_sizes: list
+    rounds_note: str
+    extra_models: str
+    alg2_schedules: str
+    selection_records: dict
+    rounds_table: tuple
+    n_easiest: int
+    n_rounds: int
+    selection_reading: str
+    # predictions 1 and 2
+    studies: dict
+    p1_table: tuple
+    p1_verdicts: list
+    p1_by_reading: dict
+    p1_n_indep: int
+    p1_verdict: str
+    min_reverse: float
+    half_rows: list
+    closer: dict
+    n_half: int
+    p2_reading: str
+    p1_width: str
+    # sampling: predictions 3 and 4
+    own: dict
+    real: dict
+    floors: dict
+    reports: dict
+    samples: dict
+    test_rows: dict
+    unseen: list
+    n_generated: int
+    unseen_note: str
+    p3_table: tuple
+    p3_verdicts: list
+    p3_verdict: str
+    p3_counts: str
+    p4_table: tuple
+    degradation: dict
+    alg2_ok: list
+    p4_verdict: str
+    p4_controls: dict
+    p4_controls_text: str
+    p4_reading: str
+    own_acc_range: tuple
+    cosine_beta_T: float
+    cosine_gain: float
+    cosine_blown: list
+    cosine_note: str
+    findings: dict  # finding_tc, finding_p1, ... -> sentence
 
 def fmt_t(t) -> str:
     return "—" if t is None else str(t)
@@ -61,28 +163,27 @@ def _as_arrays(gain: dict) -> dict:
 _CACHE: dict = {}
 
 
-def chapter(profile: str = "quick", *, store=None, progress: bool | None = None, **params) -> dict:
+def chapter(profile: str = "quick", *, store=None, progress: bool | None = None, **params) -> DiffusionChapter:
     """Everything the chapter shows, for ``profile`` and the chapter's parameters (see :data:`DEFAULTS`).
 
     Stored runs are read, missing ones computed; the result is cached per process (per profile, parameters
     and store), so the ledger's four claims and the chapter share one computation.
     """
+    from hcvae.chapters.params import check
     from hcvae.runs.store import ResultStore
 
-    unknown = sorted(set(params) - set(DEFAULTS))
-    if unknown:
-        raise ValueError(f"unknown parameter(s) {', '.join(unknown)}; allowed: {', '.join(DEFAULTS)}")
-    p = {**DEFAULTS, **params}
+    p = check(_parameters(), {**DEFAULTS, "profile": profile, **params})
+    del p["profile"]
     p = {k: (tuple(v) if isinstance(v, list) else dict(v) if isinstance(v, dict) else v) for k, v in p.items()}
     store = store if store is not None else ResultStore()
-    key = (profile, json.dumps(p, sort_keys=True, default=str), str(store.root))
+    key = (profile, json.dumps(p, sort_keys=True, default=str), str(store.root), str(store.reference))
     if key not in _CACHE:
         with diffusion.one_thread():
             _CACHE[key] = _chapter(profile, p, store, progress)
     return _CACHE[key]
 
 
-def _chapter(profile: str, p: dict, store, progress) -> dict:
+def _chapter(profile: str, p: dict, store, progress) -> DiffusionChapter:
     from hcvae.runs import experiments
 
     cfgs = configs(profile, p["seed"], p["datasets"], p["schedules"], p["train_schedule"], p["clip_x0"], p["settings"])
@@ -103,7 +204,7 @@ def _chapter(profile: str, p: dict, store, progress) -> dict:
     ch.update(_prediction_3(ch["own"], ch["real"], p["z_margin"]))
     ch.update(_prediction_4(results, ch["floors"], settings["models"], p["z_margin"], p["floor_margin"], T))
     ch.update(_findings(ch, p))
-    return ch
+    return DiffusionChapter(**ch)
 
 
 # ---- where t_c is --------------------------------------------------------------------------------------------
@@ -350,26 +451,26 @@ LEDGER_VERDICT = {"supported": "reproduced", "not supported": "not reproduced", 
                   "mixed": "not reproduced"}
 
 
-def _p1_by_reading(ch: dict) -> dict:
+def _p1_by_reading(ch: DiffusionChapter) -> dict:
     """Prediction 1 per reading of t_c: reproduced when the share stays below the tolerance from t_c on for every
     data set that has that t_c; not testable when no data set has one."""
     out = {}
-    for reading, verdicts in ch["p1_by_reading"].items():
+    for reading, verdicts in ch.p1_by_reading.items():
         out[reading] = ("not testable here" if not verdicts else
                         "reproduced" if all(v == "independent after t_c" for v in verdicts) else "not reproduced")
     return out
 
 
-def _p2_by_reading(ch: dict) -> dict:
+def _p2_by_reading(ch: DiffusionChapter) -> dict:
     """Prediction 2 per reading of t_c: reproduced when that reading's t_c is the nearer one to where the recovered
     share halves on every data set where it halves (a reading without a t_c there is not the nearer)."""
     out = {}
     for reading in READINGS:
-        if not ch["n_half"]:
+        if not ch.n_half:
             out[reading] = "not testable here"
             continue
         nearer = []
-        for _, half, t13, tsnr in ch["half_rows"]:
+        for _, half, t13, tsnr in ch.half_rows:
             if half is None:
                 continue
             dist = _distances(half, t13, tsnr)
@@ -388,52 +489,52 @@ def _combine(per: dict) -> str:
     return "not reproduced" if "not reproduced" in per.values() else "not testable here"
 
 
-def measure_p1(profile: str, ch: dict | None = None):
+def measure_p1(profile: str, ch: DiffusionChapter | None = None):
     from hcvae.chapters.ledger import Measurement
 
     ch = chapter(profile) if ch is None else ch
     per = _p1_by_reading(ch)
-    parts = [f"{rd}: {sum(v == 'independent after t_c' for v in ch['p1_by_reading'][rd])} of "
-             f"{len(ch['p1_by_reading'][rd])} data sets with a t_c" for rd in READINGS]
-    largest = [r[6] for r in ch["p1_table"][1] if r[6] is not None]
-    return Measurement(f"chapter: {ch['p1_verdict']}; recovered share < {ch['params']['independence_tol']:g} from t_c "
+    parts = [f"{rd}: {sum(v == 'independent after t_c' for v in ch.p1_by_reading[rd])} of "
+             f"{len(ch.p1_by_reading[rd])} data sets with a t_c" for rd in READINGS]
+    largest = [r[6] for r in ch.p1_table[1] if r[6] is not None]
+    return Measurement(f"chapter: {ch.p1_verdict}; recovered share < {ch.params['independence_tol']:g} from t_c "
                        f"on in {'; '.join(parts)}"
                        + (f"; largest share from t_c on {min(largest):.2g} to {max(largest):.2g}" if largest else "")
-                       + f"; the reverse step's own gain on x_t is ≥ {ch['min_reverse']:.2f} at every t", _combine(per))
+                       + f"; the reverse step's own gain on x_t is ≥ {ch.min_reverse:.2f} at every t", _combine(per))
 
 
-def measure_p2(profile: str, ch: dict | None = None):
+def measure_p2(profile: str, ch: DiffusionChapter | None = None):
     from hcvae.chapters.ledger import Measurement
 
     ch = chapter(profile) if ch is None else ch
     per = _p2_by_reading(ch)
     halves = "; ".join(f"{ds}: halves at t = {fmt_t(h)}, eq. 13 t_c {fmt_t(t13)}, SNR = 1 t_c {fmt_t(tsnr)}"
-                       for ds, h, t13, tsnr in ch["half_rows"])
-    return Measurement(f"nearer to the halving point: SNR = 1 in {ch['closer']['snr']}, eq. 13 in "
-                       f"{ch['closer']['eq13']} of {ch['n_half']} data sets ({halves})", _combine(per))
+                       for ds, h, t13, tsnr in ch.half_rows)
+    return Measurement(f"nearer to the halving point: SNR = 1 in {ch.closer['snr']}, eq. 13 in "
+                       f"{ch.closer['eq13']} of {ch.n_half} data sets ({halves})", _combine(per))
 
 
-def measure_p3(profile: str, ch: dict | None = None):
+def measure_p3(profile: str, ch: DiffusionChapter | None = None):
     from hcvae.chapters.ledger import Measurement
 
     ch = chapter(profile) if ch is None else ch
-    return Measurement(f"chapter: {ch['p3_verdict']}; label entropy of Algorithm 2 against "
-                       f"{' and '.join(P3_BASELINES)}: {ch['p3_counts']} (of {len(ch['p3_verdicts'])} comparisons)",
-                       LEDGER_VERDICT[ch["p3_verdict"]])
+    return Measurement(f"chapter: {ch.p3_verdict}; label entropy of Algorithm 2 against "
+                       f"{' and '.join(P3_BASELINES)}: {ch.p3_counts} (of {len(ch.p3_verdicts)} comparisons)",
+                       LEDGER_VERDICT[ch.p3_verdict])
 
 
-def measure_p4(profile: str, ch: dict | None = None):
+def measure_p4(profile: str, ch: DiffusionChapter | None = None):
     from hcvae.chapters.ledger import Measurement
 
     ch = chapter(profile) if ch is None else ch
     worst = []
-    for ds, ok in zip(ch["results"], ch["alg2_ok"]):
-        d = ch["degradation"][(ds, "Algorithm 2")]
+    for ds, ok in zip(ch.results, ch.alg2_ok):
+        d = ch.degradation[(ds, "Algorithm 2")]
         worst.append(f"{ds}: {'no degradation' if ok else 'degrades'} (worst distance {d['energy']['worst']} at "
-                     f"{d['energy']['excess'] / ch['floors'][ds]:.3g} floors, worst accuracy {d['c2st']['worst']} "
+                     f"{d['energy']['excess'] / ch.floors[ds]:.3g} floors, worst accuracy {d['c2st']['worst']} "
                      f"{d['c2st']['worst_value']:.3g} vs own {d['c2st']['own_value']:.3g})")
-    return Measurement(f"chapter: {ch['p4_verdict']}; Algorithm 2 without degradation on {sum(ch['alg2_ok'])} of "
-                       f"{len(ch['alg2_ok'])} data sets; " + "; ".join(worst), LEDGER_VERDICT[ch["p4_verdict"]])
+    return Measurement(f"chapter: {ch.p4_verdict}; Algorithm 2 without degradation on {sum(ch.alg2_ok)} of "
+                       f"{len(ch.alg2_ok)} data sets; " + "; ".join(worst), LEDGER_VERDICT[ch.p4_verdict])
 
 
 CONDITIONS = ("small ε-predicting MLP DDPMs (T = 1000) on the synthetic mixture and digits as loaded, "
@@ -478,7 +579,7 @@ def claims() -> list:
 
 def runs(profile: str) -> list[dict]:
     """The stored results the ledger's diffusion rows read (each with ``wall_time_s``)."""
-    return list(chapter(profile)["results"].values())
+    return list(chapter(profile).results.values())
 
 
 def denoisers(config: DiffusionChapterConfig, store=None) -> dict:

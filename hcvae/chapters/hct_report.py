@@ -23,7 +23,7 @@ import numpy as np
 
 from hcvae.chapters.ledger import Claim, Measurement, combine, not_comparable, setting_differs
 from hcvae.chapters.params import Param, check, datasets_param, profile_param, ratio_param, seeds_param
-from hcvae.methods.consensus import XHATS, discarded_at, retention_matrix, selection_sizes
+from hcvae.methods.consensus import XHATS, discarded_at, selection_sizes
 from hcvae.runs.hct import HCTConfig
 from hcvae.runs.profiles import profile_settings
 
