@@ -49,3 +49,17 @@ def test_the_layer_check_sees_a_violation(tmp_path, monkeypatch):
     (pkg / "core" / "maths.py").write_text("def f():\n    from hcvae.book.figures import X\n    return X\n")
     monkeypatch.setattr(closure, "PACKAGE_DIR", pkg)
     assert "hcvae.book.figures" in closure.imports_of("hcvae.core.maths")
+
+
+def test_no_file_the_package_or_book_needs_is_ignored_by_git():
+    """A clean clone must hold every module: an unanchored ignore rule (``runs/``) once hid ``hcvae/runs``."""
+    import subprocess
+
+    root = Path(hcvae.__file__).resolve().parent.parent
+    needed = [p for top in ("hcvae", "notebooks", "tests", "book", "benchmarks") for p in (root / top).rglob("*")
+              if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".ipynb"]
+    assert len(needed) > 50
+    found = subprocess.run(["git", "check-ignore", "--no-index", "--stdin"], cwd=root, capture_output=True, text=True,
+                           input="\n".join(str(p.relative_to(root)) for p in needed))
+    assert found.returncode in (0, 1), found.stderr  # 1: nothing ignored; 128: not a git checkout
+    assert found.stdout.split() == [], f"git ignores files the package needs: {found.stdout.split()[:10]}"
