@@ -55,6 +55,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/sweep_scaling.py
 	$(BIN)/python benchmarks/baselines_cost.py
 	$(BIN)/python benchmarks/device_parity.py
+	$(BIN)/python benchmarks/stacked_training.py
 
 clean:
 	rm -rf _build

@@ -232,14 +232,16 @@ def write_reference_entry(folder: Path, key: str, result: dict, arrays: dict | N
 
 
 def audit_sample_configs() -> list:
-    """The audit sample: one of the cheapest ``quick``-profile runs of each kind."""
+    """The audit sample: one of the cheapest ``quick``-profile runs of each kind (the Gaussian VAE under both
+    trainers)."""
     from hcvae.runs.baselines import BaselineConfig
     from hcvae.runs.diffusion import DiffusionChapterConfig
     from hcvae.runs.experiments import VAEConfig
     from hcvae.runs.hct import HCTConfig
     from hcvae.runs.spherical_runs import SphericalConfig
 
-    return [VAEConfig.from_profile("quick", "synthetic", sigma2_ratio=2.0),
+    return [VAEConfig.from_profile("quick", "synthetic", sigma2_ratio=2.0, trainer="single"),
+            VAEConfig.from_profile("quick", "synthetic", sigma2_ratio=2.0, trainer="stacked"),
             HCTConfig.from_profile("quick", "digits", sigma2_ratio=2.0),
             SphericalConfig.from_profile("quick", "synthetic"),
             BaselineConfig.from_profile("quick", "synthetic", method="vanilla"),

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
@@ -33,6 +33,8 @@ from hcvae.runs.config import StoredConfig, TrainingFields, common
 from hcvae.runs.profiles import PROFILES, profile_settings, resolve_profile  # noqa: F401 (notebooks call experiments.resolve_profile)
 from hcvae.runs.store import ResultStore
 
+TRAINERS = ("single", "stacked")
+STACK_LIMIT = 64  # models per stack: beyond this the batched products stop paying for the memory
 
 
 @dataclass(frozen=True)
@@ -41,22 +43,30 @@ class VAEConfig(TrainingFields, StoredConfig):
 
     KIND = "vae"  # the result store's key: kind, canonical config and VERSION (see hcvae.runs.store)
     VERSION = 1
-    ADDED_FIELDS = {"hidden": (256, 128)}  # fields added since VERSION 1, at the value that reproduces it
+    # fields added since VERSION 1, at the value that reproduces it
+    ADDED_FIELDS = {"hidden": (256, 128), "trainer": "single"}
     PARAMETER_CONSTRAINTS = {**common("dataset"), "architecture": Options(*ARCHITECTURES),
                              "recon_estimator": Options("auto", *RECON_ESTIMATORS),
-                             **common("sigma2_ratio", "latent_dim", "seed", "n_samples")}
+                             **common("sigma2_ratio", "latent_dim", "seed", "n_samples"),
+                             "trainer": Options(*TRAINERS)}
 
     dataset: str = "synthetic"
     sigma2_ratio: float = 1.0
     n_samples: int | None = None
     recon_estimator: str = "auto"  # "auto": exact expectation for a linear decoder, one sample otherwise
     hidden: tuple[int, ...] = DEFAULT_HIDDEN  # the MLP encoder's layer widths; the decoder mirrors them
+    # "single": hcvae.core.train's loop; "stacked": hcvae.core.stacked's batched loop, which trains several configs
+    # of one shape together (run_all and the sweeps group them) and gives each the numbers it gives it alone
+    trainer: str = "single"
 
     def __post_init__(self):
         self.validate()
         object.__setattr__(self, "hidden", check_hidden(self.hidden, self.architecture))
         if self.recon_estimator == "analytic" and self.architecture != "linear":
             raise ValueError("recon_estimator='analytic' needs architecture='linear'; use 'auto' or 'sample'")
+        if self.trainer == "stacked" and self.architecture not in MLP_ARCHITECTURES:
+            raise ValueError(f"trainer='stacked' trains the {' and '.join(MLP_ARCHITECTURES)} VAEs only; use "
+                             f"trainer='single' for architecture={self.architecture!r}")
         validate_training(self.data_size, self.epochs, self.batch_size, self.lr, self.lr_schedule)
 
     @property
@@ -107,6 +117,8 @@ def epoch_monitor(x_eval: torch.Tensor):
 
 def train_vae(config: VAEConfig, progress: bool | None = None) -> tuple[dict, dict, torch.nn.Module]:
     """Train and evaluate ``config`` (no store): the result dict, the model's state dict and the model."""
+    if config.trainer == "stacked":
+        return train_stack([config], progress)[0]
     start = time.perf_counter()
     data = load_dataset(config.dataset, config.n_samples, seed=0)  # same subset for every training seed
     spectrum = covariance_spectrum(data.x)
@@ -123,14 +135,71 @@ def train_vae(config: VAEConfig, progress: bool | None = None) -> tuple[dict, di
         callbacks=[epoch_monitor(x_eval)],
         desc=f"{config.dataset}/{config.architecture} r={config.sigma2_ratio:g} seed={config.seed}",
     )
-    result = {
-        "data": {"n": data.n, "dim": data.dim, "lambda_max": lam_max, "spectrum": spectrum},
+    return _vae_result(config, data, spectrum, sigma2, model, history, start), model.state_dict(), model
+
+
+def _vae_result(config, data, spectrum, sigma2, model, history, start) -> dict:
+    return {
+        "data": {"n": data.n, "dim": data.dim, "lambda_max": float(spectrum[0]), "spectrum": spectrum},
         "sigma2_decoder": sigma2,
         "metrics": evaluate(model, data.x, mc_seed=config.seed),
         "history": history,
         "wall_time_s": time.perf_counter() - start,
     }
-    return result, model.state_dict(), model
+
+
+def stack_signature(config) -> tuple | None:
+    """What configs must share to train in one stack (all but the seed and sigma'^2 / lambda_max); None for a
+    config that does not stack."""
+    if not isinstance(config, VAEConfig) or config.trainer != "stacked":
+        return None
+    shared = {f.name: getattr(config, f.name) for f in fields(config) if f.name not in ("seed", "sigma2_ratio")}
+    return tuple(sorted(shared.items()))
+
+
+def stack_groups(configs) -> list[list]:
+    """``configs`` that stack, grouped by :func:`stack_signature` (at most :data:`STACK_LIMIT` per group)."""
+    groups: dict = {}
+    for c in configs:
+        sig = stack_signature(c)
+        if sig is not None:
+            groups.setdefault(sig, []).append(c)
+    return [g[i:i + STACK_LIMIT] for g in groups.values() for i in range(0, len(g), STACK_LIMIT)]
+
+
+def train_stack(configs, progress: bool | None = None) -> list[tuple[dict, dict, torch.nn.Module]]:
+    """Train ``trainer='stacked'`` configs of one :func:`stack_signature` together (no store): per config, what
+    :func:`train_vae` returns. Each config's numbers are those it gets trained alone."""
+    from hcvae.core.stacked import train_stacked
+
+    configs = list(configs)
+    sigs = {stack_signature(c) for c in configs}
+    if None in sigs:
+        raise ValueError("only VAEConfigs with trainer='stacked' train in a stack")
+    if len(sigs) != 1:
+        raise ValueError("configs of one stack must differ only in seed and sigma2_ratio (same data set, "
+                         "architecture, sizes and training settings); group them with stack_groups()")
+    start = time.perf_counter()
+    c0 = configs[0]
+    data = load_dataset(c0.dataset, c0.n_samples, seed=0)
+    spectrum = covariance_spectrum(data.x)
+    models, sigmas = [], []
+    for c in configs:
+        sigma2 = c.sigma2_ratio * float(spectrum[0])
+        torch.manual_seed(c.seed)  # as train_vae: the same initial weights
+        models.append(build_vae(data.dim, c.latent_dim, sigma2, c.architecture, data.meta.get("image_shape"), c.hidden))
+        sigmas.append(sigma2)
+    x_eval = torch.as_tensor(data.x[np.random.default_rng(0).permutation(data.n)[:5000]])
+    histories = train_stacked(models, data.x, epochs=c0.epochs, batch_size=c0.batch_size, lr=c0.lr,
+                              seeds=[c.seed for c in configs], lr_schedule=c0.lr_schedule,
+                              recon_estimator=c0.estimator, callbacks=[[epoch_monitor(x_eval)] for _ in configs],
+                              progress=progress, desc=f"{c0.dataset}/{c0.architecture}, {len(configs)} stacked")
+    share = (time.perf_counter() - start) / len(configs)  # each config's share of the stack's wall time
+    out = []
+    for c, model, sigma2, history in zip(configs, models, sigmas, histories):
+        result = _vae_result(c, data, spectrum, sigma2, model, history, time.perf_counter() - share)
+        out.append((result, model.state_dict(), model))
+    return out
 
 
 class MissingRun(LookupError):
@@ -209,6 +278,56 @@ def run(config, store: ResultStore | None = None, force: bool = False, progress:
     return saved
 
 
+def run_stack(configs, store: ResultStore | None = None, progress: bool | None = None, on: str | None = None
+              ) -> list[dict]:
+    """:func:`run` for configs of one stack (:func:`stack_groups`): stored ones are read, the others trained together
+    and stored one entry each, with the same numbers each gets from :func:`run` alone. Stacked training computes on
+    the CPU (``on`` is checked, and the provenance says where it ran)."""
+    import contextlib
+
+    from hcvae.core.train import one_thread
+    from hcvae.runs.store import config_key, log_request, provenance
+
+    configs = list(configs)
+    device.resolve(on)  # an unknown or absent device fails here, before any work
+    if stack_groups(dict.fromkeys(configs)) != [list(dict.fromkeys(configs))]:
+        raise ValueError("run_stack takes configs of one stack (trainer='stacked', differing only in seed and "
+                         "sigma2_ratio, at most STACK_LIMIT of them); group them with stack_groups()")
+    store = store if store is not None else ResultStore()
+    results, todo = {}, []
+    for c in dict.fromkeys(configs):
+        cached, source = store.lookup(c)
+        if cached is not None:
+            log_request(c, source, False)
+            results[c] = cached
+        else:
+            todo.append(c)
+    if todo:
+        if os.environ.get("HCVAE_NO_COMPUTE") not in (None, "", "0"):
+            raise MissingRun(f"{len(todo)} stacked run(s), the first {config_key(todo[0])}, are in neither the store "
+                             f"({store.root}) nor the reference ({store.reference}), and $HCVAE_NO_COMPUTE forbids "
+                             "computing them")
+        store.check_writable()
+        with contextlib.ExitStack() as held:
+            mine = []
+            for c in sorted(todo, key=config_key):  # one lock order for every process: no two wait on each other
+                done = held.enter_context(store.computing(c))
+                if done is not None:
+                    log_request(c, "local", False)
+                    results[c] = done
+                else:
+                    mine.append(c)
+            if mine:
+                with one_thread():
+                    trained = train_stack(mine, progress)
+                for c, (result, state_dict, _) in zip(mine, trained):
+                    result = _jsonable(result)
+                    results[c] = store.save(c, result, state_dict=state_dict, provenance_=provenance(
+                        c, result["wall_time_s"], threads=1, device="cpu") | {"stacked_with": len(mine)})
+                    log_request(c, "computed", False)
+    return [results[c] for c in configs]
+
+
 def phase_sweep_configs(profile: str, datasets=BUILTIN_DATASETS, architectures=MLP_ARCHITECTURES, ratios=None, seeds=None) -> list[VAEConfig]:
     """The configs of the phase-transition sweep (v1 §3.2): data set x architecture x ratio x seed."""
     settings = profile_settings(profile)
@@ -233,6 +352,9 @@ def run_all(configs, store: ResultStore | None = None, progress: bool | None = N
         configs_iter = tqdm(configs, desc="runs", unit="run")
     else:
         configs_iter = configs
+    stacked = {}
+    for group in stack_groups(configs):  # configs that train together do so first; the loop below reads them
+        stacked.update(zip(group, run_stack(group, store=store, progress=False)))
     for cfg in configs_iter:
-        results.append(run(cfg, store=store, progress=False))
+        results.append(stacked[cfg] if cfg in stacked else run(cfg, store=store, progress=False))
     return results

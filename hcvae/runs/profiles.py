@@ -23,10 +23,11 @@ _PROFILE_SETTINGS = {
     "quick": {
         "seeds": (0,),
         "ratios": (0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 5.0),
-        ("synthetic", "mlp"): dict(n_samples=5_000, epochs=20, batch_size=128, lr=3e-3),
-        ("synthetic", "linear"): dict(n_samples=5_000, epochs=60, batch_size=128, lr=1e-2),
-        ("digits", "mlp"): dict(n_samples=None, epochs=60, batch_size=128, lr=3e-3),
-        ("digits", "linear"): dict(n_samples=None, epochs=300, batch_size=128, lr=3e-2),
+        # the sweep's ratios x seeds of one (data set, architecture) train as one stack (hcvae.core.stacked)
+        ("synthetic", "mlp"): dict(n_samples=5_000, epochs=20, batch_size=128, lr=3e-3, trainer="stacked"),
+        ("synthetic", "linear"): dict(n_samples=5_000, epochs=60, batch_size=128, lr=1e-2, trainer="stacked"),
+        ("digits", "mlp"): dict(n_samples=None, epochs=60, batch_size=128, lr=3e-3, trainer="stacked"),
+        ("digits", "linear"): dict(n_samples=None, epochs=300, batch_size=128, lr=3e-2, trainer="stacked"),
         # theorem-bound chapters: R0 EM clusterings (v1 §5.5.1 uses 16) on how many samples
         "clusterings": dict(r0=8, n_samples={"synthetic": 5_000, "digits": None}),
         # Historical Consensus Training (v1 Algorithm 1) and its controls, per data set

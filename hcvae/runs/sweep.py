@@ -154,6 +154,13 @@ def _run_point(config, store_root: str, reference: str | None = None, on: str | 
         shutdown_process_pools()
 
 
+def _run_stack(configs, store_root: str, reference: str | None = None, on: str | None = None) -> list:
+    """Points that train in one stack, on a worker (see :func:`hcvae.runs.experiments.run_stack`)."""
+    from hcvae.runs.experiments import run_stack
+
+    return run_stack(configs, store=ResultStore(store_root, reference=reference or None), progress=False, on=on)
+
+
 def shutdown_process_pools() -> None:
     """Stop joblib's reusable worker processes (the EM fits' pool) now rather than after their 300 s idle timeout,
     so a finished sweep leaves no process behind."""
@@ -220,26 +227,38 @@ def _run_todo(configs, todo, out, store, scheduler, n_workers: int, progress, on
     from dask.distributed import as_completed
 
     from hcvae.core.train import progress_enabled
+    from hcvae.runs.experiments import stack_groups
 
     client, cluster = _client(scheduler, n_workers)
     bar = None
     try:
         reference = str(store.reference) if store.reference is not None else None
-        futures = {client.submit(_run_point, configs[i], str(store.root), reference, on, pure=False): i for i in todo}
+        # configs that train in one stack go to one worker together; every other point alone
+        at: dict = {}
+        for i in todo:
+            at.setdefault(configs[i], []).append(i)
+        grouped = stack_groups(list(at))
+        alone = [c for c in at if not any(c in g for g in grouped)]
+        futures = {client.submit(_run_stack, g, str(store.root), reference, on, pure=False): g for g in grouped}
+        futures.update({client.submit(_run_point, c, str(store.root), reference, on, pure=False): [c] for c in alone})
         if progress_enabled(progress):
             from tqdm.auto import tqdm
 
             bar = tqdm(total=len(todo), desc="sweep", unit="point")
         for future in as_completed(futures):
-            i = futures[future]
+            members = [i for c in futures[future] for i in at[c]]
             if future.status == "finished":
-                out.results[i] = future.result()
-                out.n_computed += 1
+                got = future.result()
+                for c, r in zip(futures[future], got if isinstance(got, list) else [got]):
+                    for i in at[c]:
+                        out.results[i] = r
+                out.n_computed += len(members)
             else:
                 err = future.exception()
-                out.failures.append({"index": i, "config": configs[i], "error": f"{type(err).__name__}: {err}"})
+                out.failures += [{"index": i, "config": configs[i], "error": f"{type(err).__name__}: {err}"}
+                                 for i in members]
             if bar is not None:
-                bar.update(1)
+                bar.update(len(members))
     finally:
         if bar is not None:
             bar.close()
