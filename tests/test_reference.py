@@ -67,3 +67,21 @@ def test_audit_reads_a_reference_folder(tiny_reference):
     ref, _, _, _ = tiny_reference
     report = audit.audit([ref], kinds=["vae"], sample=1)
     assert report.ok and len(report.rows) == 1
+
+
+def test_the_shipped_reference_is_current_small_and_readable():
+    """Every chapter recorded in ``book/reference`` has a current fingerprint and all the runs it requested, each
+    entry reads, and the whole stays under the size budget. Chapters not yet recorded are listed by ``coverage``
+    (and on the "How this book was computed" page); a fresh ``make book`` computes their runs."""
+    manifest = reference.read_manifest()
+    assert "01" in manifest, "the shipped reference lost chapter 01"
+    recorded = set(manifest)
+    problems = [p for p in reference.coverage() if any(p.startswith(f"chapter {c}:") for c in recorded)]
+    assert problems == [], "\n".join(problems)
+    info = reference.info()
+    assert 0 < info["bytes"] <= reference.MAX_BYTES
+    keys = {k for row in manifest.values() for k in row["keys"]}
+    assert info["n_entries"] == len(keys), "the reference holds entries no chapter requested (or misses some)"
+    for key in sorted(keys)[:: max(1, len(keys) // 20)]:
+        entry = reference._read_entry(reference.REFERENCE_DIR / f"{key}.json.gz")
+        assert store_mod.config_key(store_mod.config_from_dict(entry["config"])) == key
