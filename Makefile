@@ -17,8 +17,8 @@ $(STAMP): requirements.txt pyproject.toml
 	  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; }
 	touch $(STAMP)
 
-# The reproduction in the `paper` profile. Its runs ship in book/reference, so a fresh clone renders without
-# training; runs the reference lacks (after a change of parameters) are computed and kept in results/. --all
+# The reproduction in the `paper` profile. Its runs ship in book/reference, so a fresh clone renders the chapters
+# the reference covers (`python -m hcvae.reference coverage`) without training; runs the reference lacks (after a change of parameters) are computed and kept in results/. --all
 # re-executes every chapter: Sphinx alone would skip chapters whose text is unchanged when the package changed.
 book: $(STAMP)
 	@mkdir -p _build && rm -f $(RUNLOG)
