@@ -1,10 +1,8 @@
 """Every bad value a user can type is refused before any work, with a message naming it and what is allowed.
 
 The table goes through the command lines (``python -m hcvae.notebook``, ``hcvae.runs.sweep``, ``hcvae.runs.store``,
-``hcvae.book.reference``) and the configs; each case must fail within 5 seconds, long before a run could start.
+``hcvae.book.reference``) and the configs; each case must fail before a kernel starts or a run could begin.
 """
-
-import time
 
 import pytest
 
@@ -53,7 +51,7 @@ NB = [
 
 @pytest.fixture(scope="module", autouse=True)
 def _imported():
-    """The libraries a check may import, loaded once: the timing below is the check's, not Python's import."""
+    """The libraries a check may import, loaded once."""
     import jupytext  # noqa: F401
 
     import hcvae.runs.diffusion  # noqa: F401
@@ -61,12 +59,14 @@ def _imported():
 
 
 @pytest.mark.parametrize("argv, message", NB, ids=[" ".join(a) for a, _ in NB])
-def test_bad_notebook_parameters_fail_at_once(argv, message, tmp_path):
-    start = time.perf_counter()
+def test_bad_notebook_parameters_fail_at_once(argv, message, tmp_path, monkeypatch):
+    from hcvae.runs import experiments
+
+    monkeypatch.setattr(notebook, "execute", lambda *a, **k: pytest.fail("a kernel was started"))
+    monkeypatch.setattr(experiments, "run", lambda *a, **k: pytest.fail("a run was started"))
     with pytest.raises(SystemExit) as err:
         notebook.main([*argv, "--output-dir", str(tmp_path)])
     assert message in str(err.value), str(err.value)
-    assert time.perf_counter() - start < 5
     assert not list(tmp_path.iterdir())  # no notebook written, no kernel started
 
 
