@@ -210,6 +210,7 @@ def _chapter(p: dict, store, progress) -> SphericalChapter:
     from hcvae.core.data import TRUE_CLUSTERS
     from hcvae.methods.consensus import XHATS
     from hcvae.runs import experiments
+    from hcvae.runs import spherical_runs
     from hcvae.runs.spherical_runs import EmptyFeasibleRegion
 
     def run_all(configs):
@@ -226,9 +227,8 @@ def _chapter(p: dict, store, progress) -> SphericalChapter:
     k_used = {ds: TRUE_CLUSTERS[ds] for ds in datasets}
     empty = None
     if "digits" in datasets:
-        try:
-            experiments.run(SphericalConfig.from_profile(profile, "digits", seed=seeds[0], **common), store=store,
-                            progress=progress)
+        try:  # the check run() makes before training, without training (or asking the store) when the region is open
+            spherical_runs.prepare(SphericalConfig.from_profile(profile, "digits", seed=seeds[0], **common))
         except EmptyFeasibleRegion as err:
             assert err.wcss >= err.l_collapse  # the refusal is an invariant: it names an empty region
             empty = {"wcss": err.wcss, "l_collapse": err.l_collapse, "open_k": err.open_k,
