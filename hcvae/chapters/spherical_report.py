@@ -442,8 +442,9 @@ def _chapter(p: dict, store, progress) -> SphericalChapter:
         "ablation": (f"v4 Table 2's ordering of its four variants holds in {n_reproduced} of {len(orders)} (data set, "
                      f"metric, x̂) cases ({sum(o['reproduced'] for k, o in orders.items() if k[2] == 'sample')} of "
                      f"{sum(k[2] == 'sample' for k in orders)} with v4's sampled x̂). Over the cluster-pull control, "
-                     "the region adds " + "; ".join(f"{_fmt(v)} nats of KL on {ds} (x̂ {x})"
-                                                   for (ds, x), v in region_adds.items()) + ". "
+                     "the shell and region change the KL by " + "; ".join(
+                         f"{'+' if v >= 0 else '−'}{_fmt(abs(v))} nats on {ds} (x̂ {x})"
+                         for (ds, x), v in region_adds.items()) + " (negative: the plain cluster pull keeps more). "
                      f"The full method keeps KL at {texts['full_kl_list']} at σ'²/λ_max = {p['sigma2_ratio']:g}, "
                      f"where the unconstrained variant has {', '.join(_fmt(v) for v in none_kl.values())}."),
         "dynamics": ("v4 Figure 1's claim (less movement of KL and boundary penalty, and more final KL, with the norm "
