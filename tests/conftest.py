@@ -1,11 +1,28 @@
 import os
 
-import pytest
+# One BLAS/OpenMP thread per process: the quick book builds in a second process while the unit tests run (see
+# pytest_collection_modifyitems), and two processes with a thread per core each slow each other down many times
+# on a small machine. Stored runs compute on one thread whatever this says (hcvae.core.train.one_thread).
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+from types import SimpleNamespace  # noqa: E402
+
+import pytest  # noqa: E402
 
 # Unit tests never draw progress bars and never touch the repository's result store or its shipped reference
 # (a test that needs a reference makes its own).
 os.environ.setdefault("HCVAE_PROGRESS", "0")
 os.environ.setdefault("HCVAE_REFERENCE", "")
+
+ROOT = Path(__file__).resolve().parent.parent
+BOOK_TIMEOUT_S = 1800
+_build: dict = {}
 
 
 @pytest.fixture
@@ -15,30 +32,69 @@ def store(tmp_path):
     return ResultStore(tmp_path / "results")
 
 
+def _uses_the_book(item) -> bool:
+    return "quick_book" in getattr(item, "fixturenames", ())
+
+
+def _start_quick_book() -> None:
+    """Start the strict quick build in the background: it reads its runs from the shipped reference, so it costs
+    one core for a few minutes, which the unit tests (on the other core) no longer wait for."""
+    out = Path(tempfile.mkdtemp(prefix="hcvae-quick-book-"))
+    # the build reads the shipped reference (book/reference/quick: no training when it is current) and logs
+    # where each run came from (tests/test_book.py checks that none was computed)
+    env = {**os.environ, "HCVAE_PROFILE": "quick", "HCVAE_REFERENCE": str(ROOT / "book" / "reference"),
+           "HCVAE_RUN_LOG": str(out / "runs.log")}
+    jb = Path(sys.executable).with_name("jupyter-book")
+    log = open(out / "build.log", "w")
+    proc = subprocess.Popen([str(jb), "build", "-W", "-n", "--keep-going", "--path-output", str(out), str(ROOT)],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+    _build.update(out=out, proc=proc, log=log)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Tests that read the built book run last, and the build starts now, beside the unit tests."""
+    items.sort(key=_uses_the_book)  # stable: each group keeps its order
+    if any(_uses_the_book(i) for i in items) and not os.environ.get("HCVAE_QUICK_BOOK") and not _build:
+        _start_quick_book()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    proc = _build.get("proc")
+    if proc is not None and proc.poll() is None:  # interrupted before the book was needed
+        proc.kill()
+        proc.wait()
+    if _build:
+        _build["log"].close()
+        if exitstatus == 0:
+            shutil.rmtree(_build["out"], ignore_errors=True)
+        else:
+            print(f"\nthe quick book build is kept in {_build['out']} (build.log there)")
+
+
 @pytest.fixture(scope="session")
-def quick_book(tmp_path_factory):
-    """The book built once per test session, strictly (-W -n) in the quick profile, for tests/test_book.py and
-    tests/test_reader.py: a namespace with ``html`` (the built site), ``log`` and ``returncode``.
+def quick_book():
+    """The book built once per test session, strictly (-W -n) in the quick profile, for tests/test_book.py,
+    tests/test_notebooks.py and tests/test_reader.py: a namespace with ``html`` (the built site), ``log``,
+    ``returncode`` and ``runs_log`` (the build's ``$HCVAE_RUN_LOG``).
 
-    ``$HCVAE_QUICK_BOOK`` may name the --path-output folder of an existing quick build instead (to iterate on
-    the reader's test); its log is read from ``build.log`` there, and the build test skips without one."""
-    import subprocess
-    import sys
-    from pathlib import Path
-    from types import SimpleNamespace
-
-    root = Path(__file__).resolve().parent.parent
+    The build starts in a second process as soon as the tests are collected (``pytest_collection_modifyitems``),
+    and this fixture waits for it. ``$HCVAE_QUICK_BOOK`` may name the --path-output folder of an existing quick
+    build instead (to iterate on the reader's test); its log is read from ``build.log`` there, and the build test
+    skips without one."""
     prebuilt = os.environ.get("HCVAE_QUICK_BOOK")
     if prebuilt:
         out = Path(prebuilt)
         log_file = out / "build.log"
-        return SimpleNamespace(html=out / "_build" / "html", returncode=0,
+        return SimpleNamespace(html=out / "_build" / "html", returncode=0, runs_log=out / "runs.log",
                                log=log_file.read_text() if log_file.exists() else None)
-    out = tmp_path_factory.mktemp("quick-book")
-    env = {**os.environ, "HCVAE_PROFILE": "quick"}
-    jb = Path(sys.executable).with_name("jupyter-book")
-    proc = subprocess.run([str(jb), "build", "-W", "-n", "--keep-going", "--path-output", str(out), str(root)],
-                          cwd=root, env=env, capture_output=True, text=True, timeout=1800)
-    log = proc.stdout + proc.stderr
-    (out / "build.log").write_text(log)
-    return SimpleNamespace(html=out / "_build" / "html", returncode=proc.returncode, log=log)
+    if not _build:  # the fixture was requested in a way collection did not see
+        _start_quick_book()
+    proc, out = _build["proc"], _build["out"]
+    try:
+        returncode = proc.wait(timeout=BOOK_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        returncode = proc.wait()
+    _build["log"].flush()
+    log = (out / "build.log").read_text()
+    return SimpleNamespace(html=out / "_build" / "html", returncode=returncode, log=log, runs_log=out / "runs.log")

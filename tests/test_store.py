@@ -145,6 +145,16 @@ def test_lookups_try_the_local_store_then_the_reference(reference, tmp_path, mon
     assert not (tmp_path / "local" / store_mod.config_key(cfg)).exists()  # the reference is read, never copied
 
 
+def test_the_quick_profiles_layer_below_the_reference_is_read_too(reference, tmp_path, monkeypatch):
+    ref, cfg, result = reference
+    key = store_mod.config_key(cfg)
+    (ref / store_mod.QUICK_SUBDIR).mkdir()
+    (ref / f"{key}.json.gz").rename(ref / store_mod.QUICK_SUBDIR / f"{key}.json.gz")
+    monkeypatch.setattr(VAEConfig, "compute", lambda *a, **k: pytest.fail("computed a run the quick layer holds"))
+    got, source = store_mod.ResultStore(tmp_path / "local", reference=ref).lookup(cfg)
+    assert source == "reference" and got["metrics"] == result["metrics"]
+
+
 def test_a_corrupt_reference_file_is_named_and_never_served(reference, tmp_path):
     ref, cfg, result = reference
     path = ref / f"{store_mod.config_key(cfg)}.json.gz"

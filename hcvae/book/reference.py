@@ -13,6 +13,9 @@ Command line::
     python -m hcvae.reference reproduce        # recompute every reference run, ignoring the reference (Dask)
     python -m hcvae.reference diff             # compare that recomputation with the reference
     python -m hcvae.reference info             # size, entries, compute time
+    python -m hcvae.reference record --profile quick 01 02 ...
+                                               # the same for the quick profile, into book/reference/quick/
+                                               # (what `make test`'s book build reads instead of training)
 
 A chapter's fingerprint hashes its code cells (syntax trees: prose, comments and layout
 do not count), the ``paper`` profile's settings and grid files, and the modules of the
@@ -45,6 +48,8 @@ MANIFEST = "manifest.json"
 DIFF_FILE = "diff.json"
 # what the reference may not exceed, compressed (the size is checked by the tests)
 MAX_BYTES = 40 * 2**20
+# the profiles a reference is recorded for ("paper": the book; "quick": the book `make test` builds)
+PROFILES = ("paper", "quick")
 # modules that only draw or present: editing them never changes which runs a chapter requests
 # The code that decides WHICH runs a chapter asks for: the configs and their defaults, the profiles, the chapter
 # modules that list configs, and the ledger (for the report). Numerics (core, methods) change what a run computes,
@@ -131,21 +136,29 @@ def _deciding_modules(start: str) -> dict:
     return {m: module_hash(m) for m in sorted(seen) if m.startswith(_DECIDES)}
 
 
-def _paper_settings() -> str:
+def _profile_settings(profile: str) -> str:
     from hcvae.runs import profiles
 
-    return repr(profiles.profile_settings("paper"))
+    return repr(profiles.profile_settings(profile))
 
 
-def fingerprint(chapter: str) -> str:
-    """A hash of what decides the runs ``chapter`` requests in the ``paper`` profile (module docstring)."""
+def profile_reference(profile: str, reference: Path = REFERENCE_DIR) -> Path:
+    """Where ``profile``'s results ship: the paper profile's at the top of ``reference``, the quick one's below."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; allowed values: {', '.join(PROFILES)}")
+    return Path(reference) if profile == "paper" else Path(reference) / store_mod.QUICK_SUBDIR
+
+
+def fingerprint(chapter: str, profile: str = "paper") -> str:
+    """A hash of what decides the runs ``chapter`` requests in ``profile`` (module docstring)."""
     path = chapter_path(chapter)
     cells = _code_cells(path)
     modules: dict = {}
     for m in sorted(_imported_modules(cells, path)):
         modules.update(_deciding_modules(m))
-    grids = sorted((p.name, p.read_text()) for p in (ROOT / "notebooks" / "grids" / "paper").glob("*.toml"))
-    payload = json.dumps({"cells": cells, "modules": modules, "settings": _paper_settings(), "grids": grids},
+    grids = sorted((p.name, p.read_text()) for p in (ROOT / "notebooks" / "grids" / profile).glob("*.toml"))
+    settings = _profile_settings(profile)
+    payload = json.dumps({"cells": cells, "modules": modules, "settings": settings, "grids": grids},
                          sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
@@ -209,27 +222,50 @@ def export(keys, store: store_mod.ResultStore, reference: Path = REFERENCE_DIR) 
     return new
 
 
-def record(chapter: str, reference: Path = REFERENCE_DIR, output_dir: Path | None = None) -> dict:
-    """Run ``chapter`` in the ``paper`` profile, then ship what it requested; returns its manifest row."""
+def record(chapter: str, reference: Path = REFERENCE_DIR, output_dir: Path | None = None,
+           profile: str = "paper") -> dict:
+    """Run ``chapter`` in ``profile``, then ship what it requested; returns its manifest row."""
     cid = chapter_id(chapter)
+    reference = profile_reference(profile, reference)
     store = store_mod.ResultStore()
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "runs.log"
-        execute_chapter(cid, "paper", log, Path(output_dir or ROOT / "runs"))
+        execute_chapter(cid, profile, log, Path(output_dir or ROOT / "runs"))
         rows = [r for r in _logged(log) if not r.get("nested")]
     keys = sorted({r["key"] for r in rows})
     new = export([r["key"] for r in rows if r["source"] in ("local", "computed")], store, reference)
+    new += _copy_from_other_layer(keys, reference)
     entries = {k: _read_entry(Path(reference) / f"{k}.json.gz") for k in keys}
     manifest = read_manifest(reference)
     manifest[cid] = {
-        "keys": keys, "fingerprint": fingerprint(cid), "recorded": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "keys": keys, "fingerprint": fingerprint(cid, profile), "recorded": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "compute_s": sum(float((e.get("provenance") or {}).get("wall_time_s") or 0.0) for e in entries.values()),
         "record_wall_s": time.perf_counter() - start, "computed": sum(r["source"] == "computed" for r in rows),
     }
     _write_json(Path(reference) / MANIFEST, manifest)
     manifest[cid]["new"] = new
     return manifest[cid]
+
+
+def _copy_from_other_layer(keys, reference: Path) -> int:
+    """Copy into ``reference`` the entries it lacks that the other profile's layer ships (a config both profiles
+    request, read from there while recording), so each profile's folder is complete on its own."""
+    import shutil
+
+    layers = [REFERENCE_DIR, REFERENCE_DIR / store_mod.QUICK_SUBDIR]
+    copied = 0
+    for key in keys:
+        if (Path(reference) / f"{key}.json.gz").exists():
+            continue
+        for layer in layers:
+            if (layer / f"{key}.json.gz").exists():
+                for suffix in (".json.gz", ".npz"):
+                    if (layer / f"{key}{suffix}").exists():
+                        shutil.copyfile(layer / f"{key}{suffix}", Path(reference) / f"{key}{suffix}")
+                copied += 1
+                break
+    return copied
 
 
 def _read_entry(path: Path) -> dict:
@@ -381,6 +417,8 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     r = sub.add_parser("record", help="run a chapter in the paper profile and ship what it requested")
     r.add_argument("chapter", nargs="+", help=f"chapter ids: {', '.join(chapters())}")
+    r.add_argument("--profile", default="paper", choices=PROFILES,
+                   help="paper (default: book/reference) or quick (book/reference/quick, read by make test)")
     sub.add_parser("coverage", help="does the reference cover every chapter's paper-profile runs?")
     rep = sub.add_parser("reproduce", help="recompute every reference run, ignoring the reference")
     rep.add_argument("--scheduler", default=os.environ.get("SCHEDULER") or None)
@@ -399,8 +437,8 @@ def main(argv=None) -> int:
             except ValueError as err:
                 parser.error(str(err))
         for c in args.chapter:
-            row = record(c)
-            print(f"chapter {chapter_id(c)}: {len(row['keys'])} runs ({row['computed']} computed, {row['new']} newly "
+            row = record(c, profile=args.profile)
+            print(f"chapter {chapter_id(c)} ({args.profile}): {len(row['keys'])} runs ({row['computed']} computed, {row['new']} newly "
                   f"shipped), {row['record_wall_s'] / 60:.1f} min")
         return 0
     if args.command == "coverage":

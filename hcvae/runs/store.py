@@ -26,8 +26,11 @@ process has died (same host), or that is older than :data:`STALE_LOCK_S`, is
 taken over.
 
 **Reference.** The ``paper`` profile's results ship in ``book/reference/`` as
-``<key>.json.gz`` (and ``<key>.npz``), read-only: :meth:`ResultStore.load`
-tries the local store first, then the reference. A corrupt reference file is
+``<key>.json.gz`` (and ``<key>.npz``), read-only, and the ``quick`` profile's in
+``book/reference/quick/`` (so ``make test`` renders the quick book without
+training): :meth:`ResultStore.load` tries the local store first, then the
+reference (its top level, then ``quick/``). Keys do not collide across profiles:
+a profile's settings are part of every config. A corrupt reference file is
 reported naming the file and never served.
 
 **Lock.** ``hcvae/store.lock.json`` records each kind's ``VERSION`` and the hash
@@ -67,6 +70,8 @@ from hcvae import __version__
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE_DIR = ROOT / "book" / "reference"
+# the quick profile's results, one level below the paper profile's (see the module docstring)
+QUICK_SUBDIR = "quick"
 LOCK_FILE = Path(__file__).resolve().parent / "store.lock.json"
 
 # kind -> "module:class" of its config; imported on use
@@ -268,7 +273,13 @@ class ResultStore:
         return self.root / config_key(config, version)
 
     def reference_file(self, config) -> Path | None:
-        return None if self.reference is None else self.reference / f"{config_key(config)}.json.gz"
+        """Where the reference holds ``config``: its top level, else ``quick/``; None without a reference."""
+        if self.reference is None:
+            return None
+        name = f"{config_key(config)}.json.gz"
+        top = self.reference / name
+        quick = self.reference / QUICK_SUBDIR / name
+        return quick if not top.exists() and quick.exists() else top
 
     # -- reading
 
@@ -342,7 +353,8 @@ class ResultStore:
         key = config_key(config)
         stem = key.rsplit("-v", 1)[0]
         local = [p.name for p in self.root.glob(f"{stem}-v*") if p.is_dir()] if self.root.exists() else []
-        shipped = ([p.name.removesuffix(".json.gz") for p in self.reference.glob(f"{stem}-v*.json.gz")]
+        shipped = ([p.name.removesuffix(".json.gz") for folder in (self.reference, self.reference / QUICK_SUBDIR)
+                    for p in folder.glob(f"{stem}-v*.json.gz")]
                    if self.reference is not None and self.reference.exists() else [])
         others = sorted({name.rsplit("-v", 1)[1] for name in local + shipped} - {key.rsplit("-v", 1)[1]})
         if others:
