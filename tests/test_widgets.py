@@ -231,6 +231,29 @@ def test_phase_run_explorer_one_frame_per_run_beside_the_closed_form(titles):
     assert isinstance(widgets.phase_run_explorer(results, live=True), w.interactive)
 
 
+def test_phase_run_explorer_draws_each_runs_decoder_views_or_says_why_not(titles):
+    results = [dict(r, key=f"k{i}") for i, r in enumerate(phase_results(missing=None))]
+    d = 5
+    shown = {"x": np.zeros((6, d)), "recon": np.zeros((6, d)), "dims": np.array([2, 0]), "traversal": np.zeros((2, 7, d)),
+             "steps": np.linspace(-2.5, 2.5, 7), "image_shape": np.array([0])}
+    views = {r["key"]: (shown if i % 2 == 0 else None) for i, r in enumerate(results)}
+    box = widgets.phase_run_explorer(results, live=False, views=views)
+    controls = box.hcvae_controls
+    by_run = {(r["config"]["dataset"], r["config"]["architecture"], r["config"]["sigma2_ratio"], r["config"]["seed"]): r
+              for r in results}
+    drawn = 0
+    for ix in all_indices(box):
+        r = by_run[(controls[0].options[ix[0]][0], controls[1].options[ix[1]][0],
+                    float(controls[2].options[ix[2]][0]), int(controls[3].options[ix[3]][0]))]
+        text = text_of(widgets.frame_at(box, *ix))
+        if views[r["key"]] is not None:
+            assert "f(μ(x))" in text and "rows: j = 3, 1 (largest KL first)" in text, text
+            drawn += 1
+        else:
+            assert "f(μ(x))" not in text  # the panels say why they are empty, in the figure, without titles
+    assert drawn == sum(v is not None for v in views.values())
+
+
 def test_phase_run_explorer_adds_a_control_for_a_key_that_separates_runs(titles):
     results = phase_results(missing=None)
     extra = [dict(r, config={**r["config"], "lr": 0.1}) for r in results[:2]]

@@ -205,16 +205,22 @@ def _logged(log: Path) -> list[dict]:
 
 
 def export(keys, store: store_mod.ResultStore, reference: Path = REFERENCE_DIR) -> int:
-    """Copy the entries ``keys`` from the local store into the reference (JSON gzipped, arrays beside); returns
-    how many were new."""
+    """Copy the entries ``keys`` from the local store into the reference (JSON gzipped, arrays beside, and arrays
+    derived from their weights, e.g. ``<key>.views.npz``); returns how many entries were new."""
     from hcvae.runs.audit import write_reference_entry
 
+    import shutil
+
+    Path(reference).mkdir(parents=True, exist_ok=True)
     new = 0
     for key in keys:
         target = Path(reference) / f"{key}.json.gz"
+        folder = store.root / key
+        for derived in sorted(folder.glob("*.npz")) if folder.exists() else []:  # e.g. a decoder's views
+            if derived.name != "arrays.npz" and not (Path(reference) / f"{key}.{derived.name}").exists():
+                shutil.copyfile(derived, Path(reference) / f"{key}.{derived.name}")
         if target.exists():
             continue
-        folder = store.root / key
         result = json.loads((folder / "result.json").read_text())
         arrays = store_mod.read_npz(folder / "arrays.npz") if (folder / "arrays.npz").exists() else None
         write_reference_entry(reference, key, result, arrays)
@@ -260,7 +266,7 @@ def _copy_from_other_layer(keys, reference: Path) -> int:
             continue
         for layer in layers:
             if (layer / f"{key}.json.gz").exists():
-                for suffix in (".json.gz", ".npz"):
+                for suffix in (".json.gz", ".npz", ".views.npz"):
                     if (layer / f"{key}{suffix}").exists():
                         shutil.copyfile(layer / f"{key}{suffix}", Path(reference) / f"{key}{suffix}")
                 copied += 1

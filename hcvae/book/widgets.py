@@ -314,10 +314,11 @@ def sigma2_explorer(spectra: dict, latent_dim: int = 8, ratios: Sequence[float] 
     return static_explorer(controls, draw)
 
 
-def phase_run_explorer(results: Sequence[dict], live: bool | None = None):
+def phase_run_explorer(results: Sequence[dict], live: bool | None = None, views: dict | None = None):
     """Every trained run of the phase-transition sweep (chapter 01's ``results``): its KL per latent dimension
     (sorted, largest first) beside the linear VAE's closed form for the same spectrum and σ'², with total KL and
-    active units (Var_x E[z_j] > 0.01 and E_x σ_j² < 0.99) in the title.
+    active units (Var_x E[z_j] > 0.01 and E_x σ_j² < 0.99) in the title; with ``views`` (result key -> the run's
+    decoder views, :func:`hcvae.runs.views.vae_views`, or None), its reconstructions and latent traversal below.
 
     Each result needs ``config`` (dataset, architecture, sigma2_ratio, seed), ``metrics`` (kl, kl_per_dim,
     active_burda, active_paper), ``data["spectrum"]`` and ``sigma2_decoder``. Controls: data set, model,
@@ -342,7 +343,13 @@ def phase_run_explorer(results: Sequence[dict], live: bool | None = None):
         trained = np.sort(np.asarray(m["kl_per_dim"], float))[::-1]
         dims = np.arange(1, trained.size + 1)
         style = plots.ARCH_STYLE.get(values["architecture"], dict(color="C0", label=values["architecture"]))
-        fig, ax = plt.subplots(figsize=(6.6, 3.0))
+        if views is None:
+            fig, ax = plt.subplots(figsize=(6.6, 3.0))
+        else:
+            fig = plt.figure(figsize=(6.6, 5.0))
+            grid = fig.add_gridspec(2, 2, height_ratios=(3.0, 2.0))
+            ax = fig.add_subplot(grid[0, :])
+            plots.decoder_views(fig.add_subplot(grid[1, 0]), fig.add_subplot(grid[1, 1]), views.get(r["key"]))
         ax.bar(dims - 0.2, trained, 0.4, color=style["color"], label=f"trained {style['label']} (sorted)")
         ax.bar(dims + 0.2, opt["kl_per_dim"], 0.4, color="0.6", label="linear closed form")
         ax.set_ylim(0, 1.08 * kl_max[values["dataset"]] or 1.0)

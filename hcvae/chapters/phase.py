@@ -219,6 +219,11 @@ class PhaseChapter:
     agreement: dict  # closed_form_agreement at the chapter's tolerances
     below: dict  # data set -> mlp_vs_linear_below
     findings: dict = field(default_factory=dict)  # name -> sentence
+    views: dict = field(default_factory=dict)  # result key -> the run's decoder views (hcvae.runs.views), or None
+
+    @property
+    def n_views(self) -> int:
+        return sum(v is not None for v in self.views.values())
 
     @property
     def n_consistent(self) -> int:
@@ -251,6 +256,7 @@ def _chapter(p: dict, store, progress) -> PhaseChapter:
     from hcvae.core.theory import linear_vae_kl_curve
     from hcvae.runs import experiments
     from hcvae.runs.profiles import profile_settings
+    from hcvae.runs.views import vae_views
 
     profile, datasets = p["profile"], tuple(p["datasets"])
     seeds = [p["seed"] + i for i in range(len(profile_settings(profile)["seeds"]))]
@@ -280,6 +286,7 @@ def _chapter(p: dict, store, progress) -> PhaseChapter:
         closed_form_agreement(results, p["kl_atol"], p["kl_rtol"]),
         {ds: mlp_vs_linear_below(table, ds) for ds in datasets})
     ch.findings = _findings(ch)
+    ch.views = {r["key"]: vae_views(c, store) for c, r in zip(configs, results)}
     return ch
 
 

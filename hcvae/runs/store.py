@@ -387,6 +387,31 @@ class ResultStore:
                 return read_npz(path)
         raise FileNotFoundError(f"no arrays stored for {config_key(config)}")
 
+    # -- derived arrays: drawn from a run's weights after it trained (e.g. a decoder's reconstructions), never part
+    # of its result or key. Local: ``<entry>/<name>.npz``; in the reference: ``<key>.<name>.npz`` beside its JSON.
+
+    def _derived_reference_file(self, config, name: str) -> Path | None:
+        ref = self.reference_file(config)
+        return None if ref is None else ref.with_name(f"{config_key(config)}.{name}.npz")
+
+    def load_derived(self, config, name: str) -> dict | None:
+        """The arrays ``name`` derived from ``config``'s run (local store first, then the reference), or None."""
+        for path in (self.folder(config) / f"{name}.npz", self._derived_reference_file(config, name)):
+            if path is not None and path.exists():
+                try:
+                    return read_npz(path)
+                except (OSError, ValueError, EOFError) as err:
+                    warnings.warn(f"{path} is unreadable ({type(err).__name__}: {err}); it is not served", stacklevel=2)
+        return None
+
+    def save_derived(self, config, name: str, arrays: dict) -> None:
+        """Keep ``arrays`` derived from ``config``'s stored run beside it (atomically)."""
+        folder = self.folder(config)
+        if not (folder / "result.json").exists():
+            raise StoreError(f"no local entry {folder.name} to keep {name!r} beside")
+        data = npz_bytes(arrays)
+        atomic_write(folder / f"{name}.npz", lambda f: f.write(data))
+
     # -- writing
 
     def check_writable(self) -> None:

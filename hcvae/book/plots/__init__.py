@@ -3,7 +3,7 @@ from stored results and returns it. ``from hcvae.book import plots; plots.hct_me
 
 from __future__ import annotations
 
-from hcvae.book.plots.phase import ARCH_STYLE, phase_transition, linear_closed_form, spectrum_threshold, kl_during_training  # noqa: F401
+from hcvae.book.plots.phase import ARCH_STYLE, phase_transition, linear_closed_form, spectrum_threshold, kl_during_training, decoder_views  # noqa: F401
 from hcvae.book.plots.barrier import diversity_heatmaps, collapsed_candidates, feasible_region_vs_k  # noqa: F401
 from hcvae.book.plots.hct import hct_trajectories, hct_methods  # noqa: F401
 from hcvae.book.plots.spherical import spherical_ablation, spherical_dynamics, kl_vs_penalty_weight  # noqa: F401

@@ -119,3 +119,46 @@ def kl_during_training(runs: dict, kl_bound: float | None = None):
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def _mosaic(rows: np.ndarray, image_shape) -> np.ndarray:
+    """(n, d) rows as one picture: images side by side with a blank column between, or vectors stacked as rows."""
+    rows = np.asarray(rows, float)
+    if len(image_shape) < 2:
+        return rows
+    h, w = int(image_shape[-2]), int(image_shape[-1])
+    tiles = rows.reshape(len(rows), h, w)
+    out = np.full((h, len(rows) * (w + 1) - 1), np.nan)
+    for i, tile in enumerate(tiles):
+        out[:, i * (w + 1): i * (w + 1) + w] = tile
+    return out
+
+
+def decoder_views(ax_recon, ax_traversal, views: dict | None):
+    """A VAE run's decoder on two axes (the views of :func:`hcvae.runs.views.compute_views`): inputs above their
+    posterior-mean reconstructions f(μ(x)), and f(t e_j) along the latent dimensions j with the largest KL. Images
+    are drawn as images, vectors as rows of a heat map; ``None`` writes why nothing is drawn."""
+    for ax in (ax_recon, ax_traversal):
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if views is None:
+        for ax in (ax_recon, ax_traversal):
+            ax.text(0.5, 0.5, "no decoder views: the reference ships\nresults without weights; recompute the run",
+                    ha="center", va="center", fontsize=7.5, transform=ax.transAxes)
+        return
+    shape = tuple(int(s) for s in views["image_shape"])
+    lo, hi = float(np.min(views["x"])), float(np.max(views["x"]))
+    kw = dict(cmap="gray_r" if len(shape) >= 2 else "viridis", vmin=lo, vmax=hi, aspect="auto", interpolation="nearest")
+    if len(shape) >= 2:
+        ax_recon.imshow(np.vstack([_mosaic(views["x"], shape), np.full((1, _mosaic(views["x"], shape).shape[1]), np.nan),
+                                   _mosaic(views["recon"], shape)]), **kw)
+    else:
+        ax_recon.imshow(np.vstack([views["x"], np.full((1, views["x"].shape[1]), np.nan), views["recon"]]), **kw)
+    ax_recon.set_title("inputs (top) and f(μ(x)) (bottom)", fontsize=8)
+    blocks = []
+    for rows in views["traversal"]:
+        blocks += [_mosaic(rows, shape), np.full((1, _mosaic(rows, shape).shape[1]), np.nan)]
+    ax_traversal.imshow(np.vstack(blocks[:-1]), **kw)
+    steps = views["steps"]
+    ax_traversal.set_title(f"f(t·e_j), t = {steps[0]:g} … {steps[-1]:g}; rows: j = "
+                           + ", ".join(str(int(j) + 1) for j in views["dims"]) + " (largest KL first)", fontsize=8)
