@@ -124,13 +124,15 @@ def store_mod_path(name: str) -> bool:
 
 
 def _deciding_modules(start: str) -> dict:
-    """The modules of ``start``'s import closure that decide which runs are requested, with their hashes."""
+    """The modules of ``start``'s import closure that decide which runs are requested, with their hashes. The walk
+    goes through deciding modules only: a presentation module (widgets, plots, the parameter table of every
+    chapter) decides no run, so what it imports does not couple one chapter's fingerprint to another's modules."""
     from hcvae.runs.closure import module_hash
 
     seen, todo = set(), [start]
     while todo:
         name = todo.pop()
-        if name not in seen and name not in _NOT_DECIDING:
+        if name not in seen and name not in _NOT_DECIDING and name.startswith(_DECIDES):
             seen.add(name)
             todo.extend(imports_of(name))
     return {m: module_hash(m) for m in sorted(seen) if m.startswith(_DECIDES)}
