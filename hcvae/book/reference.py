@@ -398,11 +398,16 @@ def diff(root: Path | None = None, reference: Path = REFERENCE_DIR, with_ledger:
     return out
 
 
+# an entry's bookkeeping: what identifies or times a run, not what it measured
+_NOT_MEASURED = ("provenance", "wall_time_s", "config", "key", "version", "has_weights", "has_arrays")
+
+
 def _metric_changes(ref: dict, new: dict):
-    """(metric path, reference value, recomputed value) for every number under ``metrics`` (any depth)."""
+    """(path, reference value, recomputed value) for every number the entry measured (any depth; every kind keeps
+    its numbers under its own names: ``metrics`` for a VAE, ``reports`` and ``real`` for the diffusion chapter...)."""
     from hcvae.runs.audit import numbers_in
 
-    a = {p: v for p, v in numbers_in(ref) if p.split(".")[0] in ("metrics", "information", "landing")}
+    a = {p: v for p, v in numbers_in(ref) if p.split(".")[0].split("[")[0] not in _NOT_MEASURED}
     b = dict(numbers_in(new))
     for path, x in a.items():
         y = b.get(path)
@@ -474,7 +479,9 @@ def main(argv=None) -> int:
         out = diff(Path(args.root) if args.root else None, with_ledger=not args.no_ledger)
         _write_json(REFERENCE_DIR / DIFF_FILE, out)
         print(f"compared {out['compared']} recomputed runs with the reference ({out['missing']} not recomputed)")
-        if out["largest"]:
+        if out["largest"] and out["largest"][1] == 0:
+            print(f"every one of {len(out['metrics'])} measured quantities is identical")
+        elif out["largest"]:
             print(f"largest relative change: {out['largest'][1]:.3g} in {out['largest'][0]}")
         for c in out.get("claims", []):
             print(f"{'FLIPPED' if c['flipped'] else 'same   '} {c['id']}: {c['reference']} -> {c['recomputed']}")
