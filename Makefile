@@ -10,9 +10,7 @@ RUNLOG := _build/runs.log
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@# --no-compile: byte-compiling every file of the stack costs about a minute here; Python compiles the
-	@# modules it actually imports on first use instead
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-compile -r requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@# the reader's test (tests/test_reader.py) drives Debian's headless Chromium through its ChromeDriver
 	{ test -x /usr/bin/chromium && test -x /usr/bin/chromedriver; } || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
