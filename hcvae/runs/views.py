@@ -11,9 +11,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from hcvae.core.data import load_dataset
+from hcvae.core.data import covariance_spectrum, load_dataset
 from hcvae.core.models import build_vae
-from hcvae.core.data import covariance_spectrum
 
 VIEWS = "views"
 N_POINTS = 6  # inputs shown with their reconstructions

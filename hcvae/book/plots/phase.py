@@ -149,16 +149,14 @@ def decoder_views(ax_recon, ax_traversal, views: dict | None):
     shape = tuple(int(s) for s in views["image_shape"])
     lo, hi = float(np.min(views["x"])), float(np.max(views["x"]))
     kw = dict(cmap="gray_r" if len(shape) >= 2 else "viridis", vmin=lo, vmax=hi, aspect="auto", interpolation="nearest")
-    if len(shape) >= 2:
-        ax_recon.imshow(np.vstack([_mosaic(views["x"], shape), np.full((1, _mosaic(views["x"], shape).shape[1]), np.nan),
-                                   _mosaic(views["recon"], shape)]), **kw)
-    else:
-        ax_recon.imshow(np.vstack([views["x"], np.full((1, views["x"].shape[1]), np.nan), views["recon"]]), **kw)
+    def stacked(blocks):  # one picture, a blank row between blocks
+        blocks = [_mosaic(b, shape) for b in blocks]
+        gap = np.full((1, blocks[0].shape[1]), np.nan)
+        return np.vstack([row for b in blocks for row in (b, gap)][:-1])
+
+    ax_recon.imshow(stacked([views["x"], views["recon"]]), **kw)
     ax_recon.set_title("inputs (top) and f(μ(x)) (bottom)", fontsize=8)
-    blocks = []
-    for rows in views["traversal"]:
-        blocks += [_mosaic(rows, shape), np.full((1, _mosaic(rows, shape).shape[1]), np.nan)]
-    ax_traversal.imshow(np.vstack(blocks[:-1]), **kw)
+    ax_traversal.imshow(stacked(list(views["traversal"])), **kw)
     steps = views["steps"]
     ax_traversal.set_title(f"f(t·e_j), t = {steps[0]:g} … {steps[-1]:g}; rows: j = "
                            + ", ".join(str(int(j) + 1) for j in views["dims"]) + " (largest KL first)", fontsize=8)
