@@ -47,6 +47,9 @@ def test_rerun_with_parameters_writes_executed_notebook(tmp_path, monkeypatch, c
     import nbformat
 
     monkeypatch.setenv("HCVAE_PROFILE", "paper")  # an explicit -p profile must win over the book override
+    # the quick runs are read from the shipped reference: the test is about the command line, and must neither
+    # train nor write into the repository's results/
+    monkeypatch.setenv("HCVAE_REFERENCE", str(notebook.ROOT / "book" / "reference"))
     out = notebook.main(["01-phase-transition", "-p", "profile", "quick", "-p", "datasets", '["digits"]',
                          "--output-dir", str(tmp_path)])
     assert out == tmp_path / "01-phase-transition_datasets-digits_profile-quick.ipynb" and out.exists()
