@@ -19,6 +19,7 @@ import gzip
 import json
 import math
 import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,7 +132,11 @@ def audit(sources=(AUDIT_SAMPLE_DIR,), kinds=None, sample: int = 2, rtol: float 
         for key, stored in chosen:
             config = store_mod.config_from_dict(stored["config"])
             start = time.perf_counter()
-            fresh, _, _ = compute_entry(config, progress=progress)
+            # runs the entry needs (HCT's collapsed reference VAE) are recomputed too, in a scratch store: read
+            # from a store they would not be audited, and they must not land in the user's results/
+            with tempfile.TemporaryDirectory() as tmp:
+                fresh, _, _ = compute_entry(config, store=store_mod.ResultStore(tmp, reference=None),
+                                            progress=progress)
             cmp = compare(stored, fresh, rtol, atol)
             report.rows.append({"kind": kind, "key": key, "max_rel": cmp["max_rel"], "mismatches": cmp["mismatches"],
                                 "seconds": time.perf_counter() - start})
