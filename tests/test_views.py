@@ -19,14 +19,14 @@ def test_views_come_from_local_weights_are_kept_and_ship_with_the_reference(tmp_
     assert got["x"].shape == (views.N_POINTS, d) and got["recon"].shape == (views.N_POINTS, d)
     assert got["traversal"].shape == (views.N_TRAVERSED, len(views.TRAVERSAL), d)
     assert tuple(got["image_shape"])[-2:] == (8, 8)
-    assert (work.folder(cfg) / "views.npz").exists()
+    assert (work.folder(cfg) / f"{views.VIEWS}.npz").exists()
     ref = tmp_path / "reference"
     reference.export([store_mod.config_key(cfg)], work, ref)
-    assert (ref / f"{store_mod.config_key(cfg)}.views.npz").exists()
+    assert (ref / f"{store_mod.config_key(cfg)}.{views.VIEWS}.npz").exists()
     fresh = store_mod.ResultStore(tmp_path / "fresh", reference=ref)
     shipped = views.vae_views(cfg, fresh)
     assert all(np.array_equal(shipped[k], got[k]) for k in got)
-    (ref / f"{store_mod.config_key(cfg)}.views.npz").unlink()
+    (ref / f"{store_mod.config_key(cfg)}.{views.VIEWS}.npz").unlink()
     assert views.vae_views(cfg, store_mod.ResultStore(tmp_path / "fresh2", reference=ref)) is None  # no weights there
 
 
@@ -42,3 +42,15 @@ def test_a_decoder_that_ignores_z_draws_one_picture_everywhere(tmp_path):
     assert np.allclose(got["recon"], got["recon"][0]) and np.allclose(got["traversal"], got["recon"][0], atol=1e-6)
     live = views.compute_views(cfg, work.load_weights(cfg))
     assert not np.allclose(live["recon"], live["recon"][0])  # the trained decoder does read z
+
+
+def test_views_of_another_version_are_never_served(tmp_path, monkeypatch):
+    """Arrays drawn by an older compute_views are named by its VERSION: after a bump they are drawn again."""
+    cfg = VAEConfig(**TINY)
+    work = store_mod.ResultStore(tmp_path / "work", reference=None)
+    experiments.run(cfg, store=work)
+    views.vae_views(cfg, work)
+    monkeypatch.setattr(views, "VIEWS", "views-v999")
+    drawn = []
+    monkeypatch.setattr(views, "compute_views", lambda c, state: drawn.append(c) or {"x": np.zeros(1)})
+    assert views.vae_views(cfg, work)["x"].shape == (1,) and drawn == [cfg]

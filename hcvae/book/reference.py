@@ -208,10 +208,10 @@ def _logged(log: Path) -> list[dict]:
 
 def export(keys, store: store_mod.ResultStore, reference: Path = REFERENCE_DIR) -> int:
     """Copy the entries ``keys`` from the local store into the reference (JSON gzipped, arrays beside, and arrays
-    derived from their weights, e.g. ``<key>.views.npz``); returns how many entries were new."""
-    from hcvae.runs.audit import write_reference_entry
-
+    derived from their weights, e.g. ``<key>.views-v1.npz``); returns how many entries were new."""
     import shutil
+
+    from hcvae.runs.audit import write_reference_entry
 
     Path(reference).mkdir(parents=True, exist_ok=True)
     new = 0
@@ -268,9 +268,8 @@ def _copy_from_other_layer(keys, reference: Path) -> int:
             continue
         for layer in layers:
             if (layer / f"{key}.json.gz").exists():
-                for suffix in (".json.gz", ".npz", ".views.npz"):
-                    if (layer / f"{key}{suffix}").exists():
-                        shutil.copyfile(layer / f"{key}{suffix}", Path(reference) / f"{key}{suffix}")
+                for path in layer.glob(f"{key}.*"):  # the JSON, its arrays and what was derived from its weights
+                    shutil.copyfile(path, Path(reference) / path.name)
                 copied += 1
                 break
     return copied

@@ -1,9 +1,10 @@
 """What a trained VAE's decoder draws, for the book's run explorers: reconstructions and a latent traversal.
 
 A stored result holds numbers, not weights' pictures. These arrays are derived from a run's weights after it
-trained (:meth:`hcvae.runs.store.ResultStore.save_derived`, ``views.npz`` beside the entry) and ship in the
-reference beside its JSON (``<key>.views.npz``), which ships no weights. A run whose weights are not in the
-local store and whose views are not shipped has none: :func:`vae_views` says so with ``None``.
+trained (:meth:`hcvae.runs.store.ResultStore.save_derived`, ``views-v<VERSION>.npz`` beside the entry) and
+ship in the reference beside its JSON (``<key>.views-v<VERSION>.npz``), which ships no weights. A run whose
+weights are not in the local store and whose views are not shipped has none: :func:`vae_views` says so with
+``None``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import torch
 from hcvae.core.data import covariance_spectrum, load_dataset
 from hcvae.core.models import build_vae
 
-VIEWS = "views"
+VERSION = 1  # bump when compute_views draws something else: the stored arrays are named by it, so old ones go unread
+VIEWS = f"views-v{VERSION}"
 N_POINTS = 6  # inputs shown with their reconstructions
 TRAVERSAL = np.linspace(-2.5, 2.5, 7)  # prior standard deviations along one latent coordinate
 N_TRAVERSED = 2  # the latent dimensions with the largest KL
