@@ -94,3 +94,42 @@ def test_region_at():
     assert r["nonempty"] and r["smallest_open_k"] == 2 and r["wcss"] < r["l_collapse"]
     with pytest.raises(ValueError, match="K = 3 is not on the curve"):
         feasible.region_at(curve, 3)
+
+
+def test_diversity_of_stored_matrices_equals_diversity_of_the_clusterings():
+    x, _ = _two_clusters()
+    fits = clustering.fit_gmms(x, 2, 3, n_jobs=1) + [clustering.fit_kmeans(x, 3)]
+    direct = clustering.diversity(fits, ari_same=0.9)
+    again = clustering.diversity_of(direct["centre_distance"].tolist(), direct["ari"].tolist(),
+                                    [c.log_likelihood for c in fits], ari_same=0.9)
+    assert again["n_distinct"] == direct["n_distinct"] == 2  # the three EM fits agree, K-means with 3 differs
+    assert again["min_ari"] == direct["min_ari"] and again["mean_centre_distance"] == direct["mean_centre_distance"]
+    assert clustering.diversity_of(direct["centre_distance"], direct["ari"], [0] * 4, ari_same=1.01)["n_distinct"] == 4
+
+
+def test_barrier_run_stores_what_the_chapter_reads(store):
+    from hcvae.runs.barrier_runs import BarrierConfig
+    from hcvae.runs.experiments import run
+    from hcvae.core.data import load_dataset
+
+    config = BarrierConfig(dataset="digits", n_samples=300, n_components=4, r0=3)
+    result = run(config, store=store)
+    x = load_dataset("digits", 300, seed=0).x
+    fits = clustering.fit_gmms(x, 4, 3, n_jobs=1)
+    assert result["delta"]["delta"] == pytest.approx(barrier.delta_summary(x, fits)["delta"], rel=1e-12)
+    for reading in clustering.READINGS:
+        assert result["checks"][reading]["holds"] == barrier.delta_bounds_collapse(x, fits, reading)["holds"]
+        assert result["nesting"][reading] == barrier.lemma_4_3(x, fits, reading)
+    assert np.array_equal(result["diversity"]["ari"], clustering.diversity(fits)["ari"])
+    assert store.lookup(config)[0] is not None
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(init_params="spectral"), "init_params"), (dict(r0=1), "r0"), (dict(dataset="faces"), "dataset"),
+    (dict(dataset="digits", n_samples=5, n_components=8), "n_components"),
+])
+def test_barrier_config_rejects_bad_settings(kwargs, message):
+    from hcvae.runs.barrier_runs import BarrierConfig
+
+    with pytest.raises(ValueError, match=message):
+        BarrierConfig(**kwargs)

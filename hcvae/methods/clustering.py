@@ -165,6 +165,13 @@ def diversity(clusterings, ari_same: float = 0.99) -> dict:
         d = clustering_distance(clusterings[i], clusterings[j])
         centre[i, j] = centre[j, i] = d["centre_distance"]
         ari[i, j] = ari[j, i] = d["ari"]
+    return diversity_of(centre, ari, [c.log_likelihood for c in clusterings], ari_same)
+
+
+def diversity_of(centre_distance, ari, log_likelihood, ari_same: float = 0.99) -> dict:
+    """:func:`diversity` from its pairwise matrices (R x R) and the R log-likelihoods, as a stored run keeps them."""
+    centre, ari = np.asarray(centre_distance, dtype=np.float64), np.asarray(ari, dtype=np.float64)
+    r = ari.shape[0]
     group = list(range(r))  # union-find over "same solution" pairs
 
     def root(i):
@@ -181,7 +188,7 @@ def diversity(clusterings, ari_same: float = 0.99) -> dict:
         "centre_distance": centre, "ari": ari, "n_distinct": len({root(i) for i in range(r)}), "ari_same": ari_same,
         "mean_centre_distance": float(centre[upper].mean()) if r > 1 else 0.0,
         "min_ari": float(ari[upper].min()) if r > 1 else 1.0,
-        "log_likelihood": np.array([c.log_likelihood for c in clusterings]),
+        "log_likelihood": np.asarray(log_likelihood, dtype=np.float64),
     }
 
 

@@ -239,7 +239,8 @@ def write_reference_entry(folder: Path, key: str, result: dict, arrays: dict | N
 def audit_sample_configs() -> list:
     """The audit sample: one of the cheapest ``quick``-profile runs of each kind (the Gaussian VAE under both
     trainers); the diffusion chapter's run shrunk further (fewer samples, steps and epochs; every model kept),
-    since its quick run alone would cost half the audit."""
+    since its quick run alone would cost half the audit; chapter 02's EM fits on a few hundred digits."""
+    from hcvae.runs.barrier_runs import BarrierConfig
     from hcvae.runs.baselines import BaselineConfig
     from hcvae.runs.diffusion import DiffusionChapterConfig
     from hcvae.runs.experiments import VAEConfig
@@ -252,7 +253,8 @@ def audit_sample_configs() -> list:
             SphericalConfig.from_profile("quick", "synthetic"),
             BaselineConfig.from_profile("quick", "synthetic", method="vanilla"),
             DiffusionChapterConfig.from_profile("quick", "digits", n_samples=800, T=200, epochs_per_round=4,
-                                                n_generated=100, gain_points=50, gain_grid=10)]
+                                                n_generated=100, gain_points=50, gain_grid=10),
+            BarrierConfig(dataset="digits", n_samples=400, n_components=10, r0=4)]
 
 
 def build_audit_sample(folder: Path = AUDIT_SAMPLE_DIR, progress: bool | None = None) -> list[Path]:

@@ -81,6 +81,7 @@ KIND_CLASSES = {
     "spherical": "hcvae.runs.spherical_runs:SphericalConfig",
     "baseline": "hcvae.runs.baselines:BaselineConfig",
     "diffusion": "hcvae.runs.diffusion:DiffusionChapterConfig",
+    "barrier": "hcvae.runs.barrier_runs:BarrierConfig",
 }
 
 
