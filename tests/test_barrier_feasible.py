@@ -133,3 +133,36 @@ def test_barrier_config_rejects_bad_settings(kwargs, message):
 
     with pytest.raises(ValueError, match=message):
         BarrierConfig(**kwargs)
+
+
+def test_region_run_stores_the_region_curve_point_and_the_anchors(store):
+    from hcvae.core.data import load_dataset
+    from hcvae.methods.spherical import ShellTransform
+    from hcvae.runs.experiments import run
+    from hcvae.runs.region_runs import RegionConfig
+
+    config = RegionConfig(dataset="digits", n_samples=300, shell="clip", r_min=1.0, r_max=2.0, k=5, n_init=2,
+                          probes=True)
+    result = run(config, store=store)
+    xs = ShellTransform(1.0, 2.0, "clip").fit_transform(load_dataset("digits", 300, seed=0).x)
+    curve = feasible.region_curve(xs, [5], seed=0, n_init=2)
+    assert result["region"]["wcss"] == curve["wcss"][0] and result["region"]["l_collapse"] == curve["l_collapse"][0]
+    a = result["anchors"]
+    assert a["collapsed_loss"] == pytest.approx(a["l_collapse"], rel=1e-9)  # Theorem 3.4's anchors
+    assert a["ideal_loss"] == pytest.approx(a["wcss"], rel=1e-9)
+    assert [q["name"] for q in result["probes"]][-2:] == ["own cluster centre", "another sample"]
+    centred = run(RegionConfig(dataset="digits", n_samples=300, shell="none", r_min=None, r_max=None, k=5, n_init=2),
+                  store=store)
+    assert "anchors" not in centred and centred["region"]["tss"] > 0
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(shell="sphere"), "shell"), (dict(shell="none"), "takes no radii"), (dict(r_min=2.0, r_max=1.0), "r_min < r_max"),
+    (dict(k=0), "k must be"), (dict(dataset="digits", n_samples=5, k=8), "larger than the number of samples"),
+    (dict(probes="yes"), "probes"),
+])
+def test_region_config_rejects_bad_settings(kwargs, message):
+    from hcvae.runs.region_runs import RegionConfig
+
+    with pytest.raises(ValueError, match=message):
+        RegionConfig(**kwargs)

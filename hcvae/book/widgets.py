@@ -476,7 +476,7 @@ def hct_explorer(results: Sequence[dict], live: bool | None = None, size=(11.0, 
         extra = "".join(f", {k} {_fmt(values[k])}" for k in keys[4:])
         fig = plots.hct_trajectories(index[t]["record"], title=f"{values['dataset']}, {values['reading']} reading, "
                                      f"x̂ {values['xhat']}, seed {values['seed']}{extra}: "
-                                     f"final KL {index[t]['metrics']['kl']:.3g} nats")
+                                     f"final KL {index[t]['metrics']['kl']:.3g} nats", layout=False)
         fig.set_size_inches(*size)
         fig.suptitle(fig.get_suptitle(), fontsize=9.5)
         for ax in fig.axes:

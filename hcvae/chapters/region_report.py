@@ -3,7 +3,8 @@
 :func:`chapter` is the single source of every number the chapter shows (:class:`RegionChapter`): λ_max before and
 after each shell transform, TSS = WCSS + L_collapse (v4 eq. 6) over every K, where WCSS < L_collapse (Theorem 3.4's
 condition) holds, the theorem's two anchor points and the reconstructions between them. :func:`claims` are its rows
-of the claims ledger, measured from the same result. Nothing here is stored: K-means is refitted per process.
+of the claims ledger, measured from the same result. Every K-means fit is a stored run
+(:class:`hcvae.runs.region_runs.RegionConfig`, one per data set, transform and K), read from the shipped reference.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import numpy as np
 
 CHAPTER = "03-feasible-region"
 NO_SHELL = "none (centred only)"
-ALPHAS = (0.3, 0.8)  # part way to collapse: x_hat = a x' + (1 - a) mean scores a^2 WCSS + (1 - a)^2 L_collapse
 
 
 def _shells(param, value: list) -> None:
@@ -67,6 +67,7 @@ class RegionChapter:
     tables: dict  # name -> (header, rows)
     texts: dict  # name -> sentence
     findings: dict  # name -> sentence
+    results: list  # the stored RegionConfig runs read
 
     @property
     def default_shell(self) -> str:
@@ -89,14 +90,33 @@ def chapter(profile: str = "quick", **params) -> RegionChapter:
     return _CACHE[key]
 
 
+def _configs(p: dict, ks: list) -> tuple[dict, dict]:
+    """The stored runs of checked parameters ``p``: (data set, transform name) -> {K: RegionConfig} for the curves,
+    and data set -> the run at the true K on the first shell that also measures the anchors and probes."""
+    from hcvae.runs.profiles import profile_settings
+    from hcvae.runs.region_runs import NO_SHELL as NONE, RegionConfig
+
+    n_samples = profile_settings(p["profile"])["clusterings"]["n_samples"]
+    common = dict(seed=p["seed"], n_init=p["n_init"])
+    transforms = [(NO_SHELL, dict(shell=NONE, r_min=None, r_max=None))]
+    transforms += [(shell_name(*s), dict(shell=s[0], r_min=float(s[1]), r_max=float(s[2]))) for s in p["shells"]]
+    curves = {(ds, name): {k: RegionConfig(dataset=ds, n_samples=n_samples[ds], k=k, **shell, **common) for k in ks}
+              for ds in p["datasets"] for name, shell in transforms}
+    first = transforms[1][1]
+    anchors = {ds: RegionConfig(dataset=ds, n_samples=n_samples[ds], k=p["n_components"][ds], probes=True, **first,
+                                **common) for ds in p["datasets"]}
+    return curves, anchors
+
+
 def _chapter(p: dict) -> RegionChapter:
     from hcvae.chapters.params import ParameterError
     from hcvae.core.data import lambda_max, load_dataset
-    from hcvae.methods import clustering, feasible
+    from hcvae.methods import feasible
     from hcvae.methods.spherical import ShellTransform
+    from hcvae.runs import experiments
     from hcvae.runs.profiles import profile_settings
 
-    datasets, k_true, seed, n_init = list(p["datasets"]), p["n_components"], p["seed"], p["n_init"]
+    datasets, k_true = list(p["datasets"]), p["n_components"]
     missing = [ds for ds in datasets if ds not in k_true]
     if missing:
         raise ParameterError(f"parameter 'n_components' names no K for {', '.join(missing)}; give one per data set")
@@ -106,6 +126,7 @@ def _chapter(p: dict) -> RegionChapter:
     transformed.update({(ds, shell_name(*s)): ShellTransform(s[1], s[2], s[0]).fit_transform(raw[ds])
                         for ds in datasets for s in p["shells"]})
     ks = sorted(set(p["k_values"]) | {k_true[ds] for ds in datasets})  # the true K is always on the curve
+    configs, anchor_configs = _configs(p, ks)
 
     lambda_rows = []
     for (ds, name), xs in transformed.items():
@@ -113,8 +134,10 @@ def _chapter(p: dict) -> RegionChapter:
         lambda_rows.append((ds, name, lambda_max(xs), lambda_max(xs) / lambda_max(raw[ds]), float(norms.min()),
                             float(norms.max()), float(np.linalg.norm(xs.mean(0)))))
 
-    curves = {f"{ds}, {name}": feasible.region_curve(xs, ks, seed=seed, n_init=n_init)
-              for (ds, name), xs in transformed.items()}
+    runs = {key: {k: experiments.run(c) for k, c in configs[key].items()} for key in transformed}
+    curves = {f"{ds}, {name}": {q: np.array([r["region"][q] for r in by_k.values()])
+                                 for q in ("k", "tss", "wcss", "l_collapse", "identity_error", "width")}
+              for (ds, name), by_k in runs.items()}
     worst_identity = max(float(np.max(np.abs(c["identity_error"]) / c["tss"])) for c in curves.values())
     regions = {key: feasible.region_at(c, k_true[key.split(",")[0]]) for key, c in curves.items()}
     region_rows = [(key, r["smallest_open_k"], r["wcss"], r["l_collapse"], r["width_over_tss"],
@@ -123,15 +146,15 @@ def _chapter(p: dict) -> RegionChapter:
 
     default = shell_name(*p["shells"][0])
     anchors, probes, anchor_rows, probe_rows = {}, {}, [], []
-    for ds in datasets:
-        xs = transformed[(ds, default)]
-        km = clustering.fit_kmeans(xs, k_true[ds], seed=seed, n_init=n_init)
-        a = feasible.anchor_points(xs, km)
-        a["shrunk"] = {alpha: clustering.clustering_loss(alpha * xs + (1 - alpha) * xs.mean(0), km, "own_centre")
-                       for alpha in ALPHAS}
+    results = [r for by_k in runs.values() for r in by_k.values()]
+    for ds, config in anchor_configs.items():
+        stored = experiments.run(config)
+        results.append(stored)
+        a = dict(stored["anchors"])
+        a["shrunk"] = {float(alpha): loss for alpha, loss in a["shrunk"].items()}
         anchors[ds] = a
         anchor_rows.append((ds, default, a["collapsed_loss"], a["l_collapse"], a["ideal_loss"], a["wcss"]))
-        probes[ds] = feasible.reconstruction_probes(xs, km, seed=seed)
+        probes[ds] = stored["probes"]
         probe_rows += [(ds, q["name"], q["loss"], q["position"]) for q in probes[ds]]
     n_centre_below = sum(1 for r in probe_rows if r[1] == "own cluster centre" and r[3] == "below WCSS")
 
@@ -160,7 +183,7 @@ def _chapter(p: dict) -> RegionChapter:
             + ": the edge of the region, so Theorem 3.4 excludes it only under a strict inequality, with no margin."),
     }
     return RegionChapter(p["profile"], p, raw, transformed, curves, regions, anchors, probes, worst_identity, tables,
-                         texts, findings)
+                         texts, findings, results)
 
 
 # ---- the ledger's rows ------------------------------------------------------------------------------------------
@@ -201,5 +224,5 @@ def claims() -> list:
 
 
 def runs(profile: str) -> list[dict]:
-    """Chapter 03 trains nothing: its ledger rows read no stored run."""
-    return []
+    """The stored runs the ledger's chapter-03 rows read (K-means fits, no training; each with ``wall_time_s``)."""
+    return list(chapter(profile).results)

@@ -239,12 +239,14 @@ def write_reference_entry(folder: Path, key: str, result: dict, arrays: dict | N
 def audit_sample_configs() -> list:
     """The audit sample: one of the cheapest ``quick``-profile runs of each kind (the Gaussian VAE under both
     trainers); the diffusion chapter's run shrunk further (fewer samples, steps and epochs; every model kept),
-    since its quick run alone would cost half the audit; chapter 02's EM fits on a few hundred digits."""
+    since its quick run alone would cost half the audit; chapters 02 and 03's EM and K-means fits on a few hundred
+    digits."""
     from hcvae.runs.barrier_runs import BarrierConfig
     from hcvae.runs.baselines import BaselineConfig
     from hcvae.runs.diffusion import DiffusionChapterConfig
     from hcvae.runs.experiments import VAEConfig
     from hcvae.runs.hct import HCTConfig
+    from hcvae.runs.region_runs import RegionConfig
     from hcvae.runs.spherical_runs import SphericalConfig
 
     return [VAEConfig.from_profile("quick", "synthetic", sigma2_ratio=2.0, trainer="single"),
@@ -254,7 +256,8 @@ def audit_sample_configs() -> list:
             BaselineConfig.from_profile("quick", "synthetic", method="vanilla"),
             DiffusionChapterConfig.from_profile("quick", "digits", n_samples=800, T=200, epochs_per_round=4,
                                                 n_generated=100, gain_points=50, gain_grid=10),
-            BarrierConfig(dataset="digits", n_samples=400, n_components=10, r0=4)]
+            BarrierConfig(dataset="digits", n_samples=400, n_components=10, r0=4),
+            RegionConfig(dataset="digits", n_samples=400, k=10, probes=True)]
 
 
 def build_audit_sample(folder: Path = AUDIT_SAMPLE_DIR, progress: bool | None = None) -> list[Path]:

@@ -82,6 +82,7 @@ KIND_CLASSES = {
     "baseline": "hcvae.runs.baselines:BaselineConfig",
     "diffusion": "hcvae.runs.diffusion:DiffusionChapterConfig",
     "barrier": "hcvae.runs.barrier_runs:BarrierConfig",
+    "region": "hcvae.runs.region_runs:RegionConfig",
 }
 
 

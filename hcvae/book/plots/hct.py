@@ -6,9 +6,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 
-def hct_trajectories(record: dict, title: str = ""):
+def hct_trajectories(record: dict, title: str = "", layout: bool = True):
     """One HCT run (v1 Figures 2 left, 3 and 7): KL by epoch with the stages marked; ell_C of clusterings
-    discarded in each round over the rest of training; which clusterings survive each round."""
+    discarded in each round over the rest of training; which clusterings survive each round.
+
+    ``layout=False`` leaves the layout to the caller (an explorer resizes the figure first: a layout pass costs
+    as much as drawing this figure, its log axes' tick labels being typeset)."""
     from hcvae.methods.consensus import discarded_at, retention_matrix
 
     history = record["history"]
@@ -39,7 +42,8 @@ def hct_trajectories(record: dict, title: str = ""):
     ax_ret.set_title("retained", fontsize=9)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    if layout:
+        fig.tight_layout()
     return fig
 
 
