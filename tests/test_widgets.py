@@ -168,6 +168,33 @@ def test_static_frames_are_small_pngs():
     assert max(len(p) for p in pngs) < 60_000  # ~20 kB at FRAME_DPI: a chapter's state stays a few MB
 
 
+def test_frames_drawn_by_worker_processes_are_the_frames_drawn_here(monkeypatch):
+    def draw(letter, number):
+        if (letter, number) == ("b", 3):
+            return "no such pair"
+        fig, ax = widgets.plt.subplots(figsize=(2, 1.5))
+        ax.plot([0, number], [0, ord(letter)])
+        ax.set_title(f"{letter}{number}")
+        return fig
+
+    controls = [widgets.Control("letter", "letter", [("A", "a"), ("B", "b"), ("C", "c")]),
+                widgets.Control("number", "n", [(str(i), i) for i in range(1, 5)])]
+    here = widgets.static_explorer(controls, draw, workers=1)
+    forked = widgets.static_explorer(controls, draw, workers=2)
+
+    def content(box):
+        return {k: (type(f).__name__, bytes(f.value) if isinstance(f, w.Image) else f.value)
+                for k, f in box.hcvae_frames.items()}
+
+    assert content(here) == content(forked) and len(content(here)) == 12
+    assert "no such pair" in text_of(widgets.frame_at(forked, 1, 2))
+    monkeypatch.setenv(widgets.FRAME_WORKERS_ENV, "two")
+    with pytest.raises(ValueError, match="HCVAE_FRAME_WORKERS must be an integer >= 1"):
+        widgets.frame_workers()
+    monkeypatch.setenv(widgets.FRAME_WORKERS_ENV, "3")
+    assert widgets.frame_workers() == 3
+
+
 def test_grids_too_large_and_bad_controls_are_refused():
     big = [widgets.Control(f"c{i}", "c", [(str(j), j) for j in range(10)]) for i in range(3)]
     with pytest.raises(ValueError, match="max_frames"):

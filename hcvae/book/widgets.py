@@ -35,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import html
 import io
+import itertools
 import math
 import os
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ from hcvae.core.theory import linear_vae_optimum
 
 FRAME_DPI = 70  # resolution of static frames: small PNGs keep the embedded widget state light
 LIVE_ENV = "HCVAE_LIVE_WIDGETS"  # "1": explorers default to live mode (set by `make lab`)
+FRAME_WORKERS_ENV = "HCVAE_FRAME_WORKERS"  # processes drawing static frames (see frame_workers)
 COLLAPSE_KL = 0.01  # v1 §5.2: KL below 0.01 nats is collapse (drawn as a dotted line)
 KL_FLOOR = 1e-5  # log-scale KL axes floor values here, as in hcvae.book.plots
 SIGMA2_RATIOS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 0.9, 1.0, 1.1, 1.5, 2.0, 5.0, 10.0)
@@ -110,25 +112,70 @@ def figure_png(fig, dpi: int = FRAME_DPI) -> bytes:
     return buf.getvalue()
 
 
-def _frame(output, dpi: int):
+def _rendered(output, dpi: int) -> tuple[str, Any]:
+    """A frame's content, detached from matplotlib: ``("message", text)`` or ``("png", bytes)``."""
+    return ("message", output) if isinstance(output, str) else ("png", figure_png(output, dpi))
+
+
+def _frame(rendered: tuple[str, Any]):
     import ipywidgets as w
 
-    if isinstance(output, str):
-        frame = w.HTML(f"<p class='hcvae-message' style='padding:1em 0.5em'>{html.escape(output)}</p>")
+    kind, payload = rendered
+    if kind == "message":
+        frame = w.HTML(f"<p class='hcvae-message' style='padding:1em 0.5em'>{html.escape(payload)}</p>")
     else:
-        frame = w.Image(value=figure_png(output, dpi), format="png", layout=w.Layout(max_width="100%", height="auto"))
+        frame = w.Image(value=payload, format="png", layout=w.Layout(max_width="100%", height="auto"))
     frame.add_class("hcvae-frame")
     return frame
 
 
+def frame_workers() -> int:
+    """Processes that draw a static explorer's frames: ``$HCVAE_FRAME_WORKERS``, else one per core (at most 4).
+    Drawing is most of a chapter's build time; every process draws the same PNG bytes. Forked workers are used
+    on Linux only (elsewhere, and with 1, the frames are drawn in this process)."""
+    value = os.environ.get(FRAME_WORKERS_ENV, "").strip()
+    if value:
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(f"${FRAME_WORKERS_ENV} must be an integer >= 1; got {value!r}")
+        return int(value)
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+_DRAWING: dict = {}  # what forked workers draw: set just before the fork, read by _draw_one in the children
+
+
+def _draw_one(i: int) -> tuple[str, Any]:
+    draw, combos, dpi = _DRAWING["job"]
+    return _rendered(draw(**combos[i]), dpi)
+
+
+def _draw_all(draw: Callable[..., Any], combos: list[dict], dpi: int, workers: int) -> list:
+    """Every combination's frame content, in order; in ``workers`` forked processes when that pays."""
+    import sys
+
+    workers = min(workers, len(combos))
+    if workers < 2 or len(combos) < 8 or not sys.platform.startswith("linux"):
+        return [_rendered(draw(**values), dpi) for values in combos]
+    import multiprocessing
+
+    _DRAWING["job"] = (draw, combos, dpi)
+    try:
+        # fork: the children inherit draw (a closure over the results) without pickling it, and import nothing
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            return pool.map(_draw_one, range(len(combos)), chunksize=max(1, len(combos) // (4 * workers)))
+    finally:
+        _DRAWING.clear()
+
+
 def static_explorer(controls: Sequence[Control], draw: Callable[..., Any], dpi: int = FRAME_DPI, caption: str = "",
-                    max_frames: int = MAX_FRAMES):
+                    max_frames: int = MAX_FRAMES, workers: int | None = None):
     """A kernel-free explorer: ``draw(**values)`` (a matplotlib Figure, or a str shown as a message) is called
     for every combination of the controls' options, now; the frames are put in nested Stacks (the first control
     outermost) whose ``selected_index`` is jslinked to the controls' ``index``.
 
     Returns a VBox (CSS class ``hcvae-explorer``): the controls in a row, an optional caption, the frames.
     Refuses (ValueError) a grid of more than ``max_frames`` combinations: every frame is embedded in the page.
+    ``workers``: processes drawing the frames (default :func:`frame_workers`); the frames do not depend on it.
     """
     import ipywidgets as w
 
@@ -146,20 +193,22 @@ def static_explorer(controls: Sequence[Control], draw: Callable[..., Any], dpi: 
     widgets_ = [c.widget(index_values=True) for c in controls]
     stacks_by_level: list[list] = [[] for _ in controls]
     frames: dict[tuple, Any] = {}
+    leaves = list(itertools.product(*(range(len(c.options)) for c in controls)))  # build()'s order
+    combos = [{c.name: c.options[i][1] for c, i in zip(controls, leaf)} for leaf in leaves]
+    drawn = dict(zip(leaves, _draw_all(draw, combos, dpi, frame_workers() if workers is None else workers)))
 
-    def build(level: int, indices: tuple, values: dict, labels: tuple):
+    def build(level: int, indices: tuple, labels: tuple):
         if level == len(controls):
-            frames[indices] = _frame(draw(**values), dpi)
+            frames[indices] = _frame(drawn[indices])
             frames[indices].add_class(frame_class(labels))
             return frames[indices]
         c = controls[level]
-        children = [build(level + 1, indices + (i,), {**values, c.name: value}, labels + (label,))
-                    for i, (label, value) in enumerate(c.options)]
+        children = [build(level + 1, indices + (i,), labels + (label,)) for i, (label, _) in enumerate(c.options)]
         stack = w.Stack(children=children, selected_index=c.initial)
         stacks_by_level[level].append(stack)
         return stack
 
-    top = build(0, (), {}, ())
+    top = build(0, (), ())
     links = [w.jslink((ctrl, "index"), (stack, "selected_index"))
              for ctrl, stacks in zip(widgets_, stacks_by_level) for stack in stacks]
     parts = [w.HBox(widgets_, layout=w.Layout(flex_flow="row wrap"))]
