@@ -626,10 +626,12 @@ def _chapter(p: dict, store, progress) -> BaselinesChapter:
     k_used = {ds: _k_for(profile, ds) for ds in datasets}
     conv_datasets = [ds for ds in datasets if ds in CONV_PAPER_COLUMN]
     spherical_conv_error = None
-    if conv_datasets:  # does the Spherical VAE accept the conv architecture? The run says
+    if conv_datasets:  # does the Spherical VAE accept the conv architecture? Its model builder says
+        from hcvae.runs.spherical_runs import build_model
+
         try:
-            experiments.run(spherical_configs(profile, conv_datasets[0], 2.0, [0], k_used[conv_datasets[0]],
-                                              architecture="conv")[0], store=store, progress=progress)
+            build_model(spherical_configs(profile, conv_datasets[0], 2.0, [0], k_used[conv_datasets[0]],
+                                          architecture="conv")[0], input_dim=2, sigma2_decoder=1.0)
         except ValueError as err:
             spherical_conv_error = str(err)
     chapter_plan = plan(profile, datasets, k_used, conv_datasets, spherical_conv_error, table_ratios=p["table_ratios"],

@@ -321,6 +321,12 @@ def _constraint_monitor(x_eval: torch.Tensor, own_eval: torch.Tensor, region: di
     return monitor
 
 
+def build_model(config: SphericalConfig, input_dim: int, sigma2_decoder: float) -> GaussianVAE:
+    """The VAE a Spherical-VAE run trains; a ValueError names an architecture it cannot build (before any data is
+    loaded, so a chapter can ask without running anything)."""
+    return GaussianVAE(input_dim, config.latent_dim, sigma2_decoder, config.architecture)
+
+
 def train_spherical(config: SphericalConfig, progress: bool | None = None) -> tuple[dict, dict, GaussianVAE]:
     """Train and evaluate ``config`` (no store): the result dict, the model's state dict and the model."""
     start = time.perf_counter()
@@ -328,7 +334,7 @@ def train_spherical(config: SphericalConfig, progress: bool | None = None) -> tu
     xs, km, region = np.array(prep["x"]), prep["clustering"], prep["region"]  # a writable copy of the cached data
     torch.manual_seed(config.seed)
     on = device.current()
-    model = GaussianVAE(xs.shape[1], config.latent_dim, prep["sigma2_decoder"], config.architecture).to(on)
+    model = build_model(config, xs.shape[1], prep["sigma2_decoder"]).to(on)
     x_t = torch.from_numpy(xs)
     own_cpu = torch.as_tensor(km.means[km.labels], dtype=torch.float32)  # each sample's own centre (v4 eq. 7)
     own = own_cpu.to(on)
