@@ -55,6 +55,21 @@ def test_the_diff_reports_the_largest_change_per_metric(tiny_reference):
     assert out["largest"][0] == "metrics.kl" and out["largest"][1] == pytest.approx(0.5)
 
 
+def test_reproduce_and_diff_can_take_one_chapter(tiny_reference, monkeypatch):
+    ref, work, configs, keys = tiny_reference
+    monkeypatch.setattr(reference, "chapters", lambda: {"01": reference.ROOT / "notebooks" / "01-phase-transition.md",
+                                                        "02": reference.ROOT / "notebooks" / "02-historical-barrier.md"})
+    manifest = json.loads((ref / reference.MANIFEST).read_text())
+    manifest["02"] = {**manifest["01"], "keys": keys[1:]}
+    (ref / reference.MANIFEST).write_text(json.dumps(manifest))
+    assert reference.reference_configs(ref) == configs
+    assert reference.reference_configs(ref, only=["02"]) == configs[1:]
+    out = reference.diff(work.root, ref, with_ledger=False, only=["02"])
+    assert out["chapters"] == ["02"] and out["missing"] == 0
+    with pytest.raises(ValueError, match="unknown chapter '09'"):
+        reference.reference_configs(ref, only=["09"])
+
+
 def test_the_reference_serves_a_fresh_store_without_training(tiny_reference, tmp_path, monkeypatch):
     ref, _, configs, _ = tiny_reference
     monkeypatch.setattr(VAEConfig, "compute", lambda *a, **k: pytest.fail("trained a run the reference holds"))

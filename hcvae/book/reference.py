@@ -10,7 +10,8 @@ Command line::
     python -m hcvae.reference record 04        # run chapter 04 in the paper profile (computing what is missing),
                                                # then copy what it requested into the reference
     python -m hcvae.reference coverage         # is every requested key shipped, and every fingerprint current?
-    python -m hcvae.reference reproduce        # recompute every reference run, ignoring the reference (Dask)
+    python -m hcvae.reference reproduce        # recompute every reference run, ignoring the reference (Dask);
+                                               # --chapter 02 for one chapter's runs (diff takes --chapter too)
     python -m hcvae.reference diff             # compare that recomputation with the reference
     python -m hcvae.reference info             # size, entries, compute time
     python -m hcvae.reference record --profile quick 01 02 ...
@@ -329,10 +330,11 @@ def info(reference: Path = REFERENCE_DIR) -> dict:
 # ---- make reproduce and the diff -------------------------------------------------------------------------------
 
 
-def reference_configs(reference: Path = REFERENCE_DIR) -> list:
-    """The configs of every result the manifest lists, in chapter order, without repeats."""
+def reference_configs(reference: Path = REFERENCE_DIR, only=None) -> list:
+    """The configs of every result the manifest lists (of chapters ``only``, default all), in chapter order, without
+    repeats."""
     manifest, seen, out = read_manifest(reference), set(), []
-    for cid in chapters():
+    for cid in (chapters() if only is None else [chapter_id(c) for c in only]):
         for key in manifest.get(cid, {}).get("keys", []):
             if key not in seen:
                 seen.add(key)
@@ -341,12 +343,12 @@ def reference_configs(reference: Path = REFERENCE_DIR) -> list:
 
 
 def reproduce(scheduler: str | None = None, n_workers: int | None = None, reference: Path = REFERENCE_DIR,
-              on: str | None = None):
-    """Recompute every reference run into the local store, ignoring the reference (resumable: stored points are
-    read, not recomputed), on a local Dask cluster or ``scheduler``."""
+              on: str | None = None, only=None):
+    """Recompute every reference run (of chapters ``only``, default all) into the local store, ignoring the
+    reference (resumable: stored points are read, not recomputed), on a local Dask cluster or ``scheduler``."""
     from hcvae.runs.sweep import run_sweep
 
-    configs = reference_configs(reference)
+    configs = reference_configs(reference, only)
     store = store_mod.ResultStore(reference=None)
     return run_sweep(configs, store=store, scheduler=scheduler, n_workers=n_workers, progress=True, on=on)
 
@@ -364,12 +366,14 @@ def _ledger_rows(env: dict) -> list[dict]:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def diff(root: Path | None = None, reference: Path = REFERENCE_DIR, with_ledger: bool = True) -> dict:
+def diff(root: Path | None = None, reference: Path = REFERENCE_DIR, with_ledger: bool = True, only=None) -> dict:
     """Compare the recomputed entries under ``root`` (default: the local store) with the reference: per metric the
-    largest relative change over the entries, and per claim the reference verdict beside the new one."""
+    largest relative change over the entries (of chapters ``only``, default all), and per claim the reference
+    verdict beside the new one."""
     root = Path(root) if root is not None else store_mod.default_root()
     manifest = read_manifest(reference)
-    keys = sorted({k for row in manifest.values() for k in row["keys"]})
+    chosen = manifest if only is None else {chapter_id(c): manifest.get(chapter_id(c), {"keys": []}) for c in only}
+    keys = sorted({k for row in chosen.values() for k in row["keys"]})
     per_metric: dict[str, float] = {}
     compared, missing = 0, []
     for key in keys:
@@ -385,6 +389,7 @@ def diff(root: Path | None = None, reference: Path = REFERENCE_DIR, with_ledger:
         for path, x, y in _metric_changes(ref, new):
             per_metric[path] = max(per_metric.get(path, 0.0), _rel(x, y))
     out = {"compared": compared, "missing": len(missing), "metrics": dict(sorted(per_metric.items())),
+           "chapters": sorted(chosen),
            "largest": max(per_metric.items(), key=lambda kv: kv[1]) if per_metric else None,
            "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     if with_ledger and compared:
@@ -436,8 +441,10 @@ def main(argv=None) -> int:
     rep.add_argument("--scheduler", default=os.environ.get("SCHEDULER") or None)
     rep.add_argument("--workers", type=int, default=None)
     rep.add_argument("--device", default=os.environ.get("DEVICE") or None, help="cpu (default), cuda, cuda:N or mps")
+    rep.add_argument("--chapter", action="append", help=f"only this chapter's runs (repeatable): {', '.join(chapters())}")
     d = sub.add_parser("diff", help="compare the recomputation (local store) with the reference")
     d.add_argument("--root", default=None)
+    d.add_argument("--chapter", action="append", help="only this chapter's runs (repeatable)")
     d.add_argument("--no-ledger", action="store_true", help="compare metrics only, not the claims' verdicts")
     sub.add_parser("info", help="size, entries and compute time of the reference")
     args = parser.parse_args(argv)
@@ -457,6 +464,11 @@ def main(argv=None) -> int:
         problems = coverage()
         print("\n".join(problems) if problems else "the reference covers every chapter")
         return 1 if problems else 0
+    for c in getattr(args, "chapter", None) or [] if args.command in ("reproduce", "diff") else []:
+        try:
+            chapter_path(c)
+        except ValueError as err:
+            parser.error(str(err))
     if args.command == "reproduce":
         if args.workers is not None and args.workers < 1:
             parser.error("--workers must be >= 1")
@@ -467,7 +479,7 @@ def main(argv=None) -> int:
         except (ValueError, device.DeviceError) as err:
             parser.error(str(err))
         try:
-            res = reproduce(args.scheduler, args.workers, on=args.device)
+            res = reproduce(args.scheduler, args.workers, on=args.device, only=args.chapter)
         except KeyboardInterrupt:
             print("\ninterrupted: every finished run is stored; run `make reproduce` again to resume", file=sys.stderr)
             return 130
@@ -475,7 +487,7 @@ def main(argv=None) -> int:
               f"{len(res.failures)} failed ({res.wall_time_s / 60:.1f} min)")
         return 1 if res.failures else 0
     if args.command == "diff":
-        out = diff(Path(args.root) if args.root else None, with_ledger=not args.no_ledger)
+        out = diff(Path(args.root) if args.root else None, with_ledger=not args.no_ledger, only=args.chapter)
         _write_json(REFERENCE_DIR / DIFF_FILE, out)
         print(f"compared {out['compared']} recomputed runs with the reference ({out['missing']} not recomputed)")
         if out["largest"] and out["largest"][1] == 0:
