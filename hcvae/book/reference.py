@@ -448,13 +448,13 @@ def main(argv=None) -> int:
     d.add_argument("--no-ledger", action="store_true", help="compare metrics only, not the claims' verdicts")
     sub.add_parser("info", help="size, entries and compute time of the reference")
     args = parser.parse_args(argv)
+    for c in getattr(args, "chapter", None) or []:  # record, reproduce and diff: unknown chapters before any work
+        try:
+            chapter_path(c)
+        except ValueError as err:
+            parser.error(str(err))
 
     if args.command == "record":
-        for c in args.chapter:
-            try:
-                chapter_path(c)
-            except ValueError as err:
-                parser.error(str(err))
         for c in args.chapter:
             row = record(c, profile=args.profile)
             print(f"chapter {chapter_id(c)} ({args.profile}): {len(row['keys'])} runs ({row['computed']} computed, {row['new']} newly "
@@ -464,11 +464,6 @@ def main(argv=None) -> int:
         problems = coverage()
         print("\n".join(problems) if problems else "the reference covers every chapter")
         return 1 if problems else 0
-    for c in getattr(args, "chapter", None) or [] if args.command in ("reproduce", "diff") else []:
-        try:
-            chapter_path(c)
-        except ValueError as err:
-            parser.error(str(err))
     if args.command == "reproduce":
         if args.workers is not None and args.workers < 1:
             parser.error("--workers must be >= 1")

@@ -38,6 +38,7 @@ import io
 import itertools
 import math
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -151,8 +152,6 @@ def _draw_one(i: int) -> tuple[str, Any]:
 
 def _draw_all(draw: Callable[..., Any], combos: list[dict], dpi: int, workers: int) -> list:
     """Every combination's frame content, in order; in ``workers`` forked processes when that pays."""
-    import sys
-
     workers = min(workers, len(combos))
     if workers < 2 or len(combos) < 8 or not sys.platform.startswith("linux"):
         return [_rendered(draw(**values), dpi) for values in combos]

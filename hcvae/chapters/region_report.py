@@ -112,9 +112,9 @@ def _chapter(p: dict) -> RegionChapter:
     from hcvae.chapters.params import ParameterError
     from hcvae.core.data import lambda_max, load_dataset
     from hcvae.methods import feasible
-    from hcvae.methods.spherical import ShellTransform
     from hcvae.runs import experiments
     from hcvae.runs.profiles import profile_settings
+    from hcvae.runs.region_runs import NO_SHELL as NONE, shell_transformed
 
     datasets, k_true = list(p["datasets"]), p["n_components"]
     missing = [ds for ds in datasets if ds not in k_true]
@@ -122,8 +122,8 @@ def _chapter(p: dict) -> RegionChapter:
         raise ParameterError(f"parameter 'n_components' names no K for {', '.join(missing)}; give one per data set")
     settings = profile_settings(p["profile"])["clusterings"]
     raw = {ds: load_dataset(ds, settings["n_samples"][ds], seed=0).x for ds in datasets}
-    transformed = {(ds, NO_SHELL): raw[ds] - raw[ds].mean(0) for ds in datasets}
-    transformed.update({(ds, shell_name(*s)): ShellTransform(s[1], s[2], s[0]).fit_transform(raw[ds])
+    transformed = {(ds, NO_SHELL): shell_transformed(raw[ds], NONE) for ds in datasets}
+    transformed.update({(ds, shell_name(*s)): shell_transformed(raw[ds], s[0], s[1], s[2])
                         for ds in datasets for s in p["shells"]})
     ks = sorted(set(p["k_values"]) | {k_true[ds] for ds in datasets})  # the true K is always on the curve
     configs, anchor_configs = _configs(p, ks)

@@ -26,6 +26,15 @@ def _shell_readings() -> tuple:
     return (NO_SHELL, *SHELL_READINGS)
 
 
+def shell_transformed(raw, shell: str, r_min: float | None = None, r_max: float | None = None):
+    """``raw`` centred (``shell="none"``) or through v4's shell transform [r_min, r_max] with reading ``shell``."""
+    from hcvae.methods.spherical import ShellTransform
+
+    if shell == NO_SHELL:
+        return raw - raw.mean(0)
+    return ShellTransform(r_min, r_max, shell).fit_transform(raw)
+
+
 @dataclass(frozen=True)
 class RegionConfig(StoredConfig):
     """K-means with ``k`` clusters on ``dataset`` after the shell transform ``shell`` [r_min, r_max] (``"none"``:
@@ -59,14 +68,11 @@ class RegionConfig(StoredConfig):
                              f"{self.data_size}")
 
     def transformed(self):
-        """The data as the clustering sees them (float32 rows)."""
+        """The data as the clustering sees them."""
         from hcvae.core.data import load_dataset
-        from hcvae.methods.spherical import ShellTransform
 
-        raw = load_dataset(self.dataset, self.n_samples, seed=0).x
-        if self.shell == NO_SHELL:
-            return raw - raw.mean(0)
-        return ShellTransform(self.r_min, self.r_max, self.shell).fit_transform(raw)
+        return shell_transformed(load_dataset(self.dataset, self.n_samples, seed=0).x, self.shell, self.r_min,
+                                 self.r_max)
 
     def compute(self, store=None, progress: bool | None = None) -> tuple[dict, None]:
         from hcvae.core.data import check_data
