@@ -196,7 +196,7 @@ def test_notebook_glues_the_reports_verdicts(tiny, tiny_store, tmp_path, monkeyp
 
     monkeypatch.setenv("HCVAE_RESULTS", str(tiny_store.root))
     entries = sorted(tiny_store.root.iterdir())
-    out = notebook.main(["08-diffusion", "-p", "settings", json.dumps(TINY), "-o", str(tmp_path)])
+    out = notebook.run(["08-diffusion", "-p", "settings", json.dumps(TINY), "-o", str(tmp_path)])
     assert sorted(tiny_store.root.iterdir()) == entries  # the kernel read the stored runs, computed nothing
     glued = {}
     for cell in nbformat.read(out, 4).cells:

@@ -43,17 +43,25 @@ def test_output_name_is_filesystem_safe():
         "01-x_datasets-digits_profile-paper_seed-3.ipynb"
 
 
-def test_rerun_with_parameters_writes_executed_notebook(tmp_path, monkeypatch, caplog):
+def test_rerun_with_parameters_writes_executed_notebook_and_exits_0(tmp_path):
+    """Through the command line a user types: it exits 0 (so `... && next-step` runs) and says where it wrote."""
+    import os
+    import subprocess
+    import sys
+
     import nbformat
 
-    monkeypatch.setenv("HCVAE_PROFILE", "paper")  # an explicit -p profile must win over the book override
-    # the quick runs are read from the shipped reference: the test is about the command line, and must neither
-    # train nor write into the repository's results/
-    monkeypatch.setenv("HCVAE_REFERENCE", str(notebook.ROOT / "book" / "reference"))
-    out = notebook.main(["01-phase-transition", "-p", "profile", "quick", "-p", "datasets", '["digits"]',
-                         "--output-dir", str(tmp_path)])
-    assert out == tmp_path / "01-phase-transition_datasets-digits_profile-quick.ipynb" and out.exists()
-    assert "Unable to parse" not in caplog.text  # papermill understood every line of the parameters cell
+    # HCVAE_PROFILE=paper: an explicit -p profile must win over the book override. The quick runs are read from
+    # the shipped reference: the test is about the command line, and must neither train nor write into results/
+    env = {**os.environ, "HCVAE_PROFILE": "paper", "HCVAE_REFERENCE": str(notebook.ROOT / "book" / "reference"),
+           "HCVAE_RESULTS": str(tmp_path / "results")}
+    proc = subprocess.run([sys.executable, "-m", "hcvae.notebook", "01-phase-transition", "-p", "profile", "quick",
+                           "-p", "datasets", '["digits"]', "--output-dir", str(tmp_path)],
+                          capture_output=True, text=True, env=env, cwd=notebook.ROOT)
+    out = tmp_path / "01-phase-transition_datasets-digits_profile-quick.ipynb"
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().splitlines()[-1] == f"wrote {out}" and out.exists()
+    assert "Unable to parse" not in proc.stderr  # papermill understood every line of the parameters cell
     nb = nbformat.read(out, as_version=4)
     injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert injected and 'datasets = ["digits"]' in injected[0].source
@@ -61,6 +69,31 @@ def test_rerun_with_parameters_writes_executed_notebook(tmp_path, monkeypatch, c
                      if o.get("name") == "stdout")
     assert "'digits'" in stdout and "'synthetic'" not in stdout  # ran on digits alone
     assert "`quick`" in json.dumps(nb)  # the quick profile, despite HCVAE_PROFILE=paper
+    assert not (tmp_path / "results").exists() or not any((tmp_path / "results").iterdir())
+
+
+@pytest.mark.parametrize("variable, value, message", [
+    ("HCVAE_PROFILE", "fast", "$HCVAE_PROFILE is 'fast'; allowed values: quick, paper (or unset)"),
+    ("HCVAE_RESULTS", "/etc/hostname", "the result store /etc/hostname is not a folder (it is a file); point "
+                                       "$HCVAE_RESULTS at a writable folder"),
+    ("HCVAE_DEVICE", "gpu", "unknown device 'gpu'"),
+])
+def test_bad_environment_overrides_fail_before_a_kernel_starts(variable, value, message, tmp_path, monkeypatch):
+    monkeypatch.setenv(variable, value)
+    monkeypatch.setattr(notebook, "execute", lambda *a, **k: pytest.fail("a kernel was started"))
+    with pytest.raises(SystemExit) as err:
+        notebook.main(["02", "--output-dir", str(tmp_path)])
+    assert str(err.value).startswith("error: ") and message in str(err.value), str(err.value)
+    assert "\n" not in str(err.value) and not list(tmp_path.iterdir())
+
+
+def test_a_store_root_that_is_a_file_is_refused_in_one_line(tmp_path):
+    from hcvae.runs import store as store_mod
+
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("x")
+    with pytest.raises(store_mod.StoreError, match="is not a folder"):
+        store_mod.ResultStore(not_a_folder)
 
 
 def _injected(tmp_path, *args):

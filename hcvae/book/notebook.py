@@ -104,7 +104,32 @@ def execute(path: Path, params: dict, out_dir: Path, name: str | None = None) ->
     return out
 
 
-def main(argv: list[str] | None = None) -> Path | None:
+def check_environment() -> None:
+    """The environment overrides a chapter's kernel inherits, checked before one starts: ``$HCVAE_PROFILE`` (one of
+    the profiles), ``$HCVAE_RESULTS`` (a writable folder) and ``$HCVAE_DEVICE``; raises SystemExit with one line."""
+    from hcvae.core import device
+    from hcvae.runs.profiles import PROFILES
+    from hcvae.runs.store import ResultStore, StoreError
+
+    profile = os.environ.get("HCVAE_PROFILE")
+    if profile and profile not in PROFILES:
+        raise SystemExit(f"error: $HCVAE_PROFILE is {profile!r}; allowed values: {', '.join(PROFILES)} (or unset)")
+    try:
+        ResultStore(reference=None).check_writable()
+        device.resolve(None)
+    except (StoreError, ValueError, device.DeviceError) as err:
+        raise SystemExit(f"error: {err}") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The command line; returns 0 after a successful run (``run`` returns the executed notebook's path)."""
+    run(argv)
+    return 0
+
+
+def run(argv: list[str] | None = None) -> Path | None:
+    """Parse ``argv``, check every value and the environment, execute the chapter; the executed notebook's path
+    (None for ``--list``)."""
     parser = argparse.ArgumentParser(prog="python -m hcvae.notebook", description=__doc__.splitlines()[0])
     parser.add_argument("name", nargs="?", help="chapter, e.g. 01-phase-transition")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"))
@@ -144,6 +169,7 @@ def main(argv: list[str] | None = None) -> Path | None:
         raise SystemExit(f"error: {err}") from None
     if "profile" in params:
         os.environ.pop("HCVAE_PROFILE", None)  # an explicit parameter beats the book-build override
+    check_environment()
 
     out = execute(path, params, Path(args.output_dir))
     print(f"wrote {out}")
@@ -151,4 +177,4 @@ def main(argv: list[str] | None = None) -> Path | None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

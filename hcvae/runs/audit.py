@@ -1,8 +1,11 @@
 """Keeping the store honest: the audit, the lock and the migration of entries made before versioned keys.
 
 * :func:`audit` recomputes a sample of stored entries per kind and compares every
-  stored number (metrics, histories, tables; not timings or provenance) within
-  :data:`RTOL` / :data:`ATOL`, naming the entry and the first number that moved.
+  stored number (metrics, histories, tables; not timings or provenance) under the
+  determinism policy of :mod:`hcvae.runs.agreement`: bit for bit when the entry was
+  computed on the same kernels as the recomputation, within the seed spread of its
+  kind when not. Each row names the rule that applied, the entry and the first
+  numbers that moved.
 * :func:`check_lock` compares each kind's ``VERSION`` and code closure with
   ``hcvae/store.lock.json``; :func:`write_lock` re-locks a kind, which is allowed
   after a ``VERSION`` bump, or after the audit of that kind passed.
@@ -24,52 +27,26 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hcvae.runs import agreement
 from hcvae.runs import store as store_mod
+from hcvae.runs.agreement import numbers_in  # noqa: F401 (the audit's view of an entry, used by the reference diff)
+from hcvae.runs import kernels
 from hcvae.runs.closure import closure
 
-# Every run computes on one thread (see hcvae.runs.experiments.run), so the same machine and libraries recompute
-# bit for bit; these tolerances absorb another CPU's or library build's last digits, amplified by training.
-RTOL = 1e-3
-ATOL = 1e-6
 AUDIT_SAMPLE_DIR = store_mod.ROOT / "tests" / "audit"
-_SKIP = {"provenance", "wall_time_s", "em_time_s", "key", "version", "config", "has_weights", "has_arrays",
-         "code_version", "time_s", "seconds"}
+RULES = ("auto", *agreement.RULES)  # auto: exact on the same kernels, the cross-machine rule otherwise
 
 
-def numbers_in(obj, path=""):
-    """Every number in a JSON tree, as (path, value); timing and bookkeeping keys are skipped."""
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            if k in _SKIP or k.endswith("_time_s") or k.endswith("_seconds"):
-                continue
-            yield from numbers_in(v, f"{path}.{k}" if path else str(k))
-    elif isinstance(obj, list):
-        for i, v in enumerate(obj):
-            yield from numbers_in(v, f"{path}[{i}]")
-    elif isinstance(obj, bool) or obj is None or isinstance(obj, str):
-        yield path, obj
-    elif isinstance(obj, (int, float)):
-        yield path, float(obj)
-
-
-def compare(stored: dict, recomputed: dict, rtol: float = RTOL, atol: float = ATOL) -> dict:
-    """``{"max_rel": largest relative change, "mismatches": [(path, stored, recomputed), ...]}``."""
-    a, b = dict(numbers_in(stored)), dict(numbers_in(recomputed))
-    mismatches, max_rel = [], 0.0
-    for path in sorted(set(a) | set(b)):
-        x, y = a.get(path, "<missing>"), b.get(path, "<missing>")
-        if isinstance(x, float) and isinstance(y, float):
-            if math.isnan(x) and math.isnan(y):
-                continue
-            diff = abs(x - y)
-            rel = diff / max(abs(x), 1e-12)
-            if math.isfinite(rel):
-                max_rel = max(max_rel, rel)
-            if not diff <= atol + rtol * abs(x):
-                mismatches.append((path, x, y))
-        elif x != y:
-            mismatches.append((path, x, y))
-    return {"max_rel": max_rel, "mismatches": mismatches}
+def compare(stored: dict, recomputed: dict, rule: str = "auto", spread: dict | None = None) -> dict:
+    """``{"rule", "max_rel": largest relative change, "mismatches": [(path, stored, recomputed), ...]}`` under
+    ``rule`` (``auto``: the one the two entries' kernels call for)."""
+    if rule not in RULES:
+        raise ValueError(f"unknown rule {rule!r}; allowed values: {', '.join(RULES)}")
+    if rule == "exact":
+        return agreement.compare_exact(stored, recomputed)
+    if rule == "cross-machine":
+        return agreement.compare_cross(stored, recomputed, spread)
+    return agreement.compare(stored, recomputed, spread)
 
 
 def _source_entries(source: Path):
@@ -81,6 +58,14 @@ def _source_entries(source: Path):
         yield from store_mod.ResultStore(source, reference=None).entries()
 
 
+def _stored_arrays(source: Path, key: str) -> dict:
+    """The arrays stored beside entry ``key`` of a reference folder (``<key>.npz``) or a store (``<key>/arrays.npz``)."""
+    for path in (source / f"{key}.npz", source / key / "arrays.npz"):
+        if path.exists():
+            return store_mod.read_npz(path)
+    return {}
+
+
 def _wall_time(result: dict) -> float:
     prov = result.get("provenance") or {}
     return float(prov.get("wall_time_s") or result.get("wall_time_s") or math.inf)
@@ -88,7 +73,7 @@ def _wall_time(result: dict) -> float:
 
 @dataclass
 class AuditReport:
-    rows: list = field(default_factory=list)  # per entry: kind, key, max_rel, mismatches, seconds
+    rows: list = field(default_factory=list)  # per entry: kind, key, rule, max_rel, mismatches, seconds
 
     @property
     def ok(self) -> bool:
@@ -101,7 +86,8 @@ class AuditReport:
         out = []
         for r in self.rows:
             status = "ok" if not r["mismatches"] else "MISMATCH"
-            out.append(f"{status:8s} {r['key']}  largest relative change {r['max_rel']:.2e}  ({r['seconds']:.1f} s)")
+            out.append(f"{status:8s} {r['key']}  {r['rule']} rule, largest relative change {r['max_rel']:.2e}  "
+                       f"({r['seconds']:.1f} s)")
             for path, x, y in r["mismatches"][:5]:
                 out.append(f"         {path}: stored {x!r}, recomputed {y!r}")
             if len(r["mismatches"]) > 5:
@@ -109,23 +95,29 @@ class AuditReport:
         return out
 
 
-def audit(sources=(AUDIT_SAMPLE_DIR,), kinds=None, sample: int = 2, rtol: float = RTOL, atol: float = ATOL,
+def audit(sources=(AUDIT_SAMPLE_DIR,), kinds=None, sample: int = 2, rule: str = "auto",
           progress: bool | None = None) -> AuditReport:
-    """Recompute the ``sample`` cheapest entries per kind (of the current ``VERSION``) found in ``sources``.
+    """Recompute the ``sample`` cheapest entries per kind (of the current ``VERSION``) found in ``sources`` and
+    compare each under ``rule`` (:data:`RULES`; ``auto``: exact when the entry's provenance names this process's
+    kernels, the cross-machine rule of :mod:`hcvae.runs.agreement` otherwise).
 
     Entries of another ``VERSION`` are skipped: their kind's code says it no longer computes them.
     """
+    if rule not in RULES:
+        raise ValueError(f"unknown rule {rule!r}; allowed values: {', '.join(RULES)}")
     from hcvae.runs.experiments import compute_entry
 
     kinds = tuple(kinds or store_mod.KIND_CLASSES)
     for k in kinds:
         store_mod.kind_class(k)  # unknown kinds fail before any work
     candidates: dict[str, dict] = {k: {} for k in kinds}
+    origin: dict = {}
     for source in sources:
         for key, result in _source_entries(source):
             kind = (result.get("config") or {}).get("kind")
             if kind in candidates and result.get("version") == store_mod.kind_class(kind).VERSION:
                 candidates[kind].setdefault(key, result)
+                origin.setdefault(key, Path(source))
     report = AuditReport()
     for kind in kinds:
         chosen = sorted(candidates[kind].items(), key=lambda kv: (_wall_time(kv[1]), kv[0]))[:sample]
@@ -135,11 +127,17 @@ def audit(sources=(AUDIT_SAMPLE_DIR,), kinds=None, sample: int = 2, rtol: float 
             # runs the entry needs (HCT's collapsed reference VAE) are recomputed too, in a scratch store: read
             # from a store they would not be audited, and they must not land in the user's results/
             with tempfile.TemporaryDirectory() as tmp:
-                fresh, _, _ = compute_entry(config, store=store_mod.ResultStore(tmp, reference=None),
-                                            progress=progress)
-            cmp = compare(stored, fresh, rtol, atol)
-            report.rows.append({"kind": kind, "key": key, "max_rel": cmp["max_rel"], "mismatches": cmp["mismatches"],
-                                "seconds": time.perf_counter() - start})
+                fresh, _, fresh_arrays = compute_entry(config, store=store_mod.ResultStore(tmp, reference=None),
+                                                       progress=progress)
+            fresh["provenance"] = store_mod.provenance(config, None, threads=1)  # the kernels it recomputed on
+            cmp = compare(stored, fresh, rule)
+            if stored.get("has_arrays"):
+                cmp["mismatches"] += agreement.compare_arrays(_stored_arrays(origin[key], key), fresh_arrays or {},
+                                                              cmp["rule"])
+            report.rows.append({"kind": kind, "key": key, "rule": cmp["rule"], "max_rel": cmp["max_rel"],
+                                "mismatches": cmp["mismatches"], "seconds": time.perf_counter() - start,
+                                "stored_kernels": kernels.describe(stored.get("provenance") or {}),
+                                "kernels": kernels.describe(fresh["provenance"])})
     return report
 
 
@@ -240,11 +238,12 @@ def audit_sample_configs() -> list:
     """The audit sample: one of the cheapest ``quick``-profile runs of each kind (the Gaussian VAE under both
     trainers); the diffusion chapter's run shrunk further (fewer samples, steps and epochs; every model kept),
     since its quick run alone would cost half the audit; chapters 02 and 03's EM and K-means fits on a few hundred
-    digits."""
+    digits, and the EM fits HCT and chapter 02 share, on the same rows."""
     from hcvae.runs.barrier_runs import BarrierConfig
     from hcvae.runs.baselines import BaselineConfig
     from hcvae.runs.diffusion import DiffusionChapterConfig
     from hcvae.runs.experiments import VAEConfig
+    from hcvae.runs.gmm_runs import GMMFitsConfig
     from hcvae.runs.hct import HCTConfig
     from hcvae.runs.region_runs import RegionConfig
     from hcvae.runs.spherical_runs import SphericalConfig
@@ -257,7 +256,8 @@ def audit_sample_configs() -> list:
             DiffusionChapterConfig.from_profile("quick", "digits", n_samples=800, T=200, epochs_per_round=4,
                                                 n_generated=100, gain_points=50, gain_grid=10),
             BarrierConfig(dataset="digits", n_samples=400, n_components=10, r0=4),
-            RegionConfig(dataset="digits", n_samples=400, k=10, probes=True)]
+            RegionConfig(dataset="digits", n_samples=400, k=10, probes=True),
+            GMMFitsConfig(dataset="digits", n_samples=400, n_components=10, r0=4)]
 
 
 def build_audit_sample(folder: Path = AUDIT_SAMPLE_DIR, progress: bool | None = None) -> list[Path]:
@@ -287,6 +287,62 @@ def refresh_audit_sample(kind: str, old_version: int, folder: Path = AUDIT_SAMPL
             (Path(folder) / f"{key}.json.gz").unlink()
             (Path(folder) / f"{key}.npz").unlink(missing_ok=True)
             n += 1
+    return n
+
+
+# ---- the seed spread and kernel notes ------------------------------------------------------------------------
+
+
+def seed_siblings(seeds: int = 5, progress: bool | None = None) -> list[dict]:
+    """The audit sample's configs that have a seed, computed under seeds ``0 .. seeds-1`` (in a scratch store): the
+    seed spread of exactly the runs the audit recomputes."""
+    import dataclasses
+
+    from hcvae.runs.experiments import compute_entry
+
+    from hcvae.core.train import progress_enabled
+
+    siblings = [dataclasses.replace(config, seed=seed) for config in audit_sample_configs()
+                if "seed" in {f.name for f in dataclasses.fields(config)} for seed in range(seeds)]
+    if progress_enabled(progress):
+        from tqdm.auto import tqdm
+
+        siblings = tqdm(siblings, desc="seed siblings", unit="run")
+    out = []
+    for sibling in siblings:
+        with tempfile.TemporaryDirectory() as tmp:
+            result, _, _ = compute_entry(sibling, store=store_mod.ResultStore(tmp, reference=None), progress=False)
+        out.append({**result, "config": store_mod.config_dict(sibling)})
+    return out
+
+
+def write_spread(seeds: int = 5, reference: Path = store_mod.REFERENCE_DIR, progress: bool | None = None) -> dict:
+    """Measure the seed spread (:func:`hcvae.runs.agreement.seed_spread`) over the shipped reference (both
+    profiles) and the audit sample's seed siblings, and write it to ``hcvae/runs/seed_spread.json``."""
+    results = [r for folder in (reference, reference / store_mod.QUICK_SUBDIR)
+               for _, r in store_mod.reference_entries(folder)]
+    siblings = seed_siblings(seeds, progress)
+    table = {**agreement.seed_spread(results + siblings),
+             "sources": {"reference_entries": len(results), "audit_sample_seed_siblings": len(siblings),
+                         "seed_groups": len(agreement.seed_groups(results + siblings)),
+                         "statistic": "90th percentile over seed groups of sd across seeds / mean magnitude"},
+             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    text = json.dumps(table, indent=1, sort_keys=True) + "\n"
+    store_mod.atomic_write(agreement.SPREAD_FILE, lambda f: f.write(text.encode()))
+    return table
+
+
+def note_unrecorded_kernels(folder: Path) -> int:
+    """Write :data:`hcvae.runs.kernels.UNRECORDED` into the provenance of every entry of a reference folder that
+    records no kernels (nothing is recomputed); returns how many were noted."""
+    n = 0
+    for key, result in list(store_mod.reference_entries(folder)):
+        prov = result.get("provenance") or {}
+        if "kernels" in prov:
+            continue
+        result["provenance"] = {**prov, "kernels": kernels.UNRECORDED}
+        write_reference_entry(folder, key, result)
+        n += 1
     return n
 
 
@@ -361,12 +417,16 @@ def main(argv=None) -> int:
     a.add_argument("--kind", action="append", choices=list(store_mod.KIND_CLASSES))
     a.add_argument("--sample", type=int, default=2, help="entries per kind (the cheapest first; default 2)")
     a.add_argument("--root", action="append", help="a store or reference folder (default: tests/audit)")
-    a.add_argument("--rtol", type=float, default=RTOL)
-    a.add_argument("--atol", type=float, default=ATOL)
+    a.add_argument("--rule", default="auto", choices=RULES,
+                   help="auto (default): exact on the entry's own kernels, the seed-spread rule on others")
     lk = sub.add_parser("lock", help="re-lock kinds after a VERSION bump, or after their audit passes")
     lk.add_argument("--kind", action="append", choices=list(store_mod.KIND_CLASSES))
     sub.add_parser("check", help="does the lock match the code?")
     sub.add_parser("sample", help="rewrite the audit sample (tests/audit) with the code as it is")
+    sp = sub.add_parser("spread", help="measure each kind's seed spread (the cross-machine rule's tolerances)")
+    sp.add_argument("--seeds", type=int, default=5, help="seeds of each audit-sample config (default 5)")
+    nk = sub.add_parser("note-kernels", help="note in entries made before kernel provenance that it is unknown")
+    nk.add_argument("--root", action="append", required=True, help="a reference folder (<key>.json.gz files)")
     m = sub.add_parser("migrate", help="re-key entries made before versioned keys")
     m.add_argument("--root", default=None)
     m.add_argument("--prune", action="store_true", help="delete legacy entries superseded by a newer one")
@@ -381,11 +441,27 @@ def main(argv=None) -> int:
         for src in sources:
             if not src.exists():
                 parser.error(f"--root {src} does not exist")
-        report = audit(sources, kinds=args.kind, sample=args.sample, rtol=args.rtol, atol=args.atol)
+        report = audit(sources, kinds=args.kind, sample=args.sample, rule=args.rule)
+        print(f"recomputing on: {kernels.describe({'kernels': kernels.kernel_provenance()})}")
         print("\n".join(report.lines()))
+        rules = {r: sum(row["rule"] == r for row in report.rows) for r in agreement.RULES}
         print(f"audit: {len(report.rows)} entries of {len(report.kinds())} kinds, "
-              f"{sum(1 for r in report.rows if r['mismatches'])} mismatched (rtol {args.rtol:g}, atol {args.atol:g})")
+              f"{sum(1 for r in report.rows if r['mismatches'])} mismatched ("
+              + ", ".join(f"{n} under the {r} rule" for r, n in rules.items() if n) + ")")
         return 0 if report.ok and report.rows else 1
+    if args.command == "spread":
+        if args.seeds < 2:
+            parser.error("--seeds must be >= 2")
+        table = write_spread(seeds=args.seeds, progress=True)
+        print(f"wrote {agreement.SPREAD_FILE}: " + ", ".join(
+            f"{k} {agreement.nonzero_spread(table, k)} quantities" for k in table["kinds"]))
+        return 0
+    if args.command == "note-kernels":
+        for root in args.root:
+            if not Path(root).is_dir():
+                parser.error(f"--root {root} is not a folder")
+            print(f"{root}: noted {note_unrecorded_kernels(Path(root))} entries")
+        return 0
     if args.command == "lock":
         try:
             for line in write_lock(args.kind):

@@ -43,12 +43,14 @@ class BarrierConfig(StoredConfig):
     def compute(self, store=None, progress: bool | None = None) -> tuple[dict, None]:
         from hcvae.core.data import load_dataset
         from hcvae.methods import barrier, clustering
+        from hcvae.runs.gmm_runs import GMMFitsConfig, clusterings
 
         start = time.perf_counter()
         x = load_dataset(self.dataset, self.n_samples, seed=0).x  # the same rows for every EM start and seed
-        # one process: a run is one worker's job (the fits do not depend on n_jobs)
-        fits = clustering.fit_gmms(x, self.n_components, self.r0, init_params=self.init_params,
-                                   first_seed=self.first_seed, n_jobs=1)
+        # the fits are a stored run of their own, shared with the HCT runs of the same data, K and R0
+        fits = clusterings(GMMFitsConfig(dataset=self.dataset, n_samples=self.n_samples, n_components=self.n_components,
+                                         r0=self.r0, init_params=self.init_params, first_seed=self.first_seed),
+                           store, progress=False)
         div = clustering.diversity(fits)
         result = {
             "dataset": self.dataset, "n": int(x.shape[0]),

@@ -23,7 +23,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent.parent
 # Modules that choose configs, read results or present them: they cannot change the result of a given config,
 # so editing them never asks for a re-lock.
 NOT_IN_CLOSURE = frozenset({"hcvae.runs.store", "hcvae.runs.closure", "hcvae.runs.profiles", "hcvae.runs.sweep",
-                            "hcvae.runs.audit"})
+                            "hcvae.runs.audit", "hcvae.runs.agreement", "hcvae.runs.kernels"})
 # ... nor can the layers above the runs (the chapters read results, the book presents them)
 NOT_IN_CLOSURE_PREFIXES = ("hcvae.chapters", "hcvae.book")
 

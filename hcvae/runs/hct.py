@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from hcvae.methods.barrier import delta_summary
-from hcvae.methods.clustering import INIT_PARAMS, READINGS, epsilon_excludes_collapse, fit_gmms
+from hcvae.methods.clustering import INIT_PARAMS, READINGS, epsilon_excludes_collapse
 from hcvae.methods.consensus import (BETA_SCHEDULES, CYCLING, XHATS, HCTSettings, fixed_set_training,
                                      historical_consensus, parameter_distance, reconstruction_landing, selection_sizes)
 from hcvae.core import device
@@ -38,7 +38,9 @@ from hcvae.core.models import ARCHITECTURES, DEFAULT_HIDDEN, build_vae, check_hi
 from hcvae.core.train import TrainingDiverged
 from hcvae.core.validation import Integer, Options, Real, check_choice
 from hcvae.runs.config import StoredConfig, common
+from hcvae.runs import gmm_runs
 from hcvae.runs.experiments import VAEConfig, run
+from hcvae.runs.gmm_runs import GMMFitsConfig
 from hcvae.runs.profiles import profile_settings
 from hcvae.runs.store import ResultStore
 
@@ -134,7 +136,10 @@ def _compute(config: HCTConfig, store, progress) -> tuple[dict, dict]:
     lam_max = float(spectrum[0])
     sigma2 = config.sigma2_ratio * lam_max
     t0 = time.perf_counter()
-    clusterings = fit_gmms(data.x, config.k, config.r0, init_params=config.em_init)
+    # the R0 fits depend on the data, K, R0 and the EM start only: one stored run serves every HCT run of them
+    clusterings = gmm_runs.clusterings(GMMFitsConfig(dataset=config.dataset, n_samples=config.n_samples,
+                                                     n_components=config.k, r0=config.r0,
+                                                     init_params=config.em_init), store, progress)
     em_time = time.perf_counter() - t0
     callbacks, reference = [], config.collapsed_reference()
     if reference is not None:

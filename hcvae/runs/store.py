@@ -9,7 +9,8 @@ option re-keys nothing. Integers in float fields are keyed as floats.
 
 **Entry.** ``results/<key>/result.json`` holds the result, the full config and
 its provenance (package version and git commit, library versions, CPU count,
-threads, device, wall time, and the code-closure hash of :mod:`hcvae.runs.closure`);
+threads, device, the kernels in force (CPU model, vector ISA, BLAS, pins: see
+:mod:`hcvae.runs.kernels`), wall time, and the code-closure hash of :mod:`hcvae.runs.closure`);
 beside it, optionally, ``weights.pt`` (a state dict read with
 ``weights_only=True``) and ``arrays.npz`` (arrays a chapter renders from).
 Files are written to a temporary name and renamed, weights and arrays first and
@@ -83,6 +84,7 @@ KIND_CLASSES = {
     "diffusion": "hcvae.runs.diffusion:DiffusionChapterConfig",
     "barrier": "hcvae.runs.barrier_runs:BarrierConfig",
     "region": "hcvae.runs.region_runs:RegionConfig",
+    "gmm": "hcvae.runs.gmm_runs:GMMFitsConfig",
 }
 
 
@@ -188,8 +190,11 @@ def _libraries() -> dict:
 
 
 def provenance(config, wall_time_s: float | None, threads: int | None = None, device: str = "cpu") -> dict:
-    """Where and how an entry was computed; kept in the entry, never in its key."""
+    """Where and how an entry was computed; kept in the entry, never in its key. ``kernels`` names the CPU, the
+    vector ISA torch dispatched to, the BLAS libraries and any kernel pins in force
+    (:func:`hcvae.runs.kernels.kernel_provenance`): what decides whether a recomputation must match bit for bit."""
     from hcvae.runs.closure import closure
+    from hcvae.runs.kernels import kernel_provenance
 
     kind, _ = kind_of(config)
     if threads is None:
@@ -199,7 +204,7 @@ def provenance(config, wall_time_s: float | None, threads: int | None = None, de
     return {
         "hcvae": __version__, **_git(), "libraries": _libraries(),
         "machine": platform.machine(), "platform": platform.platform(), "cpu_count": os.cpu_count(),
-        "threads": threads, "device": device, "wall_time_s": wall_time_s,
+        "threads": threads, "device": device, "kernels": kernel_provenance(), "wall_time_s": wall_time_s,
         "closure": closure(type(config).__module__)["hash"],
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
@@ -212,6 +217,13 @@ def default_root() -> Path:
     """``$HCVAE_RESULTS`` if set, else ``results/`` at the repository root."""
     env = os.environ.get("HCVAE_RESULTS")
     return Path(env) if env else ROOT / "results"
+
+
+def check_root(root: Path) -> None:
+    """Raise :class:`StoreError` when ``root`` exists but is not a folder (e.g. ``$HCVAE_RESULTS=/etc/hostname``)."""
+    if root.exists() and not root.is_dir():
+        raise StoreError(f"the result store {root} is not a folder (it is a file); point $HCVAE_RESULTS at a "
+                         "writable folder")
 
 
 def default_reference() -> Path | None:
@@ -267,6 +279,7 @@ class ResultStore:
 
     def __init__(self, root: str | os.PathLike | None = None, reference: str | os.PathLike | None | bool = True):
         self.root = Path(root) if root is not None else default_root()
+        check_root(self.root)
         if reference is True:
             reference = default_reference()
         self.reference = Path(reference) if reference else None
