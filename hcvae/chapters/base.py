@@ -1,0 +1,170 @@
+"""What every chapter shares: its declared parameters and the machinery around its one computation.
+
+**Parameters, declared once.** A chapter's parameters are a frozen dataclass deriving from :class:`Parameters`;
+each field is declared with :func:`parameter`: its default, its constraint (:mod:`hcvae.core.validation`, the
+style the configs use), a line of documentation and, where a type cannot say it, an ``extra`` check. That one
+declaration is the page's schema and defaults, what ``python -m hcvae.notebook --list`` prints, and the checks the
+command line and the notebook's first cell make (:meth:`Parameters.check`), before any work, with one message per
+bad value ("parameter 'seed' must be an integer >= 0; got -1"). A test keeps each notebook's ``parameters`` cell
+equal to the declaration.
+
+**One chapter.** :class:`Chapter` ties a page to its parameters, its computation ``compute(params, store,
+progress)``, its rows of the claims ledger and the stored runs they read; calling it checks the values, computes
+once per process and parameters (and store), and returns the chapter's typed result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Callable, ClassVar
+
+from hcvae.core.validation import Anything, Constraint, Options
+
+
+class ParameterError(ValueError):
+    """A chapter parameter with a bad value; the message names it and what is allowed."""
+
+
+def parameter(default, constraint: Constraint, doc: str = "", extra: Callable | None = None):
+    """A declared parameter: its default, its constraint, what it means, and an ``extra(name, value)`` check that
+    raises :class:`ParameterError` for what the constraint cannot say. Lists and dicts are copied per instance."""
+    meta = {"constraint": constraint, "doc": doc, "extra": extra}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: json.loads(json.dumps(default)), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def describe(constraint: Constraint) -> str:
+    """What a parameter allows, as its error message says it."""
+    return constraint.describe() + (", or None" if constraint.none else "")
+
+
+def _data_hint(value) -> str:
+    """For a data set read from prepared files that a parameter does not take: whether they are here."""
+    from hcvae.core.data import FILE_DATASETS
+
+    if not isinstance(value, str) or value not in FILE_DATASETS:
+        return ""
+    from hcvae.core import image_data
+
+    if not image_data.available(value):
+        return f" ({value} is read from local files, which are absent: {image_data.missing_message(value)})"
+    return f" ({value}'s files are present, but this parameter takes only the values listed)"
+
+
+def check_value(name: str, constraint: Constraint, value, extra: Callable | None = None):
+    """``value`` checked against ``constraint`` (lists as lists); raises :class:`ParameterError`."""
+    if isinstance(value, tuple):
+        value = list(value)
+    if value is None:
+        if not constraint.none:
+            raise ParameterError(f"parameter {name!r} must be {describe(constraint)}; got None")
+        return None
+    reason = constraint.problem(value)
+    if reason is not None:
+        hint = ""
+        if isinstance(value, list):
+            hint = next((_data_hint(v) for v in value if _data_hint(v)), "")
+        elif reason == "":
+            hint = _data_hint(value)
+        raise ParameterError(f"parameter {name!r} must be {describe(constraint)}; got {value!r}{reason}{hint}")
+    if extra is not None:
+        extra(name, value)
+    return value
+
+
+@dataclass(frozen=True)
+class Parameters:
+    """Base of a chapter's parameters: every chapter runs in a profile."""
+
+    PAGE: ClassVar[str] = ""  # the notebook stem, e.g. "01-phase-transition"
+
+    profile: str = parameter("quick", Options("quick", "paper"),
+                             "quick (minutes, used by the tests) or paper (the full reproduction)")
+
+    @classmethod
+    def declared(cls) -> list:
+        """The declared fields, in order."""
+        return [f for f in dataclasses.fields(cls) if "constraint" in f.metadata]
+
+    @classmethod
+    def defaults(cls) -> dict:
+        """Every parameter's default value, in order (what the notebook's parameters cell holds)."""
+        out = {}
+        for f in cls.declared():
+            out[f.name] = f.default_factory() if f.default is dataclasses.MISSING else f.default
+        return out
+
+    @classmethod
+    def check(cls, values: dict, partial: bool = False) -> dict:
+        """``values`` checked, in declaration order; unknown names are refused, and missing ones unless
+        ``partial`` (the command line checks only what it is given)."""
+        declared = {f.name: f for f in cls.declared()}
+        unknown = sorted(set(values) - set(declared))
+        if unknown:
+            raise ParameterError(f"unknown parameter(s) {', '.join(unknown)}; allowed: {', '.join(declared)}")
+        missing = [n for n in declared if n not in values]
+        if missing and not partial:
+            raise ParameterError(f"missing parameter(s) {', '.join(missing)}")
+        return {name: check_value(name, f.metadata["constraint"], values[name], f.metadata["extra"])
+                for name, f in declared.items() if name in values}
+
+    @classmethod
+    def from_values(cls, **values) -> "Parameters":
+        """The parameters with ``values`` over the defaults, checked."""
+        return cls(**cls.check({**cls.defaults(), **values}))
+
+    @classmethod
+    def listing(cls) -> list[str]:
+        """One line per parameter: name, default, what it allows, what it means (``--list``)."""
+        return [f"  {f.name} = {value!r}: {describe(f.metadata['constraint'])}"
+                + (f" ({f.metadata['doc']})" if f.metadata["doc"] else "")
+                for f, value in zip(cls.declared(), cls.defaults().values())]
+
+    def as_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in self.declared()}
+
+    def key(self) -> str:
+        """The canonical text of the values (the cache key of a chapter's result)."""
+        return json.dumps(self.as_dict(), sort_keys=True, default=str)
+
+
+class Chapter:
+    """A chapter: its page, its :class:`Parameters`, ``compute(params, store, progress) -> result``, its ledger rows
+    (``claims()`` -> list of :class:`hcvae.chapters.ledger.Claim`) and ``runs(result)``, the stored results those
+    rows read. Calling it returns the result, computed once per process for the same parameters and store."""
+
+    def __init__(self, params: type[Parameters], compute: Callable, claims: Callable = list,
+                 runs: Callable | None = None):
+        self.Params, self._compute, self._claims, self._runs = params, compute, claims, runs
+        self._cache: dict = {}
+
+    @property
+    def page(self) -> str:
+        return self.Params.PAGE
+
+    def __call__(self, profile: str = "quick", *, store=None, progress: bool | None = None, **values):
+        from hcvae.runs.store import ResultStore
+
+        p = self.Params.from_values(profile=profile, **values)
+        store = store if store is not None else ResultStore()
+        key = (p.key(), str(store.root), str(store.reference), os.environ.get("HCVAE_DATA_DIR"))
+        if key not in self._cache:
+            self._cache[key] = self._compute(p, store, progress)
+        return self._cache[key]
+
+    def claims(self) -> list:
+        return self._claims()
+
+    def runs(self, profile: str) -> list[dict]:
+        return [] if self._runs is None else self._runs(self(profile))
+
+    def clear(self) -> None:
+        """Forget the computed results (tests that change the store under a chapter call it)."""
+        self._cache.clear()
+
+
+__all__ = ["Anything", "Chapter", "ParameterError", "Parameters", "check_value", "describe", "parameter"]
