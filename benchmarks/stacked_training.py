@@ -23,6 +23,7 @@ from hcvae.core.stacked import train_stacked
 from hcvae.core.train import one_thread, train
 from hcvae.runs import experiments
 from hcvae.runs.experiments import VAEConfig, phase_sweep_configs
+from hcvae.runs import runner
 
 EPOCHS = 5  # per model, for the paper-profile digits sweep
 
@@ -61,7 +62,7 @@ def _quick_sweep() -> tuple[float, float, float]:
         experiments.train_vae(VAEConfig(**{**c.__dict__, "trainer": "single"}), progress=False)
     alone = time.perf_counter() - start
     start = time.perf_counter()
-    for group in experiments.stack_groups(configs):
+    for group in runner.stack_groups(configs):
         experiments.train_stack(group, progress=False)
     stacked = time.perf_counter() - start
     return alone / stacked, alone, stacked

@@ -60,10 +60,10 @@ def _imported():
 
 @pytest.mark.parametrize("argv, message", NB, ids=[" ".join(a) for a, _ in NB])
 def test_bad_notebook_parameters_fail_at_once(argv, message, tmp_path, monkeypatch):
-    from hcvae.runs import experiments
+    from hcvae.runs import runner
 
     monkeypatch.setattr(notebook, "execute", lambda *a, **k: pytest.fail("a kernel was started"))
-    monkeypatch.setattr(experiments, "run", lambda *a, **k: pytest.fail("a run was started"))
+    monkeypatch.setattr(runner, "run", lambda *a, **k: pytest.fail("a run was started"))
     with pytest.raises(SystemExit) as err:
         notebook.main([*argv, "--output-dir", str(tmp_path)])
     assert message in str(err.value), str(err.value)

@@ -109,7 +109,7 @@ def test_diversity_of_stored_matrices_equals_diversity_of_the_clusterings():
 
 def test_barrier_run_stores_what_the_chapter_reads(store):
     from hcvae.runs.barrier_runs import BarrierConfig
-    from hcvae.runs.experiments import run
+    from hcvae.runs.runner import run
     from hcvae.core.data import load_dataset
 
     config = BarrierConfig(dataset="digits", n_samples=300, n_components=4, r0=3)
@@ -138,7 +138,7 @@ def test_barrier_config_rejects_bad_settings(kwargs, message):
 def test_region_run_stores_the_region_curve_point_and_the_anchors(store):
     from hcvae.core.data import load_dataset
     from hcvae.methods.spherical import ShellTransform
-    from hcvae.runs.experiments import run
+    from hcvae.runs.runner import run
     from hcvae.runs.region_runs import RegionConfig
 
     config = RegionConfig(dataset="digits", n_samples=300, shell="clip", r_min=1.0, r_max=2.0, k=5, n_init=2,

@@ -8,6 +8,7 @@ from hcvae.runs.baselines import (METHODS, BaselineConfig, decoder_only_loss, en
                                   split_parameters, table_configs)
 from hcvae.core.models import build_vae
 from hcvae.core.objectives import negative_elbo
+from hcvae.runs import runner
 
 TINY = dict(dataset="synthetic", n_samples=400, epochs=3, batch_size=100, latent_dim=2, sigma2_ratio=0.5)
 EXTRA = {"vanilla": {}, "beta_vae": dict(beta=4.0), "kl_annealing": dict(warmup_epochs=2),
@@ -17,7 +18,7 @@ EXTRA = {"vanilla": {}, "beta_vae": dict(beta=4.0), "kl_annealing": dict(warmup_
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     store = store_mod.ResultStore(tmp_path_factory.mktemp("results"))
-    return store, {m: experiments.run(BaselineConfig(**TINY, method=m, **EXTRA[m]), store=store) for m in METHODS}
+    return store, {m: runner.run(BaselineConfig(**TINY, method=m, **EXTRA[m]), store=store) for m in METHODS}
 
 
 def test_each_method_runs_and_stores_a_vae_like_result(runs):
@@ -27,7 +28,7 @@ def test_each_method_runs_and_stores_a_vae_like_result(runs):
         assert len(r["history"]) == 3 and {"eval_kl", "active_burda", "active_paper"} <= set(r["history"][-1])
         assert r["sigma2_decoder"] == pytest.approx(0.5 * r["data"]["lambda_max"])
         assert math.isfinite(r["metrics"]["neg_elbo"])
-        assert experiments.run(BaselineConfig(**TINY, method=method, **EXTRA[method]), store=store) == r  # from the store
+        assert runner.run(BaselineConfig(**TINY, method=method, **EXTRA[method]), store=store) == r  # from the store
     assert {r["method"] for r in res.values()} == {"Vanilla VAE", "β-VAE (β=4)", "KL annealing (linear, 2 warm-up epochs)",
                                                   "EM-type VAE"}
 

@@ -8,6 +8,7 @@ from hcvae.core.models import build_vae
 from hcvae.core.objectives import negative_elbo
 from hcvae.core.train import train
 from hcvae.runs import experiments
+from hcvae.runs import runner
 
 
 @pytest.mark.parametrize("shape", [(1, 8, 8), (1, 14, 14), (3, 8, 8)])
@@ -62,9 +63,9 @@ def test_trains_through_the_shared_loop():
 def test_runs_as_a_vae_config(store):
     cfg = experiments.VAEConfig(dataset="digits", architecture="conv", sigma2_ratio=0.5, latent_dim=4, epochs=3,
                                 batch_size=64, n_samples=300, lr=3e-3)
-    res = experiments.run(cfg, store=store)
+    res = runner.run(cfg, store=store)
     losses = [h["loss"] for h in res["history"]]
     assert losses[-1] < losses[0] and res["metrics"]["kl"] > 0
     assert "eval_kl" in res["history"][-1]
-    again = experiments.run(cfg, store=store, force=True)
+    again = runner.run(cfg, store=store, force=True)
     assert again["metrics"]["neg_elbo"] == res["metrics"]["neg_elbo"]

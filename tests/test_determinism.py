@@ -17,6 +17,7 @@ import json, sys
 import torch
 from hcvae.core import stacked
 from hcvae.runs import audit, baselines, experiments
+from hcvae.runs import runner
 change, kinds = sys.argv[1], json.loads(sys.argv[2])
 if change == "lr":  # another learning rate, as a code change would make it, in every training loop
     class Adam(torch.optim.Adam):
@@ -124,7 +125,7 @@ def test_every_new_entry_records_its_kernels(tmp_path):
     from hcvae.runs.experiments import VAEConfig
 
     cfg = VAEConfig(dataset="digits", n_samples=200, epochs=1, batch_size=50, seed=3)
-    result = experiments.run(cfg, store=store_mod.ResultStore(tmp_path, reference=None))
+    result = runner.run(cfg, store=store_mod.ResultStore(tmp_path, reference=None))
     k = result["provenance"]["kernels"]
     assert set(kernels.SIGNATURE) <= set(k) and k["torch_isa"] and k["cpu"]
     assert kernels.same_kernels(result["provenance"], store_mod.provenance(cfg, None, threads=1))

@@ -7,6 +7,7 @@ import torch
 from hcvae.core import device
 from hcvae.runs import experiments, store as store_mod
 from hcvae.runs.experiments import VAEConfig
+from hcvae.runs import runner
 
 TINY = dict(dataset="digits", architecture="mlp", epochs=2, batch_size=128, n_samples=600)
 
@@ -30,10 +31,10 @@ def test_an_absent_device_fails_before_any_work(tmp_path, monkeypatch):
     absent = f"cuda:{torch.cuda.device_count()}" if torch.cuda.is_available() else "cuda"  # one past the last GPU
     monkeypatch.setattr(VAEConfig, "compute", lambda *a, **k: pytest.fail("started work on an absent device"))
     with pytest.raises(device.DeviceError, match="cuda"):
-        experiments.run(VAEConfig(**TINY), store=store_mod.ResultStore(tmp_path, reference=None), on=absent)
+        runner.run(VAEConfig(**TINY), store=store_mod.ResultStore(tmp_path, reference=None), on=absent)
     monkeypatch.setenv("HCVAE_DEVICE", f"cuda:{torch.cuda.device_count() + 3}")
     with pytest.raises(device.DeviceError):
-        experiments.run(VAEConfig(**TINY), store=store_mod.ResultStore(tmp_path, reference=None))
+        runner.run(VAEConfig(**TINY), store=store_mod.ResultStore(tmp_path, reference=None))
 
 
 @pytest.mark.parametrize("make", [
@@ -49,8 +50,8 @@ def test_an_absent_device_fails_before_any_work(tmp_path, monkeypatch):
 def test_the_device_code_path_gives_the_cpus_numbers(make, tmp_path, monkeypatch):
     monkeypatch.delenv("HCVAE_DEVICE", raising=False)
     config = make()
-    default = experiments.run(config, store=store_mod.ResultStore(tmp_path / "a", reference=None))
-    explicit = experiments.run(config, store=store_mod.ResultStore(tmp_path / "b", reference=None), on="cpu")
+    default = runner.run(config, store=store_mod.ResultStore(tmp_path / "a", reference=None))
+    explicit = runner.run(config, store=store_mod.ResultStore(tmp_path / "b", reference=None), on="cpu")
     drop = {"provenance", "wall_time_s", "em_time_s"}
     assert {k: v for k, v in default.items() if k not in drop} == {k: v for k, v in explicit.items() if k not in drop}
     assert default["provenance"]["device"] == explicit["provenance"]["device"] == "cpu"

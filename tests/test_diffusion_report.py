@@ -13,6 +13,7 @@ from hcvae.methods import ddpm
 from hcvae.runs import diffusion, experiments
 from hcvae.runs.diffusion import DiffusionChapterConfig
 from hcvae.runs.profiles import profile_settings
+from hcvae.runs import runner
 
 # Small enough that both data sets train, study and sample in a few seconds on one core.
 TINY = dict(n_samples=400, T=100, hidden=16, depth=1, batch_size=64, R=4, epochs_per_round=1, n_generated=60,
@@ -75,7 +76,7 @@ def test_the_chapter_reads_its_runs_from_the_store(tiny, tiny_store, monkeypatch
     assert [c.dataset for c in cfgs] == ["synthetic", "digits"]
     monkeypatch.setattr(DiffusionChapterConfig, "compute", lambda *a, **k: pytest.fail("recomputed a stored run"))
     for c in cfgs:
-        stored = experiments.run(c, store=tiny_store)
+        stored = runner.run(c, store=tiny_store)
         assert stored == tiny.results[c.dataset] and stored["wall_time_s"] > 0
         weights, samples = tiny_store.load_weights(c), tiny_store.load_arrays(c)
         assert set(weights["denoisers"]) == set(samples) == set(c.model_names)
@@ -106,9 +107,9 @@ def test_same_seed_same_numbers_and_another_seed_differs(tiny, tmp_path):
     from hcvae.runs.store import ResultStore
 
     cfg = report.configs("quick", settings=TINY, datasets=["synthetic"])[0]
-    again = experiments.run(cfg, store=ResultStore(tmp_path / "again"))  # computed afresh
+    again = runner.run(cfg, store=ResultStore(tmp_path / "again"))  # computed afresh
     assert numbers_in(again) == numbers_in(tiny.results["synthetic"])
-    other = experiments.run(report.configs("quick", seed=1, settings=TINY, datasets=["synthetic"])[0],
+    other = runner.run(report.configs("quick", seed=1, settings=TINY, datasets=["synthetic"])[0],
                             store=ResultStore(tmp_path / "other"))
     assert other["floor"] != again["floor"]
 

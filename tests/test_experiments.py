@@ -6,6 +6,7 @@ import pytest
 
 from hcvae.runs import experiments, store as store_mod
 from hcvae.runs.experiments import VAEConfig
+from hcvae.runs import runner
 
 TINY = dict(dataset="digits", architecture="linear", epochs=2, batch_size=256, n_samples=600)
 
@@ -53,9 +54,9 @@ def test_profiles_cover_the_required_ratio_grid():
 
 def test_run_stores_and_reloads(store):
     cfg = VAEConfig(**TINY, sigma2_ratio=0.5)
-    first = experiments.run(cfg, store=store)
+    first = runner.run(cfg, store=store)
     assert (store.folder(cfg) / "result.json").exists() and (store.folder(cfg) / "weights.pt").exists()
-    again = experiments.run(cfg, store=store)
+    again = runner.run(cfg, store=store)
     assert again == first
     assert first["sigma2_decoder"] == pytest.approx(0.5 * first["data"]["lambda_max"])
     assert len(first["history"]) == 2 and math.isfinite(first["metrics"]["neg_elbo"])
@@ -65,17 +66,17 @@ def test_run_stores_and_reloads(store):
 
 def test_same_config_same_numbers(store, tmp_path):
     cfg = VAEConfig(**TINY, sigma2_ratio=0.5, seed=3)
-    a = experiments.run(cfg, store=store)
-    b = experiments.run(cfg, store=store_mod.ResultStore(tmp_path / "other"))
+    a = runner.run(cfg, store=store)
+    b = runner.run(cfg, store=store_mod.ResultStore(tmp_path / "other"))
     assert a["metrics"] == b["metrics"] and a["history"] == b["history"]
-    c = experiments.run(VAEConfig(**TINY, sigma2_ratio=0.5, seed=4), store=store)
+    c = runner.run(VAEConfig(**TINY, sigma2_ratio=0.5, seed=4), store=store)
     assert c["metrics"]["kl"] != a["metrics"]["kl"]
 
 
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "foreign", "weights"])
 def test_corrupt_entry_is_recomputed_not_read(store, damage):
     cfg = VAEConfig(**TINY, sigma2_ratio=0.25)
-    good = experiments.run(cfg, store=store)
+    good = runner.run(cfg, store=store)
     path = store.folder(cfg) / "result.json"
     if damage == "truncate":
         path.write_text(path.read_text()[:100])
@@ -89,13 +90,13 @@ def test_corrupt_entry_is_recomputed_not_read(store, damage):
     else:
         (store.folder(cfg) / "weights.pt").write_bytes(b"not a state dict")
     with pytest.warns(UserWarning, match="unreadable"):
-        again = experiments.run(cfg, store=store)
+        again = runner.run(cfg, store=store)
     assert again["metrics"] == good["metrics"]
     assert store.load(cfg)["metrics"] == good["metrics"]
 
 
 def test_no_temporary_files_left_behind(store):
-    experiments.run(VAEConfig(**TINY, sigma2_ratio=0.5), store=store)
+    runner.run(VAEConfig(**TINY, sigma2_ratio=0.5), store=store)
     assert not [p for p in store.root.rglob("*") if p.name.endswith(".tmp")]
 
 

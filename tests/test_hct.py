@@ -3,6 +3,7 @@ import pytest
 
 from hcvae.runs import experiments, store as store_mod
 from hcvae.runs.hct import HCTConfig
+from hcvae.runs import runner
 
 TINY = dict(dataset="synthetic", n_samples=600, r0=4, n_components=4, epochs_per_round=1, max_refine_epochs=2,
             final_epochs=1, batch_size=100, latent_dim=2)
@@ -49,7 +50,7 @@ def test_each_config_kind_locks_its_own_code():
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     store = store_mod.ResultStore(tmp_path_factory.mktemp("results"))
-    return store, {m: experiments.run(HCTConfig(**TINY, method=m), store=store) for m in ("hct", "single", "vanilla")}
+    return store, {m: runner.run(HCTConfig(**TINY, method=m), store=store) for m in ("hct", "single", "vanilla")}
 
 
 def test_hct_result_records_what_the_chapter_needs(runs):
@@ -80,14 +81,14 @@ def test_controls_train_the_same_budget(runs):
 
 def test_same_config_same_numbers(runs, tmp_path):
     _, res = runs
-    again = experiments.run(HCTConfig(**TINY, method="hct"), store=store_mod.ResultStore(tmp_path))
+    again = runner.run(HCTConfig(**TINY, method="hct"), store=store_mod.ResultStore(tmp_path))
     assert again["metrics"]["kl"] == res["hct"]["metrics"]["kl"]
     assert np.allclose([h["ell"] for h in again["record"]["history"]], [h["ell"] for h in res["hct"]["record"]["history"]])
 
 
 def test_run_rejects_a_non_config():
     with pytest.raises(TypeError, match="compute"):
-        experiments.run({"dataset": "synthetic"})
+        runner.run({"dataset": "synthetic"})
 
 
 def _effect_runs(hct_kls, single_kls):

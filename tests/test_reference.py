@@ -9,6 +9,7 @@ import pytest
 from hcvae.book import reference
 from hcvae.runs import audit, experiments, store as store_mod
 from hcvae.runs.experiments import VAEConfig
+from hcvae.runs import runner
 
 TINY = dict(dataset="digits", architecture="linear", epochs=2, batch_size=256, n_samples=600)
 
@@ -20,7 +21,7 @@ def tiny_reference(tmp_path, monkeypatch):
     configs = [VAEConfig(**TINY, seed=s) for s in (0, 1)]
     keys = [store_mod.config_key(c) for c in configs]
     for c in configs:
-        experiments.run(c, store=work)
+        runner.run(c, store=work)
     ref = tmp_path / "reference"
     assert reference.export(keys, work, ref) == 2 and reference.export(keys, work, ref) == 0
     monkeypatch.setattr(reference, "chapters", lambda: {"01": reference.ROOT / "notebooks" / "01-phase-transition.md"})
@@ -44,7 +45,7 @@ def test_the_diff_reports_the_largest_change_per_metric(tiny_reference):
     ref, work, configs, keys = tiny_reference
     redo = store_mod.ResultStore(work.root.parent / "redo", reference=None)
     for c in configs:
-        experiments.run(c, store=redo, force=True)
+        runner.run(c, store=redo, force=True)
     out = reference.diff(redo.root, ref, with_ledger=False)
     assert out["compared"] == 2 and out["missing"] == 0 and out["largest"][1] == 0.0
     path = redo.folder(configs[0]) / "result.json"
@@ -75,9 +76,9 @@ def test_the_reference_serves_a_fresh_store_without_training(tiny_reference, tmp
     monkeypatch.setattr(VAEConfig, "compute", lambda *a, **k: pytest.fail("trained a run the reference holds"))
     monkeypatch.setenv("HCVAE_NO_COMPUTE", "1")
     fresh = store_mod.ResultStore(tmp_path / "fresh", reference=ref)
-    assert all(experiments.run(c, store=fresh)["key"] == store_mod.config_key(c) for c in configs)
-    with pytest.raises(experiments.MissingRun, match="neither the store"):
-        experiments.run(VAEConfig(**TINY, seed=9), store=fresh)
+    assert all(runner.run(c, store=fresh)["key"] == store_mod.config_key(c) for c in configs)
+    with pytest.raises(runner.MissingRun, match="neither the store"):
+        runner.run(VAEConfig(**TINY, seed=9), store=fresh)
 
 
 def test_audit_reads_a_reference_folder(tiny_reference):

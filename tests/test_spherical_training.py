@@ -11,6 +11,7 @@ from hcvae.methods.spherical import boundary_penalty, cluster_aware_loss, interv
 from hcvae.runs import experiments
 from hcvae.runs.spherical_runs import (EmptyFeasibleRegion, SphericalConfig, constraint_metrics, prepare, schedule,
                                   train_spherical)
+from hcvae.runs import runner
 
 WCSS, L_COLLAPSE = 0.5, 2.0
 @pytest.fixture(autouse=True, scope="module")
@@ -129,8 +130,8 @@ def test_same_seed_same_result_and_sigma2_is_set_on_the_shell_data():
 
 def test_run_stores_and_reloads_the_result(store):
     cfg = SphericalConfig(**{**TINY, "epochs": 2})
-    first = experiments.run(cfg, store)
-    again = experiments.run(cfg, store)
+    first = runner.run(cfg, store)
+    again = runner.run(cfg, store)
     assert again["metrics"] == first["metrics"] and again["key"] == first["key"]
     assert first["region"]["nonempty"] and first["config"]["kind"] == "spherical"
 
@@ -138,7 +139,7 @@ def test_run_stores_and_reloads_the_result(store):
 def test_an_empty_region_stops_the_run_before_training_and_says_which_k_works(store):
     cfg = SphericalConfig(dataset="digits", n_clusters=10, epochs=2, batch_size=128)
     with pytest.raises(EmptyFeasibleRegion, match=r"WCSS = [\d.]+ >= L_collapse = [\d.]+") as err:
-        experiments.run(cfg, store)
+        runner.run(cfg, store)
     message = str(err.value)
     assert "allow_empty_region=True" in message and f"n_clusters={err.value.open_k}" in message
     assert err.value.wcss >= err.value.l_collapse and err.value.open_k > 10

@@ -14,6 +14,7 @@ from hcvae.core.train import train
 from hcvae.runs import experiments
 from hcvae.runs.experiments import VAEConfig
 from hcvae.runs.store import ResultStore
+from hcvae.runs import runner
 
 X = load_dataset("synthetic", 600, seed=0).x
 LAM = lambda_max(X)
@@ -59,11 +60,11 @@ def test_a_models_numbers_do_not_depend_on_its_stack():
 
 def test_a_config_gets_the_same_entry_stacked_or_alone(tmp_path):
     configs = [VAEConfig(**TINY, sigma2_ratio=r, seed=s) for r, s in ((0.5, 0), (2.0, 1), (1.0, 0))]
-    assert experiments.stack_groups(configs) == [configs]
-    together = experiments.run_all(configs, store=ResultStore(tmp_path / "a", reference=None), progress=False)
+    assert runner.stack_groups(configs) == [configs]
+    together = runner.run_all(configs, store=ResultStore(tmp_path / "a", reference=None), progress=False)
     assert [r["provenance"]["stacked_with"] for r in together] == [3, 3, 3]
     for c, r in zip(configs, together):
-        alone = experiments.run(c, store=ResultStore(tmp_path / "b", reference=None), progress=False)
+        alone = runner.run(c, store=ResultStore(tmp_path / "b", reference=None), progress=False)
         for k, v in alone["metrics"].items():
             assert r["metrics"][k] == pytest.approx(v, rel=1e-6, abs=1e-9), k
         assert r["config"] == alone["config"] and r["key"] == alone["key"]
@@ -91,7 +92,7 @@ def test_stacking_refuses_what_does_not_stack():
     with pytest.raises(ValueError, match="differ only in seed and sigma2_ratio"):
         experiments.train_stack([VAEConfig(**TINY), VAEConfig(**{**TINY, "epochs": 3})])
     with pytest.raises(ValueError, match="configs of one stack"):
-        experiments.run_stack([VAEConfig(**TINY), VAEConfig(**{**TINY, "lr": 1e-3})])
+        runner.run_stack([VAEConfig(**TINY), VAEConfig(**{**TINY, "lr": 1e-3})])
 
 
 def test_a_diverging_stack_names_the_model_epoch_and_step():

@@ -10,6 +10,7 @@ from hcvae.runs import audit, closure, experiments, store as store_mod
 from hcvae.runs.experiments import VAEConfig
 from hcvae.runs.hct import HCTConfig
 from hcvae.runs.spherical_runs import SphericalConfig
+from hcvae.runs import runner
 
 TINY = dict(dataset="digits", architecture="linear", epochs=2, batch_size=256, n_samples=600)
 
@@ -76,13 +77,13 @@ def test_a_config_without_kind_and_version_is_refused(store):
             return {}, None
 
     with pytest.raises(TypeError, match="KIND .* VERSION"):
-        experiments.run(Plain(), store=store)
+        runner.run(Plain(), store=store)
 
 
 # ---- entries and provenance -----------------------------------------------------------------------------------
 
 def test_entry_holds_its_provenance(store):
-    res = experiments.run(VAEConfig(**TINY), store=store)
+    res = runner.run(VAEConfig(**TINY), store=store)
     prov = res["provenance"]
     for name in ("hcvae", "commit", "libraries", "cpu_count", "threads", "device", "wall_time_s", "closure"):
         assert name in prov, name
@@ -97,7 +98,7 @@ def test_unwritable_store_fails_before_training(tmp_path, monkeypatch):
     blocker.write_text("not a folder")
     monkeypatch.setattr(VAEConfig, "compute", lambda *a, **k: pytest.fail("trained before checking the store"))
     with pytest.raises(store_mod.StoreError, match="not writable.*HCVAE_RESULTS"):
-        experiments.run(VAEConfig(**TINY), store=store_mod.ResultStore(blocker / "results"))
+        runner.run(VAEConfig(**TINY), store=store_mod.ResultStore(blocker / "results"))
 
 
 def test_closure_hash_ignores_docstrings_comments_and_layout(tmp_path, monkeypatch):
@@ -129,7 +130,7 @@ def reference(tmp_path):
     """A reference folder holding one computed entry, and the config and result."""
     cfg = VAEConfig(**TINY, seed=5)
     work = store_mod.ResultStore(tmp_path / "work", reference=None)
-    result = experiments.run(cfg, store=work)
+    result = runner.run(cfg, store=work)
     ref = tmp_path / "reference"
     audit.write_reference_entry(ref, store_mod.config_key(cfg), result)
     return ref, cfg, result
@@ -141,7 +142,7 @@ def test_lookups_try_the_local_store_then_the_reference(reference, tmp_path, mon
     monkeypatch.setattr(VAEConfig, "compute", lambda *a, **k: pytest.fail("computed a run the reference holds"))
     got, source = s.lookup(cfg)
     assert source == "reference" and got["metrics"] == result["metrics"]
-    assert experiments.run(cfg, store=s)["metrics"] == result["metrics"]
+    assert runner.run(cfg, store=s)["metrics"] == result["metrics"]
     assert not (tmp_path / "local" / store_mod.config_key(cfg)).exists()  # the reference is read, never copied
 
 
@@ -168,7 +169,7 @@ def test_a_corrupt_reference_file_is_named_and_never_served(reference, tmp_path)
 
 def test_an_entry_of_another_version_is_ignored_with_a_note(store, monkeypatch, capsys):
     cfg = VAEConfig(**TINY)
-    experiments.run(cfg, store=store)
+    runner.run(cfg, store=store)
     monkeypatch.setattr(VAEConfig, "VERSION", 2)
     assert store.load(cfg) is None
     out = capsys.readouterr().out
@@ -178,7 +179,7 @@ def test_an_entry_of_another_version_is_ignored_with_a_note(store, monkeypatch, 
 def test_results_need_weights_recompute_locally(reference, tmp_path):
     ref, cfg, result = reference
     s = store_mod.ResultStore(tmp_path / "local", reference=ref)
-    again = experiments.run(cfg, store=s, need_weights=True)
+    again = runner.run(cfg, store=s, need_weights=True)
     assert s.has_weights(cfg) and again["metrics"] == result["metrics"]
 
 
@@ -187,9 +188,9 @@ def test_run_log_counts_where_runs_came_from(reference, tmp_path, monkeypatch):
     log = tmp_path / "runs.log"
     monkeypatch.setenv("HCVAE_RUN_LOG", str(log))
     s = store_mod.ResultStore(tmp_path / "local", reference=ref)
-    experiments.run(cfg, store=s)
-    experiments.run(VAEConfig(**TINY, seed=6), store=s)
-    experiments.run(VAEConfig(**TINY, seed=6), store=s)
+    runner.run(cfg, store=s)
+    runner.run(VAEConfig(**TINY, seed=6), store=s)
+    runner.run(VAEConfig(**TINY, seed=6), store=s)
     assert store_mod.summary(log) == {"reference": 1, "local": 1, "computed": 1}
     assert audit.main(["summary", str(log)]) == 0
 
@@ -214,14 +215,14 @@ def _legacy_entry(root, cfg, result, name="0123456789abcdef0123", with_weights=N
 def test_a_store_of_the_old_keys_is_rekeyed_and_nothing_recomputes(tmp_path, monkeypatch):
     cfg = VAEConfig(**TINY, seed=2)
     work = store_mod.ResultStore(tmp_path / "work", reference=None)
-    result = experiments.run(cfg, store=work)
+    result = runner.run(cfg, store=work)
     old = _legacy_entry(tmp_path / "old", cfg, result, with_weights=work.load_weights(cfg))
     hct_cfg = HCTConfig(dataset="digits", n_samples=300, r0=2, n_components=3, epochs_per_round=1,
                         max_refine_epochs=1, final_epochs=1, batch_size=100, latent_dim=2)
     _legacy_entry(tmp_path / "old", hct_cfg, {"metrics": {"kl": 0.1}}, name="fedcba9876543210fedc")
     monkeypatch.setattr(VAEConfig, "compute", lambda *a, **k: pytest.fail("recomputed a migrated entry"))
     s = store_mod.ResultStore(tmp_path / "old", reference=None)
-    got = experiments.run(cfg, store=s)
+    got = runner.run(cfg, store=s)
     assert got["metrics"] == result["metrics"] and got["provenance"]["migrated_from"] == old.name
     assert not old.exists() and s.load_weights(cfg).keys() == work.load_weights(cfg).keys()
     # HCT entries of the old keys were made under VERSION 1 (mean decode): filed there, not served as VERSION 2
@@ -234,7 +235,7 @@ def test_a_store_of_the_old_keys_is_rekeyed_and_nothing_recomputes(tmp_path, mon
 def test_audit_passes_on_a_faithful_entry_and_names_a_moved_number(tmp_path):
     cfg = VAEConfig(**TINY, seed=1)
     work = store_mod.ResultStore(tmp_path / "work", reference=None)
-    experiments.run(cfg, store=work)
+    runner.run(cfg, store=work)
     report = audit.audit([work.root], kinds=["vae"], sample=1)
     # computed here, on this machine's kernels: the exact rule, every number identical
     assert report.ok and len(report.rows) == 1 and report.rows[0]["rule"] == "exact"

@@ -12,6 +12,7 @@ import pytest
 
 from hcvae.runs import experiments, store as store_mod
 from hcvae.runs.experiments import VAEConfig
+from hcvae.runs import runner
 
 TINY = dict(dataset="digits", architecture="linear", epochs=2, batch_size=256, n_samples=600)
 
@@ -28,13 +29,13 @@ def test_two_processes_computing_one_key_do_the_work_once(tmp_path, capsys):
     def finish_later():
         time.sleep(1.5)
         other = store_mod.ResultStore(root, reference=None)
-        res, state, _ = experiments.compute_entry(cfg)
+        res, state, _ = runner.compute_entry(cfg)
         other.save(cfg, res, state)
         other.lock_path(cfg).unlink()
 
     p = ctx.Process(target=finish_later)
     p.start()
-    got = experiments.run(cfg, store=s)
+    got = runner.run(cfg, store=s)
     p.join()
     out = capsys.readouterr().out
     assert f"process {os.getppid()} on {socket.gethostname()} is computing {store_mod.config_key(cfg)}" in out
@@ -50,13 +51,13 @@ def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path):
     dead.start()
     dead.join()
     s.lock_path(cfg).write_text(json.dumps({"pid": dead.pid, "host": socket.gethostname(), "started": time.time()}))
-    experiments.run(cfg, store=s)  # would wait forever if it trusted the dead owner
+    runner.run(cfg, store=s)  # would wait forever if it trusted the dead owner
     assert not s.lock_path(cfg).exists() and s.load(cfg) is not None
 
 
 def test_entries_are_readable_by_the_group_and_others(store):
     cfg = VAEConfig(**TINY, seed=13)
-    experiments.run(cfg, store=store)
+    runner.run(cfg, store=store)
     for name in ("result.json", "weights.pt"):
         mode = stat.S_IMODE((store.folder(cfg) / name).stat().st_mode)
         assert mode == 0o644, (name, oct(mode))
@@ -71,7 +72,7 @@ def test_a_point_computed_by_a_dask_worker_equals_the_same_point_in_process(tmp_
     threads = torch.get_num_threads()
     torch.set_num_threads(2)  # the calling process may run with any thread count: the run itself uses one
     try:
-        here = experiments.run(cfg, store=store_mod.ResultStore(tmp_path / "here", reference=None))
+        here = runner.run(cfg, store=store_mod.ResultStore(tmp_path / "here", reference=None))
     finally:
         torch.set_num_threads(threads)
     there = run_sweep([cfg], store=store_mod.ResultStore(tmp_path / "there", reference=None), n_workers=1,
@@ -136,4 +137,4 @@ def test_a_diverging_collapsed_reference_is_named_as_such(tmp_path, monkeypatch)
     cfg = HCTConfig(dataset="digits", n_samples=300, r0=2, n_components=3, epochs_per_round=1, max_refine_epochs=1,
                     final_epochs=1, batch_size=100, latent_dim=2)
     with pytest.raises(TrainingDiverged, match="collapsed reference run of this HCT run diverged.*VAEConfig"):
-        experiments.run(cfg, store=store_mod.ResultStore(tmp_path, reference=None))
+        runner.run(cfg, store=store_mod.ResultStore(tmp_path, reference=None))

@@ -6,6 +6,7 @@ import pytest
 from hcvae.book import reference
 from hcvae.runs import experiments, store as store_mod, views
 from hcvae.runs.experiments import VAEConfig
+from hcvae.runs import runner
 
 TINY = dict(dataset="digits", architecture="mlp", epochs=2, batch_size=256, n_samples=600, latent_dim=4)
 
@@ -13,7 +14,7 @@ TINY = dict(dataset="digits", architecture="mlp", epochs=2, batch_size=256, n_sa
 def test_views_come_from_local_weights_are_kept_and_ship_with_the_reference(tmp_path):
     cfg = VAEConfig(**TINY)
     work = store_mod.ResultStore(tmp_path / "work", reference=None)
-    experiments.run(cfg, store=work)
+    runner.run(cfg, store=work)
     got = views.vae_views(cfg, work)
     d = 64
     assert got["x"].shape == (views.N_POINTS, d) and got["recon"].shape == (views.N_POINTS, d)
@@ -34,7 +35,7 @@ def test_a_decoder_that_ignores_z_draws_one_picture_everywhere(tmp_path):
     """The collapsed decoder's signature: every reconstruction and every traversal step is the same row."""
     cfg = VAEConfig(**TINY)
     work = store_mod.ResultStore(tmp_path / "work", reference=None)
-    experiments.run(cfg, store=work)
+    runner.run(cfg, store=work)
     state = work.load_weights(cfg)
     first = next(k for k in state if k.startswith("decoder.") and k.endswith("weight"))
     state[first] = state[first] * 0  # the decoder's first layer no longer reads z
@@ -48,7 +49,7 @@ def test_views_of_another_version_are_never_served(tmp_path, monkeypatch):
     """Arrays drawn by an older compute_views are named by its VERSION: after a bump they are drawn again."""
     cfg = VAEConfig(**TINY)
     work = store_mod.ResultStore(tmp_path / "work", reference=None)
-    experiments.run(cfg, store=work)
+    runner.run(cfg, store=work)
     views.vae_views(cfg, work)
     monkeypatch.setattr(views, "VIEWS", "views-v999")
     drawn = []

@@ -19,9 +19,9 @@ def _p01():
 
 
 def _p02():
-    from hcvae.chapters.barrier_report import _parameters
+    from hcvae.chapters.barrier_report import Params
 
-    return _parameters()
+    return Params
 
 
 def _p03():
@@ -77,6 +77,11 @@ def check_parameters(page: str, namespace: dict, partial: bool = False) -> dict:
     """The values of ``page``'s parameters found in ``namespace`` (a notebook's globals, or the CLI's values),
     checked; raises :class:`hcvae.chapters.params.ParameterError` naming the first bad one and what it allows."""
     params = schema(page)
+    if isinstance(params, type):  # a chapter's declared Parameters
+        names = [f.name for f in params.declared()]
+        if partial:
+            return params.check(dict(namespace), partial=True)
+        return params.check({n: namespace[n] for n in names if n in namespace})
     names = [p.name for p in params]
     if partial:
         return check(params, dict(namespace), partial=True)

@@ -20,6 +20,7 @@ from hcvae.chapters import (ablations, baselines_report, barrier_report, diffusi
                             region_report, spherical_report)
 from hcvae.chapters.ledger import Claim, Measurement, VERDICTS, combine  # noqa: F401 (the ledger's types)
 from hcvae.methods.consensus import XHATS
+from hcvae.runs import runner
 
 # The chapter modules whose claims() join the ledger (each measured from its chapter() result), in book order.
 CHAPTER_MODULES = (phase, barrier_report, region_report, hct_report, spherical_report, baselines_report, ablations,
@@ -50,7 +51,7 @@ def tradeoff(profile: str, ratio: float = 2.0) -> dict:
         table = baselines.table_configs(profile, ds, sigma2_ratio=float(ratio))
         for label, cfgs in table.items():
             raw[label.split(" (")[0] if label.startswith("KL annealing") else label] = \
-                experiments.run_all(cfgs, progress=False)
+                runner.run_all(cfgs, progress=False)
         variants = sph.ablation_results[ds]
         for x in XHATS:
             raw[f"cluster pull, x̂ {x}"] = variants[spherical_report.variant_name(spherical_report.CONTROL, x)]

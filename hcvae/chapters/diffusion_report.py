@@ -27,6 +27,7 @@ from hcvae.core.data import load_dataset
 from hcvae.methods import ddpm
 from hcvae.runs import diffusion
 from hcvae.runs.diffusion import DiffusionChapterConfig
+from hcvae.runs import runner
 
 CHAPTER = "08-diffusion"
 DATASETS = ("synthetic", "digits")
@@ -187,7 +188,7 @@ def _chapter(profile: str, p: dict, store, progress) -> DiffusionChapter:
     from hcvae.runs import experiments
 
     cfgs = configs(profile, p["seed"], p["datasets"], p["schedules"], p["train_schedule"], p["clip_x0"], p["settings"])
-    results = {c.dataset: experiments.run(c, store=store, progress=progress) for c in cfgs}
+    results = {c.dataset: runner.run(c, store=store, progress=progress) for c in cfgs}
     samples = {c.dataset: store.load_arrays(c) for c in cfgs}
     settings = cfgs[0].settings | {"n_generated": cfgs[0].n_generated, "gain_points": cfgs[0].gain_points,
                                    "models": cfgs[0].model_names}

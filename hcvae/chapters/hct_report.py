@@ -308,7 +308,7 @@ def _label(method: str, reading: str, xhat: str | None = None) -> str:
 
 def _chapter(p: dict, store, progress) -> HCTChapter:
     from hcvae.core.data import DATASET_SIZES
-    from hcvae.runs.experiments import run_all
+    from hcvae.runs.runner import run_all
 
     profile, datasets, xhats = p["profile"], tuple(p["datasets"]), tuple(p["xhats"])
     runs = tuple((m, r, x) for x in xhats for m, r in METHOD_READINGS)

@@ -18,8 +18,7 @@ import numbers
 from dataclasses import dataclass
 
 
-class ParameterError(ValueError):
-    """A chapter parameter with a bad value; the message names it and what is allowed."""
+from hcvae.chapters.base import ParameterError  # noqa: E402 (one error class for both declarations)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import numpy as np
 from hcvae.chapters.params import Param, check, datasets_param, profile_param
 from hcvae.core.theory import linear_vae_optimum
 from hcvae.chapters.rules import COLLAPSE_KL
+from hcvae.runs import runner
 
 
 
@@ -260,7 +261,7 @@ def _chapter(p: dict, store, progress) -> PhaseChapter:
     profile, datasets = p["profile"], tuple(p["datasets"])
     seeds = [p["seed"] + i for i in range(len(profile_settings(profile)["seeds"]))]
     configs = experiments.phase_sweep_configs(profile, datasets=datasets, seeds=seeds)
-    results = experiments.run_all(configs, store=store, progress=progress)
+    results = runner.run_all(configs, store=store, progress=progress)
     table = sweep_table(results)
     spectra = {ds: np.asarray(next(r for r in results if r["config"]["dataset"] == ds)["data"]["spectrum"])
                for ds in datasets}
@@ -274,7 +275,7 @@ def _chapter(p: dict, store, progress) -> PhaseChapter:
     threshold_table = (["data", "model", "last ratio with KL ≥ bound", "closed-form KL there", "collapsed from ratio",
                         "verdict"], rows)
     probe_configs = longer_training_configs(profile, thresholds, p["probe_epochs_factor"], seeds)
-    probe_results = experiments.run_all(probe_configs, store=store, progress=progress)
+    probe_results = runner.run_all(probe_configs, store=store, progress=progress)
     probe_rows = longer_training_rows(probe_results, p["kl_bound"])
     above = [r for r in results if r["config"]["sigma2_ratio"] >= p["above_ratio"]]
     ch = PhaseChapter(

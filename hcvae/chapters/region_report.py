@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from hcvae.runs import runner
 
 CHAPTER = "03-feasible-region"
 NO_SHELL = "none (centred only)"
@@ -134,7 +135,7 @@ def _chapter(p: dict) -> RegionChapter:
         lambda_rows.append((ds, name, lambda_max(xs), lambda_max(xs) / lambda_max(raw[ds]), float(norms.min()),
                             float(norms.max()), float(np.linalg.norm(xs.mean(0)))))
 
-    runs = {key: {k: experiments.run(c) for k, c in configs[key].items()} for key in transformed}
+    runs = {key: {k: runner.run(c) for k, c in configs[key].items()} for key in transformed}
     curves = {f"{ds}, {name}": {q: np.array([r["region"][q] for r in by_k.values()])
                                  for q in ("k", "tss", "wcss", "l_collapse", "identity_error", "width")}
               for (ds, name), by_k in runs.items()}
@@ -148,7 +149,7 @@ def _chapter(p: dict) -> RegionChapter:
     anchors, probes, anchor_rows, probe_rows = {}, {}, [], []
     results = [r for by_k in runs.values() for r in by_k.values()]
     for ds, config in anchor_configs.items():
-        stored = experiments.run(config)
+        stored = runner.run(config)
         results.append(stored)
         a = dict(stored["anchors"])
         a["shrunk"] = {float(alpha): loss for alpha, loss in a["shrunk"].items()}

@@ -17,6 +17,7 @@ import numpy as np
 
 from hcvae.runs.profiles import profile_settings
 from hcvae.runs.spherical_runs import SphericalConfig
+from hcvae.runs import runner
 
 # v4 Table 2, as printed (the data set is not named; its full-constraint KL, 2.51, is Table 1's MNIST entry).
 # Coverage and norm satisfaction are stored as shares, not percentages.
@@ -214,7 +215,7 @@ def _chapter(p: dict, store, progress) -> SphericalChapter:
     from hcvae.runs.spherical_runs import EmptyFeasibleRegion
 
     def run_all(configs):
-        return experiments.run_all(configs, store=store, progress=progress)
+        return runner.run_all(configs, store=store, progress=progress)
 
     profile, datasets = p["profile"], tuple(p["datasets"])
     seeds = seeds_of(profile, p["seed"])
@@ -417,7 +418,7 @@ def _chapter(p: dict, store, progress) -> SphericalChapter:
 
     # training against an empty region
     if "digits" in datasets and empty is not None:
-        forced = experiments.run(SphericalConfig.from_profile(profile, "digits", seed=seeds[0],
+        forced = runner.run(SphericalConfig.from_profile(profile, "digits", seed=seeds[0],
                                                               allow_empty_region=True, **common),
                                  store=store, progress=progress)
         fm = forced["metrics"]

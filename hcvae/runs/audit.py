@@ -105,7 +105,7 @@ def audit(sources=(AUDIT_SAMPLE_DIR,), kinds=None, sample: int = 2, rule: str = 
     """
     if rule not in RULES:
         raise ValueError(f"unknown rule {rule!r}; allowed values: {', '.join(RULES)}")
-    from hcvae.runs.experiments import compute_entry
+    from hcvae.runs.runner import compute_entry
 
     kinds = tuple(kinds or store_mod.KIND_CLASSES)
     for k in kinds:
@@ -269,7 +269,7 @@ def add_to_audit_sample(config, folder: Path = AUDIT_SAMPLE_DIR, progress: bool 
     """Compute ``config`` (in a scratch store) and write its entry into the audit sample."""
     import tempfile
 
-    from hcvae.runs.experiments import run
+    from hcvae.runs.runner import run
 
     with tempfile.TemporaryDirectory() as tmp:
         scratch = store_mod.ResultStore(tmp, reference=None)
@@ -298,7 +298,7 @@ def seed_siblings(seeds: int = 5, progress: bool | None = None) -> list[dict]:
     seed spread of exactly the runs the audit recomputes."""
     import dataclasses
 
-    from hcvae.runs.experiments import compute_entry
+    from hcvae.runs.runner import compute_entry
 
     from hcvae.core.train import progress_enabled
 

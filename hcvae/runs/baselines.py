@@ -31,7 +31,7 @@ optimiser as every other run of the book. ``method`` is one of
   per network); the learning-rate schedule advances with decoder steps.
 
 Settings of the other methods are ignored (a vanilla run's ``beta`` is unused).
-``hcvae.runs.experiments.run(BaselineConfig(...))`` stores the result, which has
+``hcvae.runs.runner.run(BaselineConfig(...))`` stores the result, which has
 the layout of a :class:`hcvae.runs.experiments.VAEConfig` result: the data's
 lambda_max and spectrum, sigma2_decoder, every metric of
 :func:`hcvae.core.metrics.evaluate`, the per-epoch history (with the evaluation KL
@@ -50,14 +50,14 @@ import numpy as np
 import torch
 
 from hcvae.core import device
-from hcvae.core.data import DATASETS, covariance_spectrum, load_dataset
+from hcvae.core.data import DATASETS
 from hcvae.core.metrics import evaluate
-from hcvae.core.models import ARCHITECTURES, build_vae
+from hcvae.core.models import ARCHITECTURES, DEFAULT_HIDDEN
 from hcvae.core.objectives import negative_elbo
 from hcvae.core.train import TrainingDiverged, train, validate_training
 from hcvae.core.validation import Integer, Options, Real, check_choice
 from hcvae.runs.config import StoredConfig, TrainingFields, common
-from hcvae.runs.experiments import epoch_monitor
+from hcvae.runs.runner import epoch_monitor, prepare
 from hcvae.runs.profiles import profile_settings
 
 METHODS = ("vanilla", "beta_vae", "kl_annealing", "em_type")
@@ -113,7 +113,7 @@ class BaselineConfig(TrainingFields, StoredConfig):
         return cls(dataset=dataset, method=method, **{**settings[dataset], **settings.get(method, {}), **overrides})
 
     def compute(self, store=None, progress: bool | None = None) -> tuple[dict, dict]:
-        """Train and evaluate this run (what :func:`hcvae.runs.experiments.run` stores)."""
+        """Train and evaluate this run (what :func:`hcvae.runs.runner.run` stores)."""
         return _compute(self, progress)
 
 
@@ -226,16 +226,12 @@ def _loss_fn(config: BaselineConfig, x: torch.Tensor, steps_per_epoch: int, opti
 
 def _compute(config: BaselineConfig, progress) -> tuple[dict, dict]:
     start = time.perf_counter()
-    data = load_dataset(config.dataset, config.n_samples, seed=0)  # same subset for every training seed
-    spectrum = covariance_spectrum(data.x)
-    lam_max = float(spectrum[0])
-    sigma2 = config.sigma2_ratio * lam_max
-    torch.manual_seed(config.seed)  # the same initial weights as a VAEConfig run with this seed
-    model = build_vae(data.dim, config.latent_dim, sigma2, config.architecture, data.meta.get("image_shape"))
-    model = model.to(device.current())  # initialised on the CPU: the same weights on every device
+    setup = prepare(config, hidden=DEFAULT_HIDDEN)  # the same data and initial weights as a VAEConfig run
+    data, spectrum, lam_max, sigma2 = setup.data, setup.spectrum, setup.lambda_max, setup.sigma2_decoder
+    model = setup.model.to(device.current())  # initialised on the CPU: the same weights on every device
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     x = torch.as_tensor(data.x).to(device.current())
-    x_eval = x[np.random.default_rng(0).permutation(data.n)[:5000]]
+    x_eval = torch.as_tensor(setup.x_eval).to(device.current())
     history = train(
         model, data.x, epochs=config.epochs, batch_size=config.batch_size, lr=config.lr, seed=config.seed,
         lr_schedule=config.lr_schedule, optimizer=optimizer, progress=progress,

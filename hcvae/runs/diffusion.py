@@ -140,7 +140,7 @@ REQUIRED_MODELS = ("DDPM, timestep", "DDPM, t + noise level", "Algorithm 2")  # 
 @dataclass(frozen=True)
 class DiffusionChapterConfig(StoredConfig):
     """One data set of the diffusion chapter (v1 §7): split, fit the models, record Algorithm 2's selection,
-    the x_0-gain study and the sampling (transfer) study; what :func:`hcvae.runs.experiments.run` stores.
+    the x_0-gain study and the sampling (transfer) study; what :func:`hcvae.runs.runner.run` stores.
 
     ``models`` and ``schedules`` (the sampling family) are lists, kept as ``"; "``-joined text so that the
     config equals its stored JSON (:attr:`model_names` and :attr:`schedule_names` give them back); a list

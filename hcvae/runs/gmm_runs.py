@@ -65,7 +65,7 @@ class GMMFitsConfig(StoredConfig):
 
 def clusterings(config: GMMFitsConfig, store=None, progress: bool | None = None) -> list[Clustering]:
     """The fits of ``config`` as clusterings, read from the store (computed and stored the first time)."""
-    from hcvae.runs.experiments import run
+    from hcvae.runs.runner import run
     from hcvae.runs.store import ResultStore
 
     store = store if store is not None else ResultStore()

@@ -13,7 +13,7 @@ Every method tracks ell_C on all R0 clusterings each epoch and the Euclidean
 distance in parameter space to a reference model trained at
 ``collapsed_ratio * lambda_max`` (v1 Figure 2 right uses 10) from the same
 initial weights; that reference is a :class:`hcvae.runs.experiments.VAEConfig` run, so
-it is stored and shared. ``experiments.run(HCTConfig(...))`` stores the result.
+it is stored and shared. ``runner.run(HCTConfig(...))`` stores the result.
 
 The epoch budget of the controls is HCT's with the refinement cap:
 (log2 R0 - 1) * E + max_refine_epochs + E_final.
@@ -39,7 +39,8 @@ from hcvae.core.train import TrainingDiverged
 from hcvae.core.validation import Integer, Options, Real, check_choice
 from hcvae.runs.config import StoredConfig, common
 from hcvae.runs import gmm_runs
-from hcvae.runs.experiments import VAEConfig, run
+from hcvae.runs.experiments import VAEConfig
+from hcvae.runs.runner import prepare, run
 from hcvae.runs.gmm_runs import GMMFitsConfig
 from hcvae.runs.profiles import profile_settings
 from hcvae.runs.store import ResultStore
@@ -117,7 +118,7 @@ class HCTConfig(HCTSettings, StoredConfig):
         return cls(dataset=dataset, **{**profile_settings(profile)["hct"][dataset], **overrides})
 
     def compute(self, store=None, progress: bool | None = None) -> tuple[dict, dict]:
-        """Fit the clusterings, train, evaluate (what :func:`hcvae.runs.experiments.run` stores)."""
+        """Fit the clusterings, train, evaluate (what :func:`hcvae.runs.runner.run` stores)."""
         return _compute(self, store, progress)
 
 
@@ -152,9 +153,8 @@ def _compute(config: HCTConfig, store, progress) -> tuple[dict, dict]:
         ref_model.load_state_dict(store.load_weights(reference))
         ref_model = ref_model.to(device.current())
         callbacks.append(lambda epoch, m: {"dist_collapsed": parameter_distance(m, ref_model)})
-    torch.manual_seed(config.seed)  # the same initial weights as the reference run (hcvae.runs.experiments.train_vae)
-    model = build_vae(data.dim, config.latent_dim, sigma2, config.architecture, data.meta.get("image_shape"),
-                      config.hidden).to(device.current())
+    # the same initial weights as the reference run (seeded here, after the reference, as every VAE-type run is)
+    model = prepare(config).model.to(device.current())
     settings = config.settings()
     at_stage_end = _stage_metrics(data.x, config.seed)
     if config.method == "hct":

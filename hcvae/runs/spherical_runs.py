@@ -58,7 +58,7 @@ from hcvae.core.models import ARCHITECTURES, GaussianVAE
 from hcvae.core.objectives import gaussian_nll, kl_standard_normal
 from hcvae.methods.clustering import Clustering, feasible_region, fit_kmeans
 from hcvae.runs.config import StoredConfig, TrainingFields, common
-from hcvae.runs.experiments import epoch_monitor
+from hcvae.runs.runner import epoch_monitor
 from hcvae.runs.profiles import profile_settings
 from hcvae.methods.spherical import (BOUNDARY_READINGS, PENALTY_FORMS, SHELL_READINGS, ShellTransform, boundary_penalty,
                         cluster_aware_loss, interval_penalty, norm_penalty)
@@ -154,7 +154,7 @@ class SphericalConfig(TrainingFields, StoredConfig):
         return self.kl_warmup_fraction * (self.epochs - self.stage1_epochs)
 
     def compute(self, store=None, progress: bool | None = None) -> tuple[dict, dict]:
-        """Train and evaluate this run (what :func:`hcvae.runs.experiments.run` stores)."""
+        """Train and evaluate this run (what :func:`hcvae.runs.runner.run` stores)."""
         result, state_dict, _ = train_spherical(self, progress)
         return result, state_dict
 

@@ -1,7 +1,7 @@
 """Parameter sweeps on Dask: the same sweep on this machine or on a cluster.
 
 A sweep is a list of experiment configs. :func:`run_sweep` sends each one to a
-Dask worker as ``experiments.run(config, store)``; the result store gives caching
+Dask worker as ``runner.run(config, store)``; the result store gives caching
 and resume for free: points already stored are read, not sent, so re-running a
 half-finished sweep computes only the missing ones. A point that fails is
 reported with its config and error and does not stop the others.
@@ -146,7 +146,7 @@ class SweepResult:
 
 def _run_point(config, store_root: str, reference: str | None = None, on: str | None = None):
     """One point, on a worker: the shared store and the same reference layer (or none) and device as the caller's."""
-    from hcvae.runs.experiments import run
+    from hcvae.runs.runner import run
 
     try:
         return run(config, store=ResultStore(store_root, reference=reference or None), progress=False, on=on)
@@ -155,8 +155,8 @@ def _run_point(config, store_root: str, reference: str | None = None, on: str | 
 
 
 def _run_stack(configs, store_root: str, reference: str | None = None, on: str | None = None) -> list:
-    """Points that train in one stack, on a worker (see :func:`hcvae.runs.experiments.run_stack`)."""
-    from hcvae.runs.experiments import run_stack
+    """Points that train in one stack, on a worker (see :func:`hcvae.runs.runner.run_stack`)."""
+    from hcvae.runs.runner import run_stack
 
     return run_stack(configs, store=ResultStore(store_root, reference=reference or None), progress=False, on=on)
 
@@ -227,7 +227,7 @@ def _run_todo(configs, todo, out, store, scheduler, n_workers: int, progress, on
     from dask.distributed import as_completed
 
     from hcvae.core.train import progress_enabled
-    from hcvae.runs.experiments import stack_groups
+    from hcvae.runs.runner import stack_groups
 
     client, cluster = _client(scheduler, n_workers)
     bar = None

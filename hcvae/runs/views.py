@@ -12,8 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from hcvae.core.data import covariance_spectrum, load_dataset
-from hcvae.core.models import build_vae
+from hcvae.runs.runner import prepare
 
 VERSION = 1  # bump when compute_views draws something else: the stored arrays are named by it, so old ones go unread
 VIEWS = f"views-v{VERSION}"
@@ -32,14 +31,11 @@ def compute_views(config, state_dict: dict) -> dict:
     elsewhere), so a collapsed dimension draws the same row at every step;
     ``steps``: TRAVERSAL; ``image_shape``: the data's image shape, or (0,) for vectors.
     """
-    data = load_dataset(config.dataset, config.n_samples, seed=0)
-    sigma2 = config.sigma2_ratio * float(covariance_spectrum(data.x)[0])
-    model = build_vae(data.dim, config.latent_dim, sigma2, config.architecture, data.meta.get("image_shape"),
-                      config.hidden)
+    setup = prepare(config)
+    data, model = setup.data, setup.model
     model.load_state_dict(state_dict)
     model.eval()
-    order = np.random.default_rng(0).permutation(data.n)
-    x_eval = torch.as_tensor(data.x[order[:2000]])
+    x_eval = torch.as_tensor(setup.x_eval[:2000])  # the first rows of the run's evaluation permutation
     with torch.no_grad():
         mu, logvar = model.encode(x_eval)
         kl_per_dim = (0.5 * (mu**2 + logvar.exp() - 1.0 - logvar)).mean(0).numpy()
@@ -50,7 +46,7 @@ def compute_views(config, state_dict: dict) -> dict:
             z[i, :, j] = torch.as_tensor(TRAVERSAL, dtype=z.dtype)
         traversal = model.decode(z.reshape(-1, config.latent_dim)).reshape(len(dims), len(TRAVERSAL), -1).numpy()
     shape = data.meta.get("image_shape") or (0,)
-    return {"x": data.x[order[:N_POINTS]].astype(np.float32), "recon": recon.astype(np.float32),
+    return {"x": setup.x_eval[:N_POINTS].astype(np.float32), "recon": recon.astype(np.float32),
             "dims": dims.astype(np.int64), "traversal": traversal.astype(np.float32),
             "steps": TRAVERSAL.astype(np.float32), "image_shape": np.asarray(shape, dtype=np.int64)}
 
