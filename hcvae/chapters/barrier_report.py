@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hcvae.chapters.base import Chapter, ParameterError, Parameters, parameter
+from hcvae.chapters.numbers import fmt as _fmt
 from hcvae.core.validation import Integer, ListOf, Mapping, Options, Real
 from hcvae.methods import clustering
 from hcvae.methods.clustering import INIT_PARAMS, READINGS
@@ -142,10 +143,6 @@ def tables(divs: dict, dels: dict, checks: dict, nest: dict) -> dict:
         rows.append((*key, len(rounds), n_counter, "fails" if n_counter else "holds on this family"))
     out["nesting"] = (["data", "EM start", "reading", "rounds", "rounds with a counterexample", "F_{t+1} ⊂ F_t"], rows)
     return out
-
-
-def _fmt(x, digits: int = 3) -> str:
-    return f"{x:.{digits}g}"
 
 
 def _on(values: dict, fmt=str) -> str:
