@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from hcvae.core.conv import ConvVAE
+from hcvae.core.models import ConvVAE
 from hcvae.core.data import load_dataset
 from hcvae.core.models import build_vae
 from hcvae.core.objectives import negative_elbo

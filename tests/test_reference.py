@@ -102,5 +102,5 @@ def test_the_shipped_reference_is_current_small_and_readable():
     keys = {k for row in manifest.values() for k in row["keys"]}
     assert info["n_entries"] == len(keys), "the reference holds entries no chapter requested (or misses some)"
     for key in sorted(keys)[:: max(1, len(keys) // 20)]:
-        entry = reference._read_entry(reference.REFERENCE_DIR / f"{key}.json.gz")
+        entry = reference.ReferenceFolder(reference.REFERENCE_DIR).read(key)
         assert store_mod.config_key(store_mod.config_from_dict(entry["config"])) == key

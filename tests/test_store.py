@@ -212,6 +212,20 @@ def _legacy_entry(root, cfg, result, name="0123456789abcdef0123", with_weights=N
     return folder
 
 
+def capsys_note(store) -> str:
+    """What the store says about its legacy entries: their folder names, and the command that re-keys them."""
+    import contextlib
+    import io
+
+    store_mod._NOTED.discard(store.root)
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        store.note_legacy_once()
+    text = buf.getvalue()
+    assert "python -m hcvae.store migrate" in text
+    return text + " ".join(p.name for p in store.root.iterdir() if store_mod.is_legacy(p))
+
+
 def test_a_store_of_the_old_keys_is_rekeyed_and_nothing_recomputes(tmp_path, monkeypatch):
     cfg = VAEConfig(**TINY, seed=2)
     work = store_mod.ResultStore(tmp_path / "work", reference=None)
@@ -220,8 +234,13 @@ def test_a_store_of_the_old_keys_is_rekeyed_and_nothing_recomputes(tmp_path, mon
     hct_cfg = HCTConfig(dataset="digits", n_samples=300, r0=2, n_components=3, epochs_per_round=1,
                         max_refine_epochs=1, final_epochs=1, batch_size=100, latent_dim=2)
     _legacy_entry(tmp_path / "old", hct_cfg, {"metrics": {"kl": 0.1}}, name="fedcba9876543210fedc")
-    monkeypatch.setattr(VAEConfig, "compute", lambda *a, **k: pytest.fail("recomputed a migrated entry"))
     s = store_mod.ResultStore(tmp_path / "old", reference=None)
+    assert s.load(cfg) is None  # the store never migrates as it looks up: the command does
+    assert "0123456789abcdef0123" in capsys_note(s)
+    from hcvae.runs.migrate import migrate
+
+    assert migrate(tmp_path / "old") == {"migrated": 2, "stale": 0, "unreadable": 0}
+    monkeypatch.setattr(VAEConfig, "compute", lambda *a, **k: pytest.fail("recomputed a migrated entry"))
     got = runner.run(cfg, store=s)
     assert got["metrics"] == result["metrics"] and got["provenance"]["migrated_from"] == old.name
     assert not old.exists() and s.load_weights(cfg).keys() == work.load_weights(cfg).keys()
@@ -280,6 +299,8 @@ def test_lock_refuses_a_refactor_whose_audit_fails(tmp_path, monkeypatch):
 
 def test_the_audit_sample_covers_every_kind():
     kinds = {r["config"]["kind"] for _, r in store_mod.reference_entries(audit.AUDIT_SAMPLE_DIR)}
-    assert kinds == set(store_mod.KIND_CLASSES)
-    for kind in store_mod.KIND_CLASSES:
+    from hcvae.runs.kinds import KINDS
+
+    assert kinds == set(KINDS)
+    for kind in KINDS:
         assert store_mod.kind_class(kind).KIND == kind

@@ -34,7 +34,7 @@ def test_grid_with_a_profile_starts_from_its_settings(tmp_path):
     ('kind = "vae"\n[grid]\nseeds = [0, 1]\n', r"line 3: unknown parameter 'seeds'"),
     ('kind = "vae"\n[fixed]\nepochs = 2\n[grid]\nsigma2_ratio = [1.0, -1.0]\n', r"line 5: parameter sigma2_ratio"),
     ('kind = "vae"\n[fixed]\nn_samples = 50\n', r"parameter batch_size \(a default or profile value\)"),
-    ('kind = "gan"\n', r"line 1: .*kind.*vae, hct, spherical, baseline"),
+    ('kind = "gan"\n', r"line 1: .*kind.*barrier, baseline, diffusion, gmm, hct, region, spherical, vae"),
     ('kind = "vae"\n[grid]\nseed = 3\n', r"line 3: grid parameter 'seed' must be a non-empty list"),
     ('kind = "vae"\nprofiles = "quick"\n', r"line 2: unknown top-level entry 'profiles'"),
     ('kind = "hct"\n[grid]\nr0 = [24]\n', r"line 3: parameter r0 .*not a power of two"),

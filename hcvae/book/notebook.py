@@ -18,6 +18,11 @@ import re
 import sys
 import tempfile
 from pathlib import Path
+from hcvae.book.chapter_params import check_parameters
+from hcvae.chapters.params import ParameterError
+from hcvae.core import device
+from hcvae.runs.profiles import PROFILES
+from hcvae.runs.store import ResultStore, StoreError
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
@@ -107,9 +112,6 @@ def execute(path: Path, params: dict, out_dir: Path, name: str | None = None) ->
 def check_environment() -> None:
     """The environment overrides a chapter's kernel inherits, checked before one starts: ``$HCVAE_PROFILE`` (one of
     the profiles), ``$HCVAE_RESULTS`` (a writable folder) and ``$HCVAE_DEVICE``; raises SystemExit with one line."""
-    from hcvae.core import device
-    from hcvae.runs.profiles import PROFILES
-    from hcvae.runs.store import ResultStore, StoreError
 
     profile = os.environ.get("HCVAE_PROFILE")
     if profile and profile not in PROFILES:
@@ -138,7 +140,6 @@ def run(argv: list[str] | None = None) -> Path | None:
     parser.add_argument("--device", default=None, help="where runs compute: cpu (default, or $HCVAE_DEVICE), cuda, "
                         "cuda:N or mps")
     args = parser.parse_args(argv)
-    from hcvae.core import device
 
     try:
         device.resolve(args.device)
@@ -160,8 +161,6 @@ def run(argv: list[str] | None = None) -> Path | None:
     unknown = sorted(set(params) - set(defaults))
     if unknown:
         raise SystemExit(f"error: unknown parameter(s) {', '.join(unknown)} for {path.stem}; allowed: {', '.join(defaults)}")
-    from hcvae.book.chapter_params import check_parameters
-    from hcvae.chapters.params import ParameterError
 
     try:  # the checks the notebook's first cell makes, before papermill starts a kernel
         check_parameters(path.stem, params, partial=True)

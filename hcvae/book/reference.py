@@ -31,7 +31,6 @@ new runs are needed).
 from __future__ import annotations
 
 import ast
-import gzip
 import hashlib
 import json
 import os
@@ -40,8 +39,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from hcvae.runs import store as store_mod
-from hcvae.runs.closure import imports_of
+from hcvae.runs.kinds import KINDS
+from hcvae.runs.layout import Reference, ReferenceFolder, read_entry
+from hcvae.book.notebook import execute
+from hcvae.core import device
+from hcvae.runs import agreement, kernels, profiles, store as store_mod
+from hcvae.runs.agreement import numbers_in
+from hcvae.runs.closure import imports_of, module_hash, module_path
+from hcvae.runs.sweep import run_sweep
 
 ROOT = store_mod.ROOT
 REFERENCE_DIR = store_mod.REFERENCE_DIR
@@ -119,7 +124,6 @@ def _imported_modules(cells: list[str], path: Path) -> set[str]:
 
 
 def store_mod_path(name: str) -> bool:
-    from hcvae.runs.closure import module_path
 
     return module_path(name) is not None
 
@@ -128,7 +132,6 @@ def _deciding_modules(start: str) -> dict:
     """The modules of ``start``'s import closure that decide which runs are requested, with their hashes. The walk
     goes through deciding modules only: a presentation module (widgets, plots, the parameter table of every
     chapter) decides no run, so what it imports does not couple one chapter's fingerprint to another's modules."""
-    from hcvae.runs.closure import module_hash
 
     seen, todo = set(), [start]
     while todo:
@@ -140,7 +143,6 @@ def _deciding_modules(start: str) -> dict:
 
 
 def _profile_settings(profile: str) -> str:
-    from hcvae.runs import profiles
 
     return repr(profiles.profile_settings(profile))
 
@@ -149,7 +151,7 @@ def profile_reference(profile: str, reference: Path = REFERENCE_DIR) -> Path:
     """Where ``profile``'s results ship: the paper profile's at the top of ``reference``, the quick one's below."""
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; allowed values: {', '.join(PROFILES)}")
-    return Path(reference) if profile == "paper" else Path(reference) / store_mod.QUICK_SUBDIR
+    return Reference(reference).profile(profile).path
 
 
 def fingerprint(chapter: str, profile: str = "paper") -> str:
@@ -181,7 +183,6 @@ def _write_json(path: Path, data) -> None:
 
 def execute_chapter(chapter: str, profile: str, log: Path, output_dir: Path, env_extra: dict | None = None) -> Path:
     """Execute ``chapter`` in ``profile`` in a fresh kernel, logging every run request to ``log``."""
-    from hcvae.book.notebook import execute
 
     env = {"HCVAE_RUN_LOG": str(log), "HCVAE_PROFILE": profile, **(env_extra or {})}
     saved = {k: os.environ.get(k) for k in env}
@@ -212,21 +213,20 @@ def export(keys, store: store_mod.ResultStore, reference: Path = REFERENCE_DIR) 
     derived from their weights, e.g. ``<key>.views-v1.npz``); returns how many entries were new."""
     import shutil
 
-    from hcvae.runs.audit import write_reference_entry
-
-    Path(reference).mkdir(parents=True, exist_ok=True)
+    shipped = ReferenceFolder(reference)
+    shipped.path.mkdir(parents=True, exist_ok=True)
     new = 0
     for key in keys:
-        target = Path(reference) / f"{key}.json.gz"
         folder = store.root / key
         for derived in sorted(folder.glob("*.npz")) if folder.exists() else []:  # e.g. a decoder's views
-            if derived.name != "arrays.npz" and not (Path(reference) / f"{key}.{derived.name}").exists():
-                shutil.copyfile(derived, Path(reference) / f"{key}.{derived.name}")
-        if target.exists():
+            name = derived.name.removesuffix(".npz")
+            if name != "arrays" and not shipped.derived_file(key, name).exists():
+                shutil.copyfile(derived, shipped.derived_file(key, name))
+        if shipped.has(key):
             continue
         result = json.loads((folder / "result.json").read_text())
         arrays = store_mod.read_npz(folder / "arrays.npz") if (folder / "arrays.npz").exists() else None
-        write_reference_entry(reference, key, result, arrays)
+        shipped.write(key, result, arrays)
         new += 1
     return new
 
@@ -245,7 +245,7 @@ def record(chapter: str, reference: Path = REFERENCE_DIR, output_dir: Path | Non
     keys = sorted({r["key"] for r in rows})
     new = export([r["key"] for r in rows if r["source"] in ("local", "computed")], store, reference)
     new += _copy_from_other_layer(keys, reference)
-    entries = {k: _read_entry(Path(reference) / f"{k}.json.gz") for k in keys}
+    entries = {k: ReferenceFolder(reference).read(k) for k in keys}
     manifest = read_manifest(reference)
     manifest[cid] = {
         "keys": keys, "fingerprint": fingerprint(cid, profile), "recorded": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -262,26 +262,16 @@ def _copy_from_other_layer(keys, reference: Path) -> int:
     request, read from there while recording), so each profile's folder is complete on its own."""
     import shutil
 
-    layers = [REFERENCE_DIR, REFERENCE_DIR / store_mod.QUICK_SUBDIR]
-    copied = 0
+    target, copied = ReferenceFolder(reference), 0
     for key in keys:
-        if (Path(reference) / f"{key}.json.gz").exists():
+        if target.has(key):
             continue
-        for layer in layers:
-            if (layer / f"{key}.json.gz").exists():
-                for path in layer.glob(f"{key}.*"):  # the JSON, its arrays and what was derived from its weights
-                    shutil.copyfile(path, Path(reference) / path.name)
-                copied += 1
-                break
+        layer = Reference(REFERENCE_DIR).find(key)
+        if layer is not None:
+            for path in layer.files(key):  # the JSON, its arrays and what was derived from its weights
+                shutil.copyfile(path, target.path / path.name)
+            copied += 1
     return copied
-
-
-def _read_entry(path: Path) -> dict:
-    try:
-        with gzip.open(path, "rt") as f:
-            return json.load(f)
-    except (OSError, ValueError, EOFError) as err:
-        raise store_mod.StoreError(f"reference file {path} is corrupt or truncated ({type(err).__name__}: {err})") from None
 
 
 def coverage(reference: Path = REFERENCE_DIR) -> list[str]:
@@ -298,7 +288,7 @@ def coverage(reference: Path = REFERENCE_DIR) -> list[str]:
             problems.append(f"chapter {cid}: what decides its paper-profile runs changed since its reference was "
                             f"recorded (code cells, profile settings, grids or the code it imports); run `python -m "
                             f"hcvae.reference record {cid}` (it reads what is shipped and computes only what is new)")
-        missing = [k for k in row["keys"] if not (Path(reference) / f"{k}.json.gz").exists()]
+        missing = [k for k in row["keys"] if not ReferenceFolder(reference).has(k)]
         if missing:
             problems.append(f"chapter {cid}: {len(missing)} requested run(s) not in the reference: {', '.join(missing[:10])}"
                             + (" ..." if len(missing) > 10 else ""))
@@ -307,17 +297,17 @@ def coverage(reference: Path = REFERENCE_DIR) -> list[str]:
 
 def info(reference: Path = REFERENCE_DIR) -> dict:
     """Size, entry count, compute time and provenance of the reference (for the "How this book was computed" page)."""
-    reference = Path(reference)
-    files = sorted(reference.glob("*.json.gz")) + sorted(reference.glob("*.npz"))
+    folder = ReferenceFolder(reference)
     manifest = read_manifest(reference)
-    entries = [_read_entry(p) for p in sorted(reference.glob("*.json.gz"))]
+    entries = [result for _, result in folder.entries()]
     provs = [e.get("provenance") or {} for e in entries]
     libs = sorted({json.dumps(p.get("libraries"), sort_keys=True) for p in provs if p.get("libraries")})
     created = sorted(p["created"] for p in provs if p.get("created"))
     return {
-        "n_entries": len(entries), "bytes": sum(p.stat().st_size for p in files),
+        "n_entries": len(entries),
+        "bytes": sum(p.stat().st_size for p in folder.path.glob("*") if p.name.endswith((".json.gz", ".npz"))),
         "compute_s": sum(float(p.get("wall_time_s") or 0.0) for p in provs),
-        "by_kind": {k: sum(1 for e in entries if e["config"]["kind"] == k) for k in store_mod.KIND_CLASSES},
+        "by_kind": {k: sum(1 for e in entries if e["config"]["kind"] == k) for k in KINDS},
         "chapters": {c: {"n": len(r["keys"]), "compute_s": r["compute_s"], "recorded": r["recorded"],
                          "record_wall_s": r.get("record_wall_s")} for c, r in sorted(manifest.items())},
         "machines": sorted({f"{p.get('machine')}, {p.get('cpu_count')} CPUs" for p in provs if p.get("machine")}),
@@ -338,7 +328,7 @@ def reference_configs(reference: Path = REFERENCE_DIR, only=None) -> list:
         for key in manifest.get(cid, {}).get("keys", []):
             if key not in seen:
                 seen.add(key)
-                out.append(store_mod.config_from_dict(_read_entry(Path(reference) / f"{key}.json.gz")["config"]))
+                out.append(store_mod.config_from_dict(ReferenceFolder(reference).read(key)["config"]))
     return out
 
 
@@ -346,7 +336,6 @@ def reproduce(scheduler: str | None = None, n_workers: int | None = None, refere
               on: str | None = None, only=None):
     """Recompute every reference run (of chapters ``only``, default all) into the local store, ignoring the
     reference (resumable: stored points are read, not recomputed), on a local Dask cluster or ``scheduler``."""
-    from hcvae.runs.sweep import run_sweep
 
     configs = reference_configs(reference, only)
     store = store_mod.ResultStore(reference=None)
@@ -374,7 +363,6 @@ def diff(root: Path | None = None, reference: Path = REFERENCE_DIR, with_ledger:
     kind, how far the final measurements moved against that spread, how many entries agree under the policy's
     rule, and per metric the largest relative change; last, per claim, the reference verdict beside the new one,
     which is the pass/fail criterion (of chapters ``only``, default all)."""
-    from hcvae.runs import agreement, kernels
 
     root = Path(root) if root is not None else store_mod.default_root()
     manifest = read_manifest(reference)
@@ -391,7 +379,7 @@ def diff(root: Path | None = None, reference: Path = REFERENCE_DIR, with_ledger:
         if not local.exists():
             missing.append(key)
             continue
-        ref = _read_entry(Path(reference) / f"{key}.json.gz")
+        ref = ReferenceFolder(reference).read(key)
         new = json.loads(local.read_text())
         if (new.get("provenance") or {}).get("migrated_from") is None and new.get("provenance") == ref.get("provenance"):
             continue  # the same computation (a copy of the reference), not a recomputation
@@ -459,7 +447,6 @@ _NOT_MEASURED = ("provenance", "wall_time_s", "config", "key", "version", "has_w
 def _metric_changes(ref: dict, new: dict):
     """(path, reference value, recomputed value) for every number the entry measured (any depth; every kind keeps
     its numbers under its own names: ``metrics`` for a VAE, ``reports`` and ``real`` for the diffusion chapter...)."""
-    from hcvae.runs.agreement import numbers_in
 
     a = {p: v for p, v in numbers_in(ref) if p.split(".")[0].split("[")[0] not in _NOT_MEASURED
          and not p.endswith(".__len__")}
@@ -547,7 +534,6 @@ def main(argv=None) -> int:
     if args.command == "reproduce":
         if args.workers is not None and args.workers < 1:
             parser.error("--workers must be >= 1")
-        from hcvae.core import device
 
         try:
             device.resolve(args.device)

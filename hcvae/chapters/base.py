@@ -22,6 +22,9 @@ from dataclasses import dataclass, field
 from typing import Callable, ClassVar
 
 from hcvae.core.validation import Anything, Constraint, Options
+from hcvae.core import image_data
+from hcvae.core.data import FILE_DATASETS
+from hcvae.runs.store import ResultStore
 
 
 class ParameterError(ValueError):
@@ -44,11 +47,9 @@ def describe(constraint: Constraint) -> str:
 
 def _data_hint(value) -> str:
     """For a data set read from prepared files that a parameter does not take: whether they are here."""
-    from hcvae.core.data import FILE_DATASETS
 
     if not isinstance(value, str) or value not in FILE_DATASETS:
         return ""
-    from hcvae.core import image_data
 
     if not image_data.available(value):
         return f" ({value} is read from local files, which are absent: {image_data.missing_message(value)})"
@@ -147,7 +148,6 @@ class Chapter:
         return self.Params.PAGE
 
     def __call__(self, profile: str = "quick", *, store=None, progress: bool | None = None, **values):
-        from hcvae.runs.store import ResultStore
 
         p = self.Params.from_values(profile=profile, **values)
         store = store if store is not None else ResultStore()

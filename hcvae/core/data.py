@@ -9,11 +9,9 @@
   so nothing is downloaded), scaled to [0, 1].
 * ``mnist``, ``fashion_mnist``, ``cifar10`` (v1's counts: MNIST's 60,000 training
   images, Fashion-MNIST's and CIFAR-10's training and test sets together) and
-  ``fashion_mnist_train``, ``cifar10_train`` (training sets only): read by the
-  module named in :data:`FILE_DATASETS` from the arrays ``make data`` prepared
-  from pinned registry packages (loading downloads nothing). That module is
-  imported by name, so the result store hashes its source for the runs that use
-  those data sets only.
+  ``fashion_mnist_train``, ``cifar10_train`` (training sets only): read by
+  :mod:`hcvae.core.image_data` from the arrays ``make data`` prepared from
+  pinned registry packages (loading downloads nothing).
 
 The phase-transition theory needs lambda_max, the largest eigenvalue of the data
 covariance Sigma = E[(x - <x>)(x - <x>)^T] (v1 eq. 4); :func:`covariance_spectrum`
@@ -23,10 +21,10 @@ expectation implies.
 
 from __future__ import annotations
 
-import importlib
-from dataclasses import dataclass, field
-
 import numpy as np
+
+from hcvae.core import image_data
+from hcvae.core.dataset import Dataset, check_data  # noqa: F401 (the data sets' vocabulary, used across the package)
 
 BUILTIN_DATASETS = ("synthetic", "digits")
 # How many samples each data set has (v1 §5.1.1's counts; the *_train sets: the official training splits)
@@ -35,44 +33,9 @@ DATASET_SIZES = {"synthetic": 50_000, "digits": 1_797, "mnist": 60_000, "fashion
 # The true number of clusters of each data set: the mixture's components, the classes (v1 §5.1.1)
 TRUE_CLUSTERS = {"synthetic": 8, "digits": 10, "mnist": 10, "fashion_mnist": 10, "cifar10": 10,
                  "fashion_mnist_train": 10, "cifar10_train": 10}
-# name -> hcvae module whose ``load(name, data_dir)`` returns the Dataset (v1 §5.1.2 image data)
-FILE_DATASETS = {"mnist": "image_data", "fashion_mnist": "image_data", "cifar10": "image_data",
-                 "fashion_mnist_train": "image_data", "cifar10_train": "image_data"}
+# the data sets read from the arrays `make data` prepared (v1 §5.1.2 image data; hcvae.core.image_data)
+FILE_DATASETS = image_data.NAMES
 DATASETS = (*BUILTIN_DATASETS, *FILE_DATASETS)
-
-
-@dataclass(frozen=True)
-class Dataset:
-    """An array of samples (rows) with its labels and provenance."""
-
-    name: str
-    x: np.ndarray  # (n, N) float32
-    labels: np.ndarray  # (n,) int, mixture component or digit class
-    meta: dict = field(default_factory=dict)
-
-    @property
-    def n(self) -> int:
-        return self.x.shape[0]
-
-    @property
-    def dim(self) -> int:
-        return self.x.shape[1]
-
-
-def check_data(x, name: str = "x") -> np.ndarray:
-    """Return ``x`` as a float32 (n, N) array, or raise a ValueError saying what is wrong."""
-    x = np.asarray(x)
-    if x.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D array (samples x features); got {x.ndim} dimension(s) with shape {x.shape}")
-    if x.shape[0] < 2 or x.shape[1] < 1:
-        raise ValueError(f"{name} needs at least 2 samples and 1 feature; got shape {x.shape}")
-    if not np.issubdtype(x.dtype, np.number):
-        raise ValueError(f"{name} must be numeric; got dtype {x.dtype}")
-    bad = ~np.isfinite(x)
-    if bad.any():
-        rows = np.unique(np.nonzero(bad)[0])
-        raise ValueError(f"{name} contains NaN or infinite values in {rows.size} row(s), first at row {rows[0]}; clean or drop them first")
-    return np.ascontiguousarray(x, dtype=np.float32)
 
 
 def make_synthetic(
@@ -137,7 +100,7 @@ def load_dataset(name: str, n_samples: int | None = None, seed: int = 0, data_di
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; allowed values: {', '.join(DATASETS)}")
     if name in FILE_DATASETS:
-        ds = importlib.import_module(f"hcvae.core.{FILE_DATASETS[name]}").load(name, data_dir)
+        ds = image_data.load(name, data_dir)
     else:
         ds = make_synthetic() if name == "synthetic" else load_digits_scaled()
     if n_samples is None or n_samples >= ds.n:

@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hcvae.core.data import Dataset
+from hcvae.core.dataset import Dataset
 
 IMAGE_DATASETS = ("mnist", "fashion_mnist", "cifar10")  # the paper's three (v1 §5.1.1)
 TRAIN_ONLY = ("fashion_mnist_train", "cifar10_train")  # the official training split alone, for comparison

@@ -38,6 +38,7 @@ import re
 import statistics
 from collections import defaultdict
 from pathlib import Path
+from hcvae.runs.kernels import same_kernels
 
 RULES = ("exact", "cross-machine")
 ATOL = 1e-3  # nats, units, squared errors: below this two final measurements are one finding
@@ -175,7 +176,6 @@ def tolerance(x: float, y: float, s: float) -> float:
 
 def compare(stored: dict, recomputed: dict, spread: dict | None = None) -> dict:
     """The rule the two entries' kernels call for (:func:`hcvae.runs.kernels.same_kernels`), applied."""
-    from hcvae.runs.kernels import same_kernels
 
     if same_kernels(stored.get("provenance") or {}, recomputed.get("provenance") or {}):
         return compare_exact(stored, recomputed)

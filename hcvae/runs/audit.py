@@ -9,8 +9,8 @@
 * :func:`check_lock` compares each kind's ``VERSION`` and code closure with
   ``hcvae/store.lock.json``; :func:`write_lock` re-locks a kind, which is allowed
   after a ``VERSION`` bump, or after the audit of that kind passed.
-* :func:`migrate` re-keys the entries of a store filled before versioned keys
-  (folders named by a bare hash) from the config each holds; nothing recomputes.
+* ``python -m hcvae.store migrate`` re-keys the entries of a store filled before versioned keys
+  (:mod:`hcvae.runs.migrate`).
 
 The audit sample that ``make test`` recomputes lives in ``tests/audit/``: a few
 of the cheapest ``quick``-profile entries per kind, in the reference's format.
@@ -18,10 +18,8 @@ of the cheapest ``quick``-profile entries per kind, in the reference's format.
 
 from __future__ import annotations
 
-import gzip
 import json
 import math
-import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -32,6 +30,19 @@ from hcvae.runs import store as store_mod
 from hcvae.runs.agreement import numbers_in  # noqa: F401 (the audit's view of an entry, used by the reference diff)
 from hcvae.runs import kernels
 from hcvae.runs.closure import closure
+from hcvae.runs.kinds import KINDS
+from hcvae.runs.layout import Reference, ReferenceFolder
+from hcvae.core.train import progress_enabled
+from hcvae.runs.barrier_runs import BarrierConfig
+from hcvae.runs.baselines import BaselineConfig
+from hcvae.runs.diffusion import DiffusionChapterConfig
+from hcvae.runs.experiments import VAEConfig
+from hcvae.runs.gmm_runs import GMMFitsConfig
+from hcvae.runs.hct import HCTConfig
+from hcvae.runs.migrate import migrate
+from hcvae.runs.region_runs import RegionConfig
+from hcvae.runs.runner import compute_entry, run
+from hcvae.runs.spherical_runs import SphericalConfig
 
 AUDIT_SAMPLE_DIR = store_mod.ROOT / "tests" / "audit"
 RULES = ("auto", *agreement.RULES)  # auto: exact on the same kernels, the cross-machine rule otherwise
@@ -51,19 +62,20 @@ def compare(stored: dict, recomputed: dict, rule: str = "auto", spread: dict | N
 
 def _source_entries(source: Path):
     """``(key, result)`` of a store folder (``<key>/result.json``) or a reference folder (``<key>.json.gz``)."""
-    source = Path(source)
-    if any(source.glob("*.json.gz")):
-        yield from store_mod.reference_entries(source)
+    folder = ReferenceFolder(source)
+    if folder.keys():
+        yield from folder.entries()
     else:
         yield from store_mod.ResultStore(source, reference=None).entries()
 
 
 def _stored_arrays(source: Path, key: str) -> dict:
     """The arrays stored beside entry ``key`` of a reference folder (``<key>.npz``) or a store (``<key>/arrays.npz``)."""
-    for path in (source / f"{key}.npz", source / key / "arrays.npz"):
-        if path.exists():
-            return store_mod.read_npz(path)
-    return {}
+    shipped = ReferenceFolder(source).read_arrays(key)
+    if shipped is not None:
+        return shipped
+    local = Path(source) / key / "arrays.npz"
+    return store_mod.read_npz(local) if local.exists() else {}
 
 
 def _wall_time(result: dict) -> float:
@@ -105,9 +117,8 @@ def audit(sources=(AUDIT_SAMPLE_DIR,), kinds=None, sample: int = 2, rule: str = 
     """
     if rule not in RULES:
         raise ValueError(f"unknown rule {rule!r}; allowed values: {', '.join(RULES)}")
-    from hcvae.runs.runner import compute_entry
 
-    kinds = tuple(kinds or store_mod.KIND_CLASSES)
+    kinds = tuple(kinds or KINDS)
     for k in kinds:
         store_mod.kind_class(k)  # unknown kinds fail before any work
     candidates: dict[str, dict] = {k: {} for k in kinds}
@@ -147,8 +158,8 @@ def audit(sources=(AUDIT_SAMPLE_DIR,), kinds=None, sample: int = 2, rule: str = 
 def current_lock() -> dict:
     """What the lock file would hold for the code as it is: per kind, its VERSION and closure."""
     out = {}
-    for kind, spec in store_mod.KIND_CLASSES.items():
-        cls = store_mod.kind_class(kind)
+    for kind, cls in KINDS.items():
+        spec = f"{cls.__module__}:{cls.__name__}"
         c = closure(cls.__module__)
         out[kind] = {"class": spec, "version": cls.VERSION, "closure": c["hash"], "modules": c["modules"]}
     return out
@@ -178,7 +189,7 @@ def check_lock(path: Path = store_mod.LOCK_FILE) -> list[str]:
             else:
                 problems.append(
                     f"kind {kind!r}: its code changed since the lock ({', '.join(changed)}) but "
-                    f"{store_mod.KIND_CLASSES[kind].split(':')[1]}.VERSION is still {cur['version']}. If behaviour "
+                    f"{KINDS[kind].__name__}.VERSION is still {cur['version']}. If behaviour "
                     f"changed, bump VERSION (its results are then recomputed) and run `python -m hcvae.store lock "
                     f"--kind {kind}`; if it is a refactor, run `python -m hcvae.store lock --kind {kind}`, which "
                     "re-locks only after the audit of that kind passes")
@@ -223,15 +234,8 @@ def write_lock(kinds=None, path: Path = store_mod.LOCK_FILE, audit_sources=(AUDI
 
 
 def write_reference_entry(folder: Path, key: str, result: dict, arrays: dict | None = None) -> Path:
-    """One entry in the reference's format: ``<key>.json.gz`` (and ``<key>.npz``); returns the JSON file."""
-    folder = Path(folder)
-    data = gzip.compress(json.dumps(result, separators=(",", ":"), allow_nan=True).encode(), compresslevel=9, mtime=0)
-    path = folder / f"{key}.json.gz"
-    store_mod.atomic_write(path, lambda f: f.write(data))
-    if arrays:
-        blob = store_mod.npz_bytes(arrays)
-        store_mod.atomic_write(folder / f"{key}.npz", lambda f: f.write(blob))
-    return path
+    """One entry in the reference's format (:class:`hcvae.runs.layout.ReferenceFolder`); returns the JSON file."""
+    return ReferenceFolder(folder).write(key, result, arrays)
 
 
 def audit_sample_configs() -> list:
@@ -239,14 +243,6 @@ def audit_sample_configs() -> list:
     trainers); the diffusion chapter's run shrunk further (fewer samples, steps and epochs; every model kept),
     since its quick run alone would cost half the audit; chapters 02 and 03's EM and K-means fits on a few hundred
     digits, and the EM fits HCT and chapter 02 share, on the same rows."""
-    from hcvae.runs.barrier_runs import BarrierConfig
-    from hcvae.runs.baselines import BaselineConfig
-    from hcvae.runs.diffusion import DiffusionChapterConfig
-    from hcvae.runs.experiments import VAEConfig
-    from hcvae.runs.gmm_runs import GMMFitsConfig
-    from hcvae.runs.hct import HCTConfig
-    from hcvae.runs.region_runs import RegionConfig
-    from hcvae.runs.spherical_runs import SphericalConfig
 
     return [VAEConfig.from_profile("quick", "synthetic", sigma2_ratio=2.0, trainer="single"),
             VAEConfig.from_profile("quick", "synthetic", sigma2_ratio=2.0, trainer="stacked"),
@@ -269,7 +265,6 @@ def add_to_audit_sample(config, folder: Path = AUDIT_SAMPLE_DIR, progress: bool 
     """Compute ``config`` (in a scratch store) and write its entry into the audit sample."""
     import tempfile
 
-    from hcvae.runs.runner import run
 
     with tempfile.TemporaryDirectory() as tmp:
         scratch = store_mod.ResultStore(tmp, reference=None)
@@ -283,9 +278,8 @@ def refresh_audit_sample(kind: str, old_version: int, folder: Path = AUDIT_SAMPL
     n = 0
     for key, result in list(store_mod.reference_entries(folder)):
         if result.get("config", {}).get("kind") == kind and result.get("version") == old_version:
+            ReferenceFolder(folder).remove(key)
             add_to_audit_sample(store_mod.config_from_dict(result["config"]), folder, progress)
-            (Path(folder) / f"{key}.json.gz").unlink()
-            (Path(folder) / f"{key}.npz").unlink(missing_ok=True)
             n += 1
     return n
 
@@ -298,9 +292,7 @@ def seed_siblings(seeds: int = 5, progress: bool | None = None) -> list[dict]:
     seed spread of exactly the runs the audit recomputes."""
     import dataclasses
 
-    from hcvae.runs.runner import compute_entry
 
-    from hcvae.core.train import progress_enabled
 
     siblings = [dataclasses.replace(config, seed=seed) for config in audit_sample_configs()
                 if "seed" in {f.name for f in dataclasses.fields(config)} for seed in range(seeds)]
@@ -319,8 +311,7 @@ def seed_siblings(seeds: int = 5, progress: bool | None = None) -> list[dict]:
 def write_spread(seeds: int = 5, reference: Path = store_mod.REFERENCE_DIR, progress: bool | None = None) -> dict:
     """Measure the seed spread (:func:`hcvae.runs.agreement.seed_spread`) over the shipped reference (both
     profiles) and the audit sample's seed siblings, and write it to ``hcvae/runs/seed_spread.json``."""
-    results = [r for folder in (reference, reference / store_mod.QUICK_SUBDIR)
-               for _, r in store_mod.reference_entries(folder)]
+    results = [r for layer in Reference(reference).layers() for _, r in layer.entries()]
     siblings = seed_siblings(seeds, progress)
     table = {**agreement.seed_spread(results + siblings),
              "sources": {"reference_entries": len(results), "audit_sample_seed_siblings": len(siblings),
@@ -346,67 +337,6 @@ def note_unrecorded_kernels(folder: Path) -> int:
     return n
 
 
-# ---- migration of entries made before versioned keys ---------------------------------------------------------
-
-LEGACY_VERSION = 1  # what every kind computed before versioned keys: entries of kinds now past it are ignored
-LEGACY_KINDS = {"VAEConfig": "vae", "HCTConfig": "hct", "SphericalConfig": "spherical", "BaselineConfig": "baseline",
-                "DiffusionChapterConfig": "diffusion"}
-
-
-def _is_legacy(folder: Path) -> bool:
-    return folder.is_dir() and "-v" not in folder.name and (folder / "result.json").exists()
-
-
-def needs_migration(root: Path) -> bool:
-    root = Path(root)
-    return root.exists() and any(_is_legacy(p) for p in root.iterdir())
-
-
-def migrate(root: Path, prune: bool = False) -> dict:
-    """Re-key every legacy entry under ``root`` from the config it holds (no recomputation).
-
-    Legacy keys hashed the code too, so one config may have several legacy entries made by different code: the
-    most recent is kept, the others are left in place (``prune=True`` deletes them). A diffusion entry's samples
-    move from its weights file into ``arrays.npz``.
-    """
-    import torch
-
-    root = Path(root)
-    legacy = sorted((p for p in root.iterdir() if _is_legacy(p)), key=lambda p: (p / "result.json").stat().st_mtime,
-                    reverse=True) if root.exists() else []
-    counts = {"migrated": 0, "stale": 0, "unreadable": 0}
-    for folder in legacy:
-        try:
-            old = json.loads((folder / "result.json").read_text())
-            cfg = dict(old["config"])
-            cfg["kind"] = LEGACY_KINDS[cfg["kind"]]
-            config = store_mod.config_from_dict(cfg)
-        except (OSError, ValueError, KeyError, TypeError):
-            counts["unreadable"] += 1
-            continue
-        new = root / store_mod.config_key(config, LEGACY_VERSION)
-        if (new / "result.json").exists():
-            counts["stale"] += 1
-            if prune:
-                shutil.rmtree(folder, ignore_errors=True)
-            continue
-        state, arrays = None, None
-        if old.get("has_weights") and (folder / "weights.pt").exists():
-            state = torch.load(folder / "weights.pt", weights_only=True)
-            if isinstance(state, dict) and "samples" in state and "denoisers" in state:
-                arrays = {name: t.numpy() for name, t in state["samples"].items()}
-                state = {"denoisers": state["denoisers"]}
-        result = {k: v for k, v in old.items() if k not in ("key", "code_version", "config", "has_weights")}
-        prov = {"migrated_from": folder.name, "code_version": old.get("code_version"),
-                "wall_time_s": old.get("wall_time_s"), "created": time.strftime(
-                    "%Y-%m-%dT%H:%M:%SZ", time.gmtime((folder / "result.json").stat().st_mtime))}
-        store_mod.ResultStore(root, reference=None).save(config, result, state_dict=state, arrays=arrays,
-                                                          provenance_=prov, version=LEGACY_VERSION)
-        shutil.rmtree(folder, ignore_errors=True)
-        counts["migrated"] += 1
-    return counts
-
-
 def main(argv=None) -> int:
     import argparse
     import sys
@@ -414,13 +344,13 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hcvae.store", description="Audit, lock and migrate the result store.")
     sub = parser.add_subparsers(dest="command", required=True)
     a = sub.add_parser("audit", help="recompute a sample of stored entries per kind and compare every number")
-    a.add_argument("--kind", action="append", choices=list(store_mod.KIND_CLASSES))
+    a.add_argument("--kind", action="append", choices=list(KINDS))
     a.add_argument("--sample", type=int, default=2, help="entries per kind (the cheapest first; default 2)")
     a.add_argument("--root", action="append", help="a store or reference folder (default: tests/audit)")
     a.add_argument("--rule", default="auto", choices=RULES,
                    help="auto (default): exact on the entry's own kernels, the seed-spread rule on others")
     lk = sub.add_parser("lock", help="re-lock kinds after a VERSION bump, or after their audit passes")
-    lk.add_argument("--kind", action="append", choices=list(store_mod.KIND_CLASSES))
+    lk.add_argument("--kind", action="append", choices=list(KINDS))
     sub.add_parser("check", help="does the lock match the code?")
     sub.add_parser("sample", help="rewrite the audit sample (tests/audit) with the code as it is")
     sp = sub.add_parser("spread", help="measure each kind's seed spread (the cross-machine rule's tolerances)")
@@ -479,6 +409,7 @@ def main(argv=None) -> int:
         print("\n".join(problems) if problems else "the lock matches the code")
         return 1 if problems else 0
     if args.command == "migrate":
+
         root = Path(args.root) if args.root else store_mod.default_root()
         print(json.dumps(migrate(root, prune=args.prune)))
         return 0

@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from hcvae.core.validation import Integer, Options
 from hcvae.methods.clustering import INIT_PARAMS, READINGS
 from hcvae.runs.config import StoredConfig, common
+from hcvae.core.data import load_dataset
+from hcvae.methods import barrier, clustering
+from hcvae.runs.gmm_runs import GMMFitsConfig, clusterings
 
 
 @dataclass(frozen=True)
@@ -41,9 +44,6 @@ class BarrierConfig(StoredConfig):
                              f"({self.data_size}); use n_components <= {self.data_size}")
 
     def compute(self, store=None, progress: bool | None = None) -> tuple[dict, None]:
-        from hcvae.core.data import load_dataset
-        from hcvae.methods import barrier, clustering
-        from hcvae.runs.gmm_runs import GMMFitsConfig, clusterings
 
         start = time.perf_counter()
         x = load_dataset(self.dataset, self.n_samples, seed=0).x  # the same rows for every EM start and seed

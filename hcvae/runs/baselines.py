@@ -46,7 +46,6 @@ import math
 import time
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
 from hcvae.core import device

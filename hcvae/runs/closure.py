@@ -5,7 +5,7 @@ The result store keys an entry by its config and its kind's explicit ``VERSION``
 when that code changes without the version: :func:`closure_modules` follows the
 real imports of a module (``import hcvae.x``, ``from .x import``, ``from ..x
 import``, imports inside functions, and ``importlib.import_module`` of modules
-named by a string constant, as :mod:`hcvae.core.data` loads its image readers), and
+named by a string constant), and
 :func:`module_hash` hashes each module's syntax tree with docstrings removed.
 The lock file (``hcvae/store.lock.json``) records both per kind.
 """
@@ -23,7 +23,8 @@ PACKAGE_DIR = Path(__file__).resolve().parent.parent
 # Modules that choose configs, read results or present them: they cannot change the result of a given config,
 # so editing them never asks for a re-lock.
 NOT_IN_CLOSURE = frozenset({"hcvae.runs.store", "hcvae.runs.closure", "hcvae.runs.profiles", "hcvae.runs.sweep",
-                            "hcvae.runs.audit", "hcvae.runs.agreement", "hcvae.runs.kernels"})
+                            "hcvae.runs.audit", "hcvae.runs.agreement", "hcvae.runs.kernels",
+                            "hcvae.runs.kinds", "hcvae.runs.layout", "hcvae.runs.migrate"})
 # ... nor can the layers above the runs (the chapters read results, the book presents them)
 NOT_IN_CLOSURE_PREFIXES = ("hcvae.chapters", "hcvae.book")
 

@@ -47,6 +47,11 @@ class TrainingFields:
     seed: int = 0
 
 
+# kind -> its config class: every stored config class registers its KIND when it is defined (hcvae.runs.kinds
+# imports them all)
+KINDS: dict = {}
+
+
 class StoredConfig:
     """Base of every stored config (a mixin of frozen dataclasses: it declares no fields of its own)."""
 
@@ -54,6 +59,16 @@ class StoredConfig:
     VERSION: int = 0
     ADDED_FIELDS: dict = {}
     PARAMETER_CONSTRAINTS: dict = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        kind = cls.__dict__.get("KIND")
+        if kind:
+            known = KINDS.get(kind)
+            if known is not None and (known.__module__, known.__qualname__) != (cls.__module__, cls.__qualname__):
+                raise TypeError(f"kind {kind!r} is declared twice: by {known.__module__}.{known.__qualname__} and "
+                                f"{cls.__module__}.{cls.__qualname__}")
+            KINDS[kind] = cls
 
     def validate(self) -> None:
         """Every declared constraint, first bad value first."""

@@ -9,14 +9,14 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from hcvae.core.data import check_data, covariance_spectrum
-from hcvae.core.theory import NoiseSchedule, SCHEDULES, noise_schedule
 from hcvae.core.train import one_thread
 from hcvae.core.validation import Boolean, Integer, Real, check_choice
 from hcvae.runs.config import StoredConfig, common
 from hcvae.methods.ddpm import DDPM, HistoricalConsensusDiffusion, consensus_epochs, generate_schedules, resolve_schedule, round_sizes, scale_data
 from hcvae.methods.sample_metrics import fit_label_classifier, sample_report, sliced_energy_distance
 from hcvae.runs.profiles import profile_settings
+from hcvae.core.data import check_data, covariance_spectrum, load_dataset
+from hcvae.core.theory import NoiseSchedule, SCHEDULES, critical_timestep, gaussian_eps_mmse, noise_schedule, wiener_gain
 
 # ---------------------------------------------------------------------------
 # The chapter's experiment: which models, trained how, measured how
@@ -91,7 +91,6 @@ def _lambda_max64(x: np.ndarray) -> float:
 
 def critical_timestep_of(schedule: NoiseSchedule, lambda_max: float, reading: str = "eq13") -> int | None:
     """:func:`hcvae.core.theory.critical_timestep` of a schedule."""
-    from hcvae.core.theory import critical_timestep
 
     return critical_timestep(schedule.alpha_bar, lambda_max, reading)
 
@@ -99,7 +98,6 @@ def critical_timestep_of(schedule: NoiseSchedule, lambda_max: float, reading: st
 def gain_study(model, x_train, x_eval, schedule, n_grid: int, seed: int = 0) -> dict:
     """The x_0 gain of a fitted model along the top eigenvector of ``x_train``, on a grid of timesteps
     that includes both critical timesteps, with the Gaussian (Wiener) references and t_c."""
-    from hcvae.core.theory import wiener_gain
 
     spectrum = covariance_spectrum(x_train)
     _, vecs = np.linalg.eigh(np.cov(check_data(x_train).T.astype(np.float64), bias=True))
@@ -232,8 +230,6 @@ class DiffusionChapterConfig(StoredConfig):
 
 
 def _chapter_run(config: DiffusionChapterConfig, progress) -> tuple[dict, dict, dict]:
-    from hcvae.core.data import load_dataset
-    from hcvae.core.theory import gaussian_eps_mmse
 
     data = load_dataset(config.dataset, config.n_samples, seed=0)  # the same subset for every seed
     test, val, train = split_rows(data.n, seed=config.seed)

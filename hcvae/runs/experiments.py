@@ -29,6 +29,7 @@ from hcvae.core.validation import Options, check_choice
 from hcvae.runs.config import StoredConfig, TrainingFields, common
 from hcvae.runs.profiles import PROFILES, profile_settings, resolve_profile  # noqa: F401 (notebooks call experiments.resolve_profile)
 from hcvae.runs.runner import epoch_monitor, prepare
+from hcvae.core.stacked import train_stacked
 
 TRAINERS = ("single", "stacked")
 
@@ -128,7 +129,6 @@ def _vae_result(config, setup, model, history, start) -> dict:
 def train_stack(configs, progress: bool | None = None) -> list[tuple[dict, dict, torch.nn.Module]]:
     """Train ``trainer='stacked'`` configs of one stack (:meth:`VAEConfig.stack_key`) together (no store): per
     config, what :func:`train_vae` returns. Each config's numbers are those it gets trained alone."""
-    from hcvae.core.stacked import train_stacked
 
     configs = list(configs)
     keys = {c.stack_key() for c in configs}

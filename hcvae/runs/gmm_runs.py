@@ -20,8 +20,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from hcvae.core.validation import Integer, Options
-from hcvae.methods.clustering import INIT_PARAMS, Clustering
 from hcvae.runs.config import StoredConfig, common
+from hcvae.core.data import load_dataset
+from hcvae.methods.clustering import Clustering, INIT_PARAMS, fit_gmms
+from hcvae.runs.runner import run
+from hcvae.runs.store import ResultStore
 
 
 @dataclass(frozen=True)
@@ -47,8 +50,6 @@ class GMMFitsConfig(StoredConfig):
                              f"({self.data_size}); use n_components <= {self.data_size}")
 
     def compute(self, store=None, progress: bool | None = None) -> tuple[dict, None, dict]:
-        from hcvae.core.data import load_dataset
-        from hcvae.methods.clustering import fit_gmms
 
         start = time.perf_counter()
         x = load_dataset(self.dataset, self.n_samples, seed=0).x  # the rows every run of this data set trains on
@@ -65,8 +66,6 @@ class GMMFitsConfig(StoredConfig):
 
 def clusterings(config: GMMFitsConfig, store=None, progress: bool | None = None) -> list[Clustering]:
     """The fits of ``config`` as clusterings, read from the store (computed and stored the first time)."""
-    from hcvae.runs.runner import run
-    from hcvae.runs.store import ResultStore
 
     store = store if store is not None else ResultStore()
     result = run(config, store=store, progress=progress)

@@ -25,7 +25,6 @@ import time
 from dataclasses import dataclass, fields
 
 import numpy as np
-import torch
 
 from hcvae.methods.barrier import delta_summary
 from hcvae.methods.clustering import INIT_PARAMS, READINGS, epsilon_excludes_collapse

@@ -15,20 +15,21 @@ from dataclasses import dataclass
 
 from hcvae.core.validation import Boolean, Integer, Options, Real
 from hcvae.runs.config import StoredConfig, common
+from hcvae.core.data import check_data, load_dataset
+from hcvae.methods import clustering, feasible
+from hcvae.methods.spherical import SHELL_READINGS, ShellTransform
 
 NO_SHELL = "none"  # the data centred only, without a shell transform
 SHRINK_ALPHAS = (0.3, 0.8)  # part way to collapse: x_hat = a x' + (1 - a) mean scores a^2 WCSS + (1 - a)^2 L_collapse
 
 
 def _shell_readings() -> tuple:
-    from hcvae.methods.spherical import SHELL_READINGS
 
     return (NO_SHELL, *SHELL_READINGS)
 
 
 def shell_transformed(raw, shell: str, r_min: float | None = None, r_max: float | None = None):
     """``raw`` centred (``shell="none"``) or through v4's shell transform [r_min, r_max] with reading ``shell``."""
-    from hcvae.methods.spherical import ShellTransform
 
     if shell == NO_SHELL:
         return raw - raw.mean(0)
@@ -69,14 +70,11 @@ class RegionConfig(StoredConfig):
 
     def transformed(self):
         """The data as the clustering sees them."""
-        from hcvae.core.data import load_dataset
 
         return shell_transformed(load_dataset(self.dataset, self.n_samples, seed=0).x, self.shell, self.r_min,
                                  self.r_max)
 
     def compute(self, store=None, progress: bool | None = None) -> tuple[dict, None]:
-        from hcvae.core.data import check_data
-        from hcvae.methods import clustering, feasible
 
         start = time.perf_counter()
         xs = self.transformed()

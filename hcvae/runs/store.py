@@ -52,9 +52,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import gzip
 import hashlib
-import io
 import json
 import os
 import platform
@@ -65,44 +63,26 @@ import warnings
 from dataclasses import asdict, fields, is_dataclass
 from pathlib import Path
 
-import numpy as np
-
 from hcvae import __version__
+from hcvae.runs.config import KINDS
+from hcvae.runs.layout import (QUICK_SUBDIR, Reference, ReferenceFolder, StoreError, atomic_write,  # noqa: F401
+                               npz_bytes, read_npz)
+from hcvae.runs.closure import closure
+from hcvae.runs.kernels import kernel_provenance
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE_DIR = ROOT / "book" / "reference"
-# the quick profile's results, one level below the paper profile's (see the module docstring)
-QUICK_SUBDIR = "quick"
 LOCK_FILE = Path(__file__).resolve().parent / "store.lock.json"
-
-# kind -> "module:class" of its config; imported on use
-KIND_CLASSES = {
-    "vae": "hcvae.runs.experiments:VAEConfig",
-    "hct": "hcvae.runs.hct:HCTConfig",
-    "spherical": "hcvae.runs.spherical_runs:SphericalConfig",
-    "baseline": "hcvae.runs.baselines:BaselineConfig",
-    "diffusion": "hcvae.runs.diffusion:DiffusionChapterConfig",
-    "barrier": "hcvae.runs.barrier_runs:BarrierConfig",
-    "region": "hcvae.runs.region_runs:RegionConfig",
-    "gmm": "hcvae.runs.gmm_runs:GMMFitsConfig",
-}
-
 
 STALE_LOCK_S = 48 * 3600  # a lock from another host older than this is taken to be stale
 
 
-class StoreError(RuntimeError):
-    """The store cannot be used as asked (unwritable, a corrupt reference file, an unknown kind...)."""
-
-
 def kind_class(kind: str):
-    """The config class of ``kind``."""
-    import importlib
-
-    if kind not in KIND_CLASSES:
-        raise ValueError(f"unknown kind {kind!r}; allowed values: {', '.join(KIND_CLASSES)}")
-    module, name = KIND_CLASSES[kind].split(":")
-    return getattr(importlib.import_module(module), name)
+    """The config class of ``kind``, as it registered itself (:data:`hcvae.runs.config.KINDS`; every kind is
+    registered once :mod:`hcvae.runs.kinds` is imported)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}; allowed values: {', '.join(KINDS)}")
+    return KINDS[kind]
 
 
 def kind_of(config) -> tuple[str, int]:
@@ -147,11 +127,12 @@ def config_key(config, version: int | None = None) -> str:
     return f"{kind}-{hashlib.sha256(payload.encode()).hexdigest()[:20]}-v{int(version)}"
 
 
-def config_from_dict(d: dict):
-    """The config a stored ``config`` dict describes (fields it lacks take their ``ADDED_FIELDS`` value)."""
+def config_from_dict(d: dict, cls=None):
+    """The config a stored ``config`` dict describes (fields it lacks take their ``ADDED_FIELDS`` value); ``cls``:
+    its class, where the caller knows it (else the kind's registered class)."""
     d = dict(d)
     kind = d.pop("kind")
-    cls = kind_class(kind)
+    cls = cls if cls is not None else kind_class(kind)
     added = getattr(cls, "ADDED_FIELDS", {})
     names = {f.name for f in fields(cls)}
     values = {**{k: v for k, v in added.items() if k not in d}, **d}
@@ -193,8 +174,6 @@ def provenance(config, wall_time_s: float | None, threads: int | None = None, de
     """Where and how an entry was computed; kept in the entry, never in its key. ``kernels`` names the CPU, the
     vector ISA torch dispatched to, the BLAS libraries and any kernel pins in force
     (:func:`hcvae.runs.kernels.kernel_provenance`): what decides whether a recomputation must match bit for bit."""
-    from hcvae.runs.closure import closure
-    from hcvae.runs.kernels import kernel_provenance
 
     kind, _ = kind_of(config)
     if threads is None:
@@ -234,32 +213,6 @@ def default_reference() -> Path | None:
     return REFERENCE_DIR
 
 
-def atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def npz_bytes(arrays: dict) -> bytes:
-    buf = io.BytesIO()
-    np.savez_compressed(buf, **{k: np.asarray(v) for k, v in arrays.items()})
-    return buf.getvalue()
-
-
-def read_npz(path: Path) -> dict:
-    with np.load(path, allow_pickle=False) as f:
-        return {k: f[k] for k in f.files}
-
-
 def log_request(config, source: str, nested: bool) -> None:
     """Append one line per run request to ``$HCVAE_RUN_LOG`` (``make book`` sums them up; see :func:`summary`)."""
     path = os.environ.get("HCVAE_RUN_LOG")
@@ -271,7 +224,17 @@ def log_request(config, source: str, nested: bool) -> None:
         f.write(line)
 
 
-_MIGRATED: set = set()
+_NOTED: set = set()
+
+
+def is_legacy(folder: Path) -> bool:
+    """An entry folder made before versioned keys (named by a bare hash)."""
+    return folder.is_dir() and "-v" not in folder.name and (folder / "result.json").exists()
+
+
+def needs_migration(root: Path) -> bool:
+    root = Path(root)
+    return root.is_dir() and any(is_legacy(p) for p in root.iterdir())
 
 
 class ResultStore:
@@ -283,18 +246,14 @@ class ResultStore:
         if reference is True:
             reference = default_reference()
         self.reference = Path(reference) if reference else None
+        self.layers = Reference(self.reference) if self.reference is not None else None
 
     def folder(self, config, version: int | None = None) -> Path:
         return self.root / config_key(config, version)
 
-    def reference_file(self, config) -> Path | None:
-        """Where the reference holds ``config``: its top level, else ``quick/``; None without a reference."""
-        if self.reference is None:
-            return None
-        name = f"{config_key(config)}.json.gz"
-        top = self.reference / name
-        quick = self.reference / QUICK_SUBDIR / name
-        return quick if not top.exists() and quick.exists() else top
+    def reference_folder(self, config) -> ReferenceFolder | None:
+        """The reference folder that holds ``config`` (its top level, else ``quick/``); None if neither does."""
+        return None if self.layers is None else self.layers.find(config_key(config))
 
     # -- reading
 
@@ -302,7 +261,7 @@ class ResultStore:
         key = config_key(config)
         if result.get("key") != key:
             raise ValueError(f"the entry's key {result.get('key')!r} is not {key!r}")
-        if canonical_config(config_from_dict(result["config"])) != canonical_config(config):
+        if canonical_config(config_from_dict(result["config"], type(config))) != canonical_config(config):
             raise ValueError("the entry's config does not match its key")
         return result
 
@@ -322,35 +281,32 @@ class ResultStore:
         return result
 
     def _load_reference(self, config) -> dict | None:
-        path = self.reference_file(config)
-        if path is None or not path.exists():
+        folder = self.reference_folder(config)
+        if folder is None:
             return None
+        key = config_key(config)
         try:
-            with gzip.open(path, "rt") as f:
-                result = self._check(json.load(f), config, path)
+            result = self._check(folder.read(key), config, folder.json_file(key))
             if result.get("has_arrays"):
-                read_npz(path.with_name(path.name.removesuffix(".json.gz") + ".npz"))
+                read_npz(folder.arrays_file(key))
         except Exception as err:
-            warnings.warn(f"reference file {path} is corrupt or truncated ({type(err).__name__}: {err}); it is not "
-                          "served, the run is computed instead", stacklevel=3)
+            warnings.warn(f"reference file {folder.json_file(key)} is corrupt or truncated ({type(err).__name__}: "
+                          f"{err}); it is not served, the run is computed instead", stacklevel=3)
             return None
         return result
 
-    def migrate_once(self) -> None:
-        """Re-key, once per process and folder, entries made before versioned keys (:func:`hcvae.runs.audit.migrate`)."""
-        if self.root in _MIGRATED:
+    def note_legacy_once(self) -> None:
+        """Say, once per process and folder, that it holds entries made before versioned keys (they are not read)."""
+        if self.root in _NOTED:
             return
-        _MIGRATED.add(self.root)
-        from hcvae.runs.audit import migrate, needs_migration
-
+        _NOTED.add(self.root)
         if needs_migration(self.root):
-            counts = migrate(self.root)
-            print(f"note: re-keyed {counts['migrated']} result-store entries of {self.root} made before versioned "
-                  f"keys ({counts['stale']} superseded, {counts['unreadable']} unreadable, left in place)")
+            print(f"note: {self.root} holds result-store entries made before versioned keys; they are not read. "
+                  "`python -m hcvae.store migrate` re-keys them (nothing recomputes)")
 
     def lookup(self, config) -> tuple[dict | None, str | None]:
         """``(result, "local" | "reference")``, or ``(None, None)`` when neither layer has ``config``."""
-        self.migrate_once()
+        self.note_legacy_once()
         result = self._load_local(config)
         if result is not None:
             return result, "local"
@@ -368,9 +324,7 @@ class ResultStore:
         key = config_key(config)
         stem = key.rsplit("-v", 1)[0]
         local = [p.name for p in self.root.glob(f"{stem}-v*") if p.is_dir()] if self.root.exists() else []
-        shipped = ([p.name.removesuffix(".json.gz") for folder in (self.reference, self.reference / QUICK_SUBDIR)
-                    for p in folder.glob(f"{stem}-v*.json.gz")]
-                   if self.reference is not None and self.reference.exists() else [])
+        shipped = [k for layer in (self.layers.layers() if self.layers else []) for k in layer.keys(f"{stem}-v*")]
         others = sorted({name.rsplit("-v", 1)[1] for name in local + shipped} - {key.rsplit("-v", 1)[1]})
         if others:
             kind, version = kind_of(config)
@@ -395,19 +349,18 @@ class ResultStore:
         local = self.folder(config) / "arrays.npz"
         if local.exists():
             return read_npz(local)
-        ref = self.reference_file(config)
-        if ref is not None:
-            path = ref.with_name(ref.name.removesuffix(".json.gz") + ".npz")
-            if path.exists():
-                return read_npz(path)
-        raise FileNotFoundError(f"no arrays stored for {config_key(config)}")
+        folder = self.reference_folder(config)
+        arrays = None if folder is None else folder.read_arrays(config_key(config))
+        if arrays is None:
+            raise FileNotFoundError(f"no arrays stored for {config_key(config)}")
+        return arrays
 
     # -- derived arrays: drawn from a run's weights after it trained (e.g. a decoder's reconstructions), never part
     # of its result or key. Local: ``<entry>/<name>.npz``; in the reference: ``<key>.<name>.npz`` beside its JSON.
 
     def _derived_reference_file(self, config, name: str) -> Path | None:
-        ref = self.reference_file(config)
-        return None if ref is None else ref.with_name(f"{config_key(config)}.{name}.npz")
+        folder = self.reference_folder(config)
+        return None if folder is None else folder.derived_file(config_key(config), name)
 
     def load_derived(self, config, name: str) -> dict | None:
         """The arrays ``name`` derived from ``config``'s run (local store first, then the reference), or None."""
@@ -527,14 +480,8 @@ def _stale(owner: dict, me: dict) -> bool:
 
 
 def reference_entries(reference: Path | None = None):
-    """Every entry of the reference: ``(key, result dict)``; a corrupt file raises naming it."""
-    reference = reference or REFERENCE_DIR
-    for path in sorted(Path(reference).glob("*.json.gz")):
-        try:
-            with gzip.open(path, "rt") as f:
-                yield path.name.removesuffix(".json.gz"), json.load(f)
-        except (OSError, ValueError, EOFError) as err:
-            raise StoreError(f"reference file {path} is corrupt or truncated ({type(err).__name__}: {err})") from None
+    """Every entry of a reference folder: ``(key, result dict)``; a corrupt file raises naming it."""
+    yield from ReferenceFolder(reference or REFERENCE_DIR).entries()
 
 
 def summary(log_path) -> dict:

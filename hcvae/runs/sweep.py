@@ -41,11 +41,15 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hcvae.core import device
+from hcvae.core.train import progress_enabled
 from hcvae.core.validation import check_choice
-from hcvae.runs.store import KIND_CLASSES, ResultStore, kind_class
+from hcvae.runs.kinds import KINDS as _KINDS
+from hcvae.runs.runner import run, run_stack, stack_groups
+from hcvae.runs.store import ResultStore, kind_class, log_request
 
-# the kinds of config a grid may sweep: the result store's (imported on use, so a sweep loads only its module)
-KINDS = tuple(KIND_CLASSES)
+# the kinds of config a grid may sweep: every stored kind
+KINDS = tuple(sorted(_KINDS))
 _TOP_KEYS = {"kind", "profile", "dataset", "fixed", "grid", "description"}
 CONNECT_TIMEOUT_S = 5
 
@@ -146,7 +150,6 @@ class SweepResult:
 
 def _run_point(config, store_root: str, reference: str | None = None, on: str | None = None):
     """One point, on a worker: the shared store and the same reference layer (or none) and device as the caller's."""
-    from hcvae.runs.runner import run
 
     try:
         return run(config, store=ResultStore(store_root, reference=reference or None), progress=False, on=on)
@@ -156,7 +159,6 @@ def _run_point(config, store_root: str, reference: str | None = None, on: str | 
 
 def _run_stack(configs, store_root: str, reference: str | None = None, on: str | None = None) -> list:
     """Points that train in one stack, on a worker (see :func:`hcvae.runs.runner.run_stack`)."""
-    from hcvae.runs.runner import run_stack
 
     return run_stack(configs, store=ResultStore(store_root, reference=reference or None), progress=False, on=on)
 
@@ -190,7 +192,6 @@ def run_sweep(configs, store: ResultStore | None = None, scheduler: str | None =
               progress: bool | None = None, on: str | None = None) -> SweepResult:
     """Run every config on Dask workers (stored points are read, not run) and gather the results in order; ``on``
     names the workers' device (default ``$HCVAE_DEVICE``, else the CPU), checked here first."""
-    from hcvae.core import device
 
     on = str(device.resolve(on))
     configs = list(configs)
@@ -202,7 +203,6 @@ def run_sweep(configs, store: ResultStore | None = None, scheduler: str | None =
         raise ValueError(f"n_workers must be an integer >= 1; got {n_workers!r}")
     store = store if store is not None else ResultStore()
     start = time.perf_counter()
-    from hcvae.runs.store import log_request
 
     found = [store.lookup(c) for c in configs]
     for c, (result, source) in zip(configs, found):
@@ -226,8 +226,6 @@ def _run_todo(configs, todo, out, store, scheduler, n_workers: int, progress, on
     """Send the missing points to the workers, gather each result or failure into ``out`` as it arrives."""
     from dask.distributed import as_completed
 
-    from hcvae.core.train import progress_enabled
-    from hcvae.runs.runner import stack_groups
 
     client, cluster = _client(scheduler, n_workers)
     bar = None
@@ -276,7 +274,6 @@ def main(argv=None) -> int:
     parser.add_argument("--dry-run", action="store_true", help="list the points and which are stored; run nothing")
     parser.add_argument("--device", default=None, help="cpu (default, or $HCVAE_DEVICE), cuda, cuda:N or mps")
     args = parser.parse_args(argv)
-    from hcvae.core import device
 
     try:
         device.resolve(args.device)

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from hcvae.runs.runner import prepare
+from hcvae.runs.store import ResultStore
 
 VERSION = 1  # bump when compute_views draws something else: the stored arrays are named by it, so old ones go unread
 VIEWS = f"views-v{VERSION}"
@@ -54,7 +55,6 @@ def compute_views(config, state_dict: dict) -> dict:
 def vae_views(config, store=None) -> dict | None:
     """``config``'s views: stored (local store, then the reference), else computed from the run's weights in the
     local store and kept beside it, else None (the reference ships results without weights)."""
-    from hcvae.runs.store import ResultStore
 
     store = store if store is not None else ResultStore()
     views = store.load_derived(config, VIEWS)

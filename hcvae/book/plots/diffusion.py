@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+from hcvae.core.theory import critical_timestep
 
 
 def noise_variance_critical(schedules, levels: dict):
@@ -13,7 +14,6 @@ def noise_variance_critical(schedules, levels: dict):
     dotted: lambda_max / (1 + lambda_max), where the signal-to-noise ratio along the top direction is 1.
     A marker sits at each t_c; a lambda_max >= 1 never meets the curve under eq. 13.
     """
-    from hcvae.core.theory import critical_timestep
 
     fig, ax = plt.subplots(figsize=(8, 4.2))
     for i, s in enumerate(schedules):

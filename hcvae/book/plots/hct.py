@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+from hcvae.methods.consensus import discarded_at, retention_matrix
 
 
 def hct_trajectories(record: dict, title: str = "", layout: bool = True):
@@ -12,7 +13,6 @@ def hct_trajectories(record: dict, title: str = "", layout: bool = True):
 
     ``layout=False`` leaves the layout to the caller (an explorer resizes the figure first: a layout pass costs
     as much as drawing this figure, its log axes' tick labels being typeset)."""
-    from hcvae.methods.consensus import discarded_at, retention_matrix
 
     history = record["history"]
     epochs = np.array([h["epoch"] for h in history])
