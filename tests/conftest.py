@@ -40,16 +40,16 @@ def _uses_the_book(item) -> bool:
 
 
 def _start_quick_book() -> None:
-    """Start the strict quick build in the background: it reads its runs from the shipped reference, so it costs
-    one core for a few minutes, which the unit tests (on the other core) no longer wait for."""
+    """Start the quick book in the background (tests/quick_book.py: nbval executes every page once, the strict
+    build renders them): it reads its runs from the shipped reference, so it costs one core for a few minutes,
+    which the unit tests (on the other core) no longer wait for."""
     out = Path(tempfile.mkdtemp(prefix="hcvae-quick-book-"))
-    # the build reads the shipped reference (book/reference/quick: no training when it is current) and logs
-    # where each run came from (tests/test_book.py checks that none was computed)
+    # the pages read the shipped reference (book/reference/quick: no training when it is current) and log where
+    # each run came from (tests/test_book.py checks that none was computed)
     env = {**os.environ, "HCVAE_PROFILE": "quick", "HCVAE_REFERENCE": str(ROOT / "book" / "reference"),
            "HCVAE_RUN_LOG": str(out / "runs.log")}
-    jb = Path(sys.executable).with_name("jupyter-book")
     log = open(out / "build.log", "w")
-    proc = subprocess.Popen([str(jb), "build", "-W", "-n", "--keep-going", "--path-output", str(out), str(ROOT)],
+    proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "quick_book.py"), str(out)],
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
     _build.update(out=out, proc=proc, log=log)
 
@@ -78,7 +78,8 @@ def pytest_sessionfinish(session, exitstatus):
 def quick_book():
     """The book built once per test session, strictly (-W -n) in the quick profile, for tests/test_book.py,
     tests/test_notebooks.py and tests/test_reader.py: a namespace with ``html`` (the built site), ``log``,
-    ``returncode`` and ``runs_log`` (the build's ``$HCVAE_RUN_LOG``).
+    ``returncode``, ``runs_log`` (the build's ``$HCVAE_RUN_LOG``), ``nbval`` (nbval's JUnit report of the one
+    execution of every page) and ``executed`` (the notebooks nbval executed, by page path).
 
     The build starts in a second process as soon as the tests are collected (``pytest_collection_modifyitems``),
     and this fixture waits for it. ``$HCVAE_QUICK_BOOK`` may name the --path-output folder of an existing quick
@@ -89,7 +90,8 @@ def quick_book():
         out = Path(prebuilt)
         log_file = out / "build.log"
         return SimpleNamespace(html=out / "_build" / "html", returncode=0, runs_log=out / "runs.log",
-                               log=log_file.read_text() if log_file.exists() else None)
+                               log=log_file.read_text() if log_file.exists() else None, nbval=out / "nbval.xml",
+                               executed=out / "executed")
     if not _build:  # the fixture was requested in a way collection did not see
         _start_quick_book()
     proc, out = _build["proc"], _build["out"]
@@ -100,4 +102,5 @@ def quick_book():
         returncode = proc.wait()
     _build["log"].flush()
     log = (out / "build.log").read_text()
-    return SimpleNamespace(html=out / "_build" / "html", returncode=returncode, log=log, runs_log=out / "runs.log")
+    return SimpleNamespace(html=out / "_build" / "html", returncode=returncode, log=log, runs_log=out / "runs.log",
+                           nbval=out / "nbval.xml", executed=out / "executed")

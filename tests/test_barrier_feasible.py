@@ -166,3 +166,68 @@ def test_region_config_rejects_bad_settings(kwargs, message):
 
     with pytest.raises(ValueError, match=message):
         RegionConfig(**kwargs)
+
+
+# ---- chapter 03's module ----------------------------------------------------------------------------------------
+
+
+def test_chapter_03s_parameters_cell_is_the_chapters_declaration():
+    from pathlib import Path
+
+    import jupytext
+
+    from hcvae.book import notebook
+    from hcvae.chapters import region_report
+
+    path = Path(__file__).resolve().parent.parent / "notebooks" / f"{region_report.CHAPTER}.md"
+    defaults = notebook.parameter_defaults(jupytext.read(path))
+    assert defaults == region_report.Params.defaults() and list(defaults) == list(region_report.Params.defaults())
+
+
+@pytest.mark.parametrize("values, message", [
+    (dict(shells=[["minmax", 2.0, 1.0]]), "0 <= r_min < r_max; got ['minmax', 2.0, 1.0]"),
+    (dict(shells=[["sphere", 1.0, 2.0]]), "with reading one of minmax, clip"),
+    (dict(shells=[]), "'shells' must be a non-empty list, each a value; got [] (the list is empty)"),
+    (dict(k_values=[2, 0]), "'k_values' must be a non-empty list, each an integer >= 1; got [2, 0]"),
+    (dict(k_values=[2, 2]), "(values repeat)"),
+    (dict(n_components={"synthetic": 0}), "'n_components' must map data sets (synthetic, digits) to integers >= 1"),
+    (dict(datasets=["digits"], n_components={"synthetic": 8}), "'n_components' names no K for digits"),
+    (dict(identity_rtol=0), "'identity_rtol' must be a number > 0; got 0"),
+    (dict(n_init=0), "'n_init' must be an integer >= 1; got 0"),
+])
+def test_chapter_03_refuses_bad_parameters_before_any_work(values, message):
+    from hcvae.chapters import region_report
+    from hcvae.chapters.base import ParameterError
+
+    with pytest.raises(ParameterError) as err:
+        region_report.Params.from_values(**values)
+    assert message in str(err.value), str(err.value)
+
+
+def test_chapter_03_is_its_steps_on_the_stored_fits(tmp_path):
+    """From the shipped reference (nothing computed), on one data set and one shell: the curves in page order,
+    eq. 6 and Theorem 3.4's anchors to rounding, and the tables and sentences the page glues."""
+    from pathlib import Path
+
+    from hcvae.chapters import region_report
+    from hcvae.runs.store import ResultStore
+
+    store = ResultStore(tmp_path / "results", reference=Path(__file__).resolve().parent.parent / "book" / "reference")
+    ch = region_report.chapter("quick", store=store, datasets=["digits"], shells=[["minmax", 1.0, 2.0]], k_values=[2])
+    p = ch.params
+    assert p.ks == [2, 10] and p.default_shell == ch.default_shell == "minmax [1, 2]"
+    assert list(ch.transformed) == [("digits", region_report.NO_SHELL), ("digits", "minmax [1, 2]")]
+    assert list(ch.curves) == ["digits, none (centred only)", "digits, minmax [1, 2]"]
+    assert ch.worst_identity < p.identity_rtol  # eq. 6 holds for K-means centres
+    for a in ch.anchors.values():
+        assert abs(a["collapsed_loss"] - a["l_collapse"]) <= 1e-9 * a["tss"]
+        assert abs(a["ideal_loss"] - a["wcss"]) <= 1e-9 * a["tss"]
+        for alpha, loss in a["shrunk"].items():
+            assert abs(loss - alpha**2 * a["wcss"] - (1 - alpha) ** 2 * a["l_collapse"]) <= 1e-6 * a["tss"]
+    assert [len(rows) for _, rows in ch.tables.values()] == [2, 2, 1, len(ch.probes["digits"])]
+    assert ch.texts["n_identity"] == "4" and ch.texts["n_settings"] == "2" and ch.texts["default_shell"] == "`minmax [1, 2]`"
+    assert ch.tables == region_report.tables(p, ch.lambdas, ch.regions, ch.anchors, ch.probes)
+    assert (ch.texts, ch.findings) == region_report.sentences(p, ch.curves, ch.regions, ch.anchors, ch.tables,
+                                                              ch.worst_identity)
+    assert len(ch.results) == 2 * 2 + 1 and all("region" in r for r in ch.results)
+    assert not list((tmp_path / "results").rglob("*.json")), "a fit was computed"

@@ -1,16 +1,29 @@
 """The baselines chapter's table builders and verdict rule, on constructed results (no training)."""
 
 import math
+from pathlib import Path
 
 import matplotlib
 import pytest
 
 matplotlib.use("Agg")
 
-from hcvae.chapters import hct_report
+import jupytext  # noqa: E402
+
+from hcvae.chapters import hct_report  # noqa: E402
 from hcvae.chapters import baselines_report as br  # noqa: E402
-from hcvae.book import plots  # noqa: E402
+from hcvae.chapters.baselines_paper import (CONV_BASELINES, PAPER_V1_TABLE1, PAPER_V1_TABLE2,  # noqa: E402
+                                            PAPER_V4_TABLE1, SPHERICAL, STAGES, SWEEP_ROWS, paper_number,
+                                            paper_points)
+from hcvae.chapters.baselines_plan import (Row, baseline_rows, plan, plan_configs, seed_plan,  # noqa: E402
+                                           spherical_rows)
+from hcvae.chapters.baselines_tables import (beta_vanilla_pairs, markdown, metrics_of, ratio_curves,  # noqa: E402
+                                             summarise, table, verdict_counts)
+from hcvae.chapters.base import ParameterError  # noqa: E402
+from hcvae.chapters.rules import kl_verdict  # noqa: E402
+from hcvae.book import notebook, plots  # noqa: E402
 from hcvae.runs.hct import HCTConfig  # noqa: E402
+from hcvae.runs.profiles import profile_settings  # noqa: E402
 from hcvae.runs.spherical_runs import SphericalConfig  # noqa: E402
 
 
@@ -36,50 +49,50 @@ def metrics(kl, active_burda=1, active_paper=2, mse=0.5, neg_elbo=10.0):
     (0.3, None, None),  # no paper number, no verdict
 ])
 def test_kl_verdict(ours, paper, verdict):
-    assert br.kl_verdict(ours, paper) == verdict
+    assert kl_verdict(ours, paper) == verdict
 
 
 def test_kl_verdict_rejects_non_finite_values():
     with pytest.raises(ValueError, match="finite"):
-        br.kl_verdict(float("nan"), 0.3)
+        kl_verdict(float("nan"), 0.3)
 
 
 # ---- the papers' numbers -----------------------------------------------------------------------------------
 
 
 def test_paper_number_picks_table_and_column():
-    p = br.paper_number("Vanilla VAE", "synthetic", 2.0)
+    p = paper_number("Vanilla VAE", "synthetic", 2.0)
     assert (p["kl"], p["active"], p["source"], p["column"]) == (0.32, 5.1, "v1 Table 1", "synthetic")
-    assert br.paper_number("HCT (final single-cluster)", "digits", 2.0)["kl"] == 0.00  # MNIST's column for digits
-    assert br.paper_number("HCT (post-refinement)", "digits", 2.0)["kl"] == 2.51
-    assert br.paper_number(br.SPHERICAL, "synthetic", 2.0)["source"].startswith("v4 Table 1 (2")
-    assert br.paper_number(br.SPHERICAL, "digits", 5.0)["kl"] == 1.75
-    assert br.paper_number("Vanilla VAE", "synthetic", 5.0)["kl"] == 0.01
-    assert br.paper_number("EM-type VAE", "cifar10", 2.0)["kl"] == 0.35  # v1 prints "-", v4 0.35
-    assert br.paper_number("β-VAE (β=4)", "cifar10", 2.0) is None  # "-" in v1, no row in v4
-    assert br.paper_number("β-VAE (β=8)", "synthetic", 2.0) is None
-    assert br.paper_number("HCT (pre-refinement)", "synthetic", 5.0) is None  # v1 §5.7 gives no number
-    assert br.paper_number("EM-type VAE", "fashion_mnist", 5.0) is None  # v4 has no Fashion-MNIST column
-    assert br.paper_number("Vanilla VAE", "synthetic", 0.5) is None
+    assert paper_number("HCT (final single-cluster)", "digits", 2.0)["kl"] == 0.00  # MNIST's column for digits
+    assert paper_number("HCT (post-refinement)", "digits", 2.0)["kl"] == 2.51
+    assert paper_number(SPHERICAL, "synthetic", 2.0)["source"].startswith("v4 Table 1 (2")
+    assert paper_number(SPHERICAL, "digits", 5.0)["kl"] == 1.75
+    assert paper_number("Vanilla VAE", "synthetic", 5.0)["kl"] == 0.01
+    assert paper_number("EM-type VAE", "cifar10", 2.0)["kl"] == 0.35  # v1 prints "-", v4 0.35
+    assert paper_number("β-VAE (β=4)", "cifar10", 2.0) is None  # "-" in v1, no row in v4
+    assert paper_number("β-VAE (β=8)", "synthetic", 2.0) is None
+    assert paper_number("HCT (pre-refinement)", "synthetic", 5.0) is None  # v1 §5.7 gives no number
+    assert paper_number("EM-type VAE", "fashion_mnist", 5.0) is None  # v4 has no Fashion-MNIST column
+    assert paper_number("Vanilla VAE", "synthetic", 0.5) is None
 
 
 def test_paper_number_conv_reads_v1_table2_in_the_cifar_column():
-    p = br.paper_number("KL annealing", "digits", 2.0, "conv")
+    p = paper_number("KL annealing", "digits", 2.0, "conv")
     assert (p["kl"], p["active"], p["ms_ssim"], p["source"], p["column"]) == (0.31, 4.2, 0.42, "v1 Table 2", "cifar10")
-    assert br.paper_number("HCT (post-refinement)", "cifar10", 2.0, "conv")["kl"] == 3.55
-    assert br.paper_number("HCT (final single-cluster)", "digits", 2.0, "conv") is None
-    assert br.paper_number("Vanilla VAE", "synthetic", 2.0, "conv") is None  # not image data
-    assert br.paper_number("Vanilla VAE", "digits", 5.0, "conv") is None
+    assert paper_number("HCT (post-refinement)", "cifar10", 2.0, "conv")["kl"] == 3.55
+    assert paper_number("HCT (final single-cluster)", "digits", 2.0, "conv") is None
+    assert paper_number("Vanilla VAE", "synthetic", 2.0, "conv") is None  # not image data
+    assert paper_number("Vanilla VAE", "digits", 5.0, "conv") is None
 
 
 def test_v1_and_v4_print_the_same_baseline_numbers_where_both_print_one():
-    for row, by_column in br.PAPER_V4_TABLE1[2.0].items():
+    for row, by_column in PAPER_V4_TABLE1[2.0].items():
         for column, numbers in by_column.items():
-            v1 = br.PAPER_V1_TABLE1.get(row, {}).get(column)
+            v1 = PAPER_V1_TABLE1.get(row, {}).get(column)
             if v1 is not None:
                 assert v1 == numbers, (row, column)
-    for row, (kl, active, _) in br.PAPER_V1_TABLE2.items():  # Table 2 repeats Table 1's CIFAR-10 column
-        assert br.PAPER_V1_TABLE1[row]["cifar10"] == (kl, active)
+    for row, (kl, active, _) in PAPER_V1_TABLE2.items():  # Table 2 repeats Table 1's CIFAR-10 column
+        assert PAPER_V1_TABLE1[row]["cifar10"] == (kl, active)
 
 
 # ---- table builders ----------------------------------------------------------------------------------------
@@ -95,18 +108,18 @@ def constructed_rows_and_results():
         "h1": {"record": {"stage_end": {"select": metrics(3.0), "refine": metrics(1.4), "final": metrics(3e-4)}},
                "metrics": metrics(3e-4), **full},
     }
-    rows = [br.Row("Vanilla VAE", ("v0", "v1")),
-            br.Row("HCT (pre-refinement)", ("h0", "h1"), stage="select", kind="hct"),
-            br.Row("HCT (post-refinement)", ("h0", "h1"), stage="refine", kind="hct"),
-            br.Row("HCT (final single-cluster)", ("h0", "h1"), stage="final", kind="hct"),
-            br.Row("β-VAE (β=8)", ("v0",)),
-            br.Row(br.SPHERICAL, kind="spherical", unavailable="no conv")]
+    rows = [Row("Vanilla VAE", ("v0", "v1")),
+            Row("HCT (pre-refinement)", ("h0", "h1"), stage="select", kind="hct"),
+            Row("HCT (post-refinement)", ("h0", "h1"), stage="refine", kind="hct"),
+            Row("HCT (final single-cluster)", ("h0", "h1"), stage="final", kind="hct"),
+            Row("β-VAE (β=8)", ("v0",)),
+            Row(SPHERICAL, kind="spherical", unavailable="no conv")]
     return rows, results
 
 
 def test_table_means_sds_paper_numbers_and_verdicts():
     rows, results = constructed_rows_and_results()
-    t = {r["row"]: r for r in br.table(rows, results, "synthetic", 2.0)}
+    t = {r["row"]: r for r in table(rows, results, "synthetic", 2.0)}
     v = t["Vanilla VAE"]
     assert v["seeds"] == 2 and v["runs"] == [1e-5, 3e-5]
     assert v["kl"] == pytest.approx(2e-5) and v["kl_sd"] == pytest.approx(1e-5)  # population sd
@@ -116,23 +129,23 @@ def test_table_means_sds_paper_numbers_and_verdicts():
     assert t["HCT (post-refinement)"]["verdict"] == "same side of 0.01 only"  # 1.2 < 2.59 / 2
     assert t["HCT (final single-cluster)"]["verdict"] == "not reproduced"
     assert t["β-VAE (β=8)"]["paper"] is None and t["β-VAE (β=8)"]["verdict"] is None and t["β-VAE (β=8)"]["kl_sd"] == 0
-    assert t[br.SPHERICAL]["note"] == "no conv" and t[br.SPHERICAL]["seeds"] == 0 and t[br.SPHERICAL]["verdict"] is None
+    assert t[SPHERICAL]["note"] == "no conv" and t[SPHERICAL]["seeds"] == 0 and t[SPHERICAL]["verdict"] is None
     # digits are shown beside the paper's MNIST column, but the setting differs: no verdict but "not comparable"
-    d = {r["row"]: r for r in br.table(rows, results, "digits", 2.0)}
+    d = {r["row"]: r for r in table(rows, results, "digits", 2.0)}
     assert d["HCT (final single-cluster)"]["paper"]["column"] == "mnist"
     assert d["HCT (final single-cluster)"]["verdict"].startswith("not comparable (the setting differs: data set digits "
                                                                  "(the paper: MNIST)")
-    assert br.verdict_counts(list(t.values()), list(d.values())) == {
+    assert verdict_counts(list(t.values()), list(d.values())) == {
         "reproduced": 1, "same side of 0.01 only": 1, "not reproduced": 2, "not comparable": 4}
     # a subset of the paper's data is not its setting either
     small = {k: {**v, "data": {"n": 5_000}} for k, v in results.items()}
-    q = {r["row"]: r for r in br.table(rows, small, "synthetic", 2.0)}
+    q = {r["row"]: r for r in table(rows, small, "synthetic", 2.0)}
     assert q["Vanilla VAE"]["verdict"] == "not comparable (the setting differs: samples 5000 (the paper: 50000))"
 
 
 def test_markdown_shows_ours_beside_the_paper():
     rows, results = constructed_rows_and_results()
-    text = br.markdown(br.table(rows, results, "synthetic", 2.0))
+    text = markdown(table(rows, results, "synthetic", 2.0))
     lines = text.splitlines()
     assert lines[0].startswith("| method | seeds | KL, ours | KL, paper |")
     assert len(lines) == 2 + len(rows)
@@ -140,22 +153,22 @@ def test_markdown_shows_ours_beside_the_paper():
     assert "2e-05 ± 1e-05" in vanilla and "| 0.32 |" in vanilla and "v1 Table 1, Synthetic" in vanilla
     beta8 = next(line for line in lines if line.startswith("| β-VAE (β=8)"))
     assert "±" not in beta8 and "no paper number" in beta8  # one seed: no spread shown
-    assert "cannot run: no conv" in next(line for line in lines if line.startswith(f"| {br.SPHERICAL}"))
-    conv = br.markdown(br.table(rows[:1], results, "digits", 2.0, "conv"), ms_ssim=True)
+    assert "cannot run: no conv" in next(line for line in lines if line.startswith(f"| {SPHERICAL}"))
+    conv = markdown(table(rows[:1], results, "digits", 2.0, "conv"), ms_ssim=True)
     assert "MS-SSIM, paper" in conv.splitlines()[0] and "| 0.35 |" in conv and "v1 Table 2, CIFAR-10" in conv
 
 
 def test_metrics_of_and_summarise_fail_clearly():
     with pytest.raises(KeyError, match="neg_elbo"):
-        br.metrics_of({"metrics": {"kl": 1.0, "active_burda": 1, "active_paper": 1, "mse": 1.0}})
+        metrics_of({"metrics": {"kl": 1.0, "active_burda": 1, "active_paper": 1, "mse": 1.0}})
     with pytest.raises(ValueError, match="no runs"):
-        br.summarise([])
+        summarise([])
 
 
 def test_ratio_curves_sort_ratios_and_skip_unavailable_rows():
     rows, results = constructed_rows_and_results()
     by_ratio = {5.0: [rows[0], rows[3]], 2.0: [rows[0], rows[3], rows[5]]}
-    curves = br.ratio_curves(by_ratio, results)
+    curves = ratio_curves(by_ratio, results)
     assert set(curves) == {"Vanilla VAE", "HCT (final single-cluster)"}
     assert curves["Vanilla VAE"]["ratios"] == [2.0, 5.0]
     assert curves["HCT (final single-cluster)"]["runs"][0] == [1e-4, 3e-4]
@@ -165,25 +178,25 @@ def test_ratio_curves_sort_ratios_and_skip_unavailable_rows():
 def test_beta_vanilla_pairs_match_r_with_beta_r_and_judge_by_the_table_rule():
     curves = {"β-VAE (β=2)": {"ratios": [0.5, 1.0, 2.0], "mean": [0.05, 0.004, 1e-6]},
               "Vanilla VAE": {"ratios": [0.5, 1.0, 2.0, 5.0], "mean": [2.0, 0.3, 0.002, 1e-7]}}
-    pairs = br.beta_vanilla_pairs(curves, beta=2)
+    pairs = beta_vanilla_pairs(curves, beta=2)
     assert [p["ratio"] for p in pairs] == [0.5, 1.0]  # 2 x 2.0 = 4.0 is not in the sweep
     assert pairs[0]["kl_vanilla"] == 0.3 and not pairs[0]["agree"]  # 0.05 vs 0.3: more than a factor 2 apart
     assert pairs[1]["agree"]  # both collapsed
-    assert br.beta_vanilla_pairs({"Vanilla VAE": curves["Vanilla VAE"]}) == []
+    assert beta_vanilla_pairs({"Vanilla VAE": curves["Vanilla VAE"]}) == []
 
 
 def test_paper_points_of_the_sweep():
-    pts = br.paper_points("synthetic")
+    pts = paper_points("synthetic")
     assert pts["Vanilla VAE"] == {2.0: 0.32, 5.0: 0.01}
     assert pts["HCT (final single-cluster)"] == {2.0: 2.64}  # v1 Table 1; no number at 5
-    assert pts[br.SPHERICAL] == {2.0: 2.67, 5.0: 1.80}
+    assert pts[SPHERICAL] == {2.0: 2.67, 5.0: 1.80}
 
 
 # ---- the chapter's plan ------------------------------------------------------------------------------------
 
 
 def test_plan_shares_chapter_04_and_05_configs_and_builds_every_row():
-    chapter = br.plan("quick", ["synthetic", "digits"], {"synthetic": 8, "digits": 13}, ["digits"], "no conv")
+    chapter = plan("quick", ["synthetic", "digits"], {"synthetic": 8, "digits": 13}, ["digits"], "no conv")
     main = chapter["main_ratio"]
     assert main == 2.0 and chapter["table_ratios"] == (2.0, 5.0)
     rows = chapter["tables"][("synthetic", main)]
@@ -191,8 +204,8 @@ def test_plan_shares_chapter_04_and_05_configs_and_builds_every_row():
     assert names[:7] == ["Vanilla VAE", "β-VAE (β=1)", "β-VAE (β=2)", "β-VAE (β=4)", "β-VAE (β=8)", "KL annealing",
                          "EM-type VAE"]
     assert "HCT, own-centre (final single-cluster)" in names and "HCT, own-centre, x̂ mean (final single-cluster)" in names
-    assert names[-2:] == [br.SPHERICAL, br.SPHERICAL + ", x̂ mean"]
-    assert {r.compared_with for r in rows if r.kind == "hct"} == {f"HCT ({label})" for label, _ in br.STAGES}
+    assert names[-2:] == [SPHERICAL, SPHERICAL + ", x̂ mean"]
+    assert {r.compared_with for r in rows if r.kind == "hct"} == {f"HCT ({label})" for label, _ in STAGES}
     ch04 = set(hct_report.chapter_configs("quick"))
     assert all(c in ch04 for r in rows if r.kind == "hct" for c in r.configs)  # the same runs as chapter 04
     sph = next(r for r in rows if r.kind == "spherical" and r.reading == "x̂ sample").configs[0]
@@ -203,45 +216,101 @@ def test_plan_shares_chapter_04_and_05_configs_and_builds_every_row():
     assert all(c.sigma2_ratio == 5.0 for r in chapter["tables"][("digits", 5.0)] for c in r.configs)
     sweep = chapter["sweeps"]["digits"]
     assert sorted(sweep) == [0.5, 2.0, 5.0]
-    assert [r.name for r in sweep[0.5]] == list(br.SWEEP_ROWS)
+    assert [r.name for r in sweep[0.5]] == list(SWEEP_ROWS)
     assert sweep[2.0][0] is chapter["tables"][("digits", 2.0)][0]  # the main table's rows, not new runs
     conv = chapter["conv"]["digits"]
-    assert [r.name for r in conv][:3] == list(br.CONV_BASELINES)
+    assert [r.name for r in conv][:3] == list(CONV_BASELINES)
     assert all(c.architecture == "conv" for r in conv for c in r.configs)
     assert conv[-1].unavailable == "no conv"
     assert all(c.collapsed_ratio is None for r in conv if r.kind == "hct" for c in r.configs)  # no reference run
-    configs = br.plan_configs(chapter)
+    configs = plan_configs(chapter)
     assert len(configs) == len(set(configs))
     assert isinstance(configs[0], HCTConfig)  # the costliest first
 
 
 def test_plan_seed_override_and_image_sets_build_without_their_files():
-    chapter = br.plan("quick", ["mnist"], {"mnist": 10}, ["cifar10"], None, table_ratios=[2.0], sweep_ratios=[2.0],
-                      seeds=[3, 4])
+    chapter = plan("quick", ["mnist"], {"mnist": 10}, ["cifar10"], None, table_ratios=[2.0], sweep_ratios=[2.0],
+                   seeds=[3, 4], image_datasets=["cifar10"])  # a conv table only for a data set of the chapter
     rows = chapter["tables"][("mnist", 2.0)]
     assert all([c.seed for c in r.configs] == [3, 4] for r in rows)
     hct = next(r for r in rows if r.kind == "hct").configs[0]
     assert hct.dataset == "mnist" and hct.k == 10 and hct.n_components is None and hct.n_samples == 5_000
     assert chapter["conv"]["cifar10"][-1].configs[0].architecture == "conv"  # a Spherical row with configs
     with pytest.raises(ValueError, match="non-empty"):
-        br.plan("quick", ["synthetic"], {}, seeds=[])
+        plan("quick", ["synthetic"], {}, seeds=[])
     with pytest.raises(ValueError, match="at least one table ratio"):
-        br.plan("quick", ["synthetic"], {}, table_ratios=[])
+        plan("quick", ["synthetic"], {}, table_ratios=[])
 
 
 def test_paper_profile_seed_plan():
-    seeds = br.seed_plan("paper")
+    seeds = seed_plan("paper")
     assert len(seeds["main"]["baseline"]) == 5  # v1 averages five runs
     assert seeds["main"]["hct"] == seeds["main"]["spherical"] == seeds["main"]["baseline"]  # one seed set per row
-    em = next(r for r in br.baseline_rows("paper", "synthetic", 2.0, (0,)) if r.name == "EM-type VAE").configs[0]
+    em = next(r for r in baseline_rows("paper", "synthetic", 2.0, (0,)) if r.name == "EM-type VAE").configs[0]
     assert em.em_epochs is not None and em.em_epochs < em.epochs  # alternation stops early in the paper profile
 
 
 def test_figures_draw_from_constructed_rows():
     rows, results = constructed_rows_and_results()
-    t = br.table(rows, results, "synthetic", 2.0)
-    fig = plots.baseline_table_kl({"synthetic": t, "digits": br.table(rows, results, "digits", 2.0)})
+    t = table(rows, results, "synthetic", 2.0)
+    fig = plots.baseline_table_kl({"synthetic": t, "digits": table(rows, results, "digits", 2.0)})
     assert len(fig.axes) == 2
-    curves = br.ratio_curves({2.0: rows[:1], 5.0: rows[:1]}, results)
-    fig = plots.kl_against_ratio_methods({"synthetic": curves}, {"synthetic": br.paper_points("synthetic")})
+    curves = ratio_curves({2.0: rows[:1], 5.0: rows[:1]}, results)
+    fig = plots.kl_against_ratio_methods({"synthetic": curves}, {"synthetic": paper_points("synthetic")})
     assert len(fig.axes) == 1 and math.isclose(fig.axes[0].get_lines()[0].get_xdata()[0], 2.0)
+
+
+def test_spherical_rows_say_why_they_cannot_run_where_no_k_opens_the_region():
+    reason = "the feasible region [WCSS, L_collapse] is empty on synthetic's shell for every K"
+    rows = spherical_rows("quick", "synthetic", 2.0, (0,), reason)
+    assert [r.name for r in rows] == [SPHERICAL, SPHERICAL + ", x̂ mean"]
+    assert all(r.unavailable == reason and not r.configs and r.compared_with == SPHERICAL for r in rows)
+    t = table(rows, {}, "synthetic", 2.0)
+    assert all(r["note"] == reason and r["seeds"] == 0 and r["verdict"] is None for r in t)
+    assert all(f"cannot run: {reason}" in line for line in markdown(t).splitlines()[2:])
+
+
+# ---- the chapter's parameters and its first step -----------------------------------------------------------
+
+
+def test_the_notebook_parameters_cell_is_the_declaration():
+    path = Path(__file__).resolve().parent.parent / "notebooks" / f"{br.Params.PAGE}.md"
+    cell = notebook.parameter_defaults(jupytext.read(path))
+    assert cell == br.Params.defaults() and list(cell) == list(br.Params.defaults())  # names, order, values
+
+
+@pytest.mark.parametrize("values, message", [
+    (dict(scheduler="localhost"), "parameter 'scheduler' must be a Dask scheduler address such as "
+                                  "'tcp://10.0.0.5:8786', or None for a local cluster; got 'localhost'"),
+    (dict(scheduler=3), "parameter 'scheduler' must be a name, or None; got 3"),
+    (dict(image_datasets=["imagenet"]), "parameter 'image_datasets' must be a list, each one of mnist, fashion_mnist, "
+                                        "fashion_mnist_train, cifar10, cifar10_train, or None; got ['imagenet']"),
+    (dict(datasets=["digits", "digits"]), "(values repeat)"),
+    (dict(table_ratios=[]), "parameter 'table_ratios' must be a non-empty list, each a number > 0, or None; got [] "
+                            "(the list is empty)"),
+    (dict(sweep_ratios=[0.0]), "parameter 'sweep_ratios' must be a non-empty list, each a number > 0, or None"),
+    (dict(seeds=[2.7]), "parameter 'seeds' must be a non-empty list, each an integer >= 0, or None; got [2.7] "
+                        "(not a whole number)"),
+    (dict(n_workers=0), "parameter 'n_workers' must be an integer >= 1; got 0"),
+])
+def test_bad_parameters_are_refused_before_any_work(values, message):
+    with pytest.raises(ParameterError) as err:
+        br.Params.from_values(**values)
+    assert message in str(err.value)
+
+
+def test_parameters_are_attributes_and_the_image_sets_default_to_the_profiles():
+    p = br.Params.from_values(scheduler="tcp://10.0.0.5:8786", image_datasets=[], seeds=(1, 2))
+    assert p.scheduler == "tcp://10.0.0.5:8786" and p.images == [] and p.seeds == [1, 2]
+    for profile in ("quick", "paper"):  # None: the profile's (none in quick: `make test` has no image data)
+        assert br.Params.from_values(profile=profile).images == list(
+            profile_settings(profile)["baselines"]["image_datasets"])
+
+
+def test_an_image_set_neither_stored_nor_installed_is_refused_naming_make_data(tmp_path, monkeypatch):
+    from hcvae.runs.store import ResultStore
+
+    monkeypatch.setenv("HCVAE_DATA_DIR", str(tmp_path / "no-data"))
+    p = br.Params.from_values(image_datasets=["mnist"])
+    with pytest.raises(FileNotFoundError, match="run `make data`"):
+        br.plan_chapter(p, store=ResultStore(tmp_path / "results", reference=None))

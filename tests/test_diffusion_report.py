@@ -71,23 +71,41 @@ def test_from_profile_rejects_an_unknown_setting():
         report.chapter("quick", tolerance=0.2)
 
 
+def tiny_params(**values) -> report.Params:
+    return report.Params.from_values(settings=TINY, **values)
+
+
 def test_the_chapter_reads_its_runs_from_the_store(tiny, tiny_store, monkeypatch):
-    cfgs = report.configs("quick", settings=TINY)
+    cfgs = report.configs(tiny_params())
     assert [c.dataset for c in cfgs] == ["synthetic", "digits"]
     monkeypatch.setattr(DiffusionChapterConfig, "compute", lambda *a, **k: pytest.fail("recomputed a stored run"))
     for c in cfgs:
         stored = runner.run(c, store=tiny_store)
-        assert stored == tiny.results[c.dataset] and stored["wall_time_s"] > 0
+        assert stored == tiny.runs.results[c.dataset] and stored["wall_time_s"] > 0
         weights, samples = tiny_store.load_weights(c), tiny_store.load_arrays(c)
         assert set(weights["denoisers"]) == set(samples) == set(c.model_names)
-        assert samples["Algorithm 2"].shape == (TINY["n_generated"], tiny.test_rows[c.dataset].shape[1])
+        assert samples["Algorithm 2"].shape == (TINY["n_generated"], tiny.sampling.test_rows[c.dataset].shape[1])
+
+
+def test_the_named_steps_make_the_chapter(tiny, tiny_store):
+    """The page calls the steps one by one; they give what the chapter object holds."""
+    p = tiny_params()
+    runs = report.stored_runs(p, tiny_store, progress=False)
+    assert runs.results == tiny.runs.results and runs.T == TINY["T"]
+    p1 = report.prediction_1(runs.results, p.independence_tol)
+    assert p1.verdict == tiny.p1.verdict and p1.cases == tiny.p1.cases
+    assert report.prediction_2(p1.studies) == tiny.p2
+    samp = report.sampling(runs)
+    assert report.prediction_3(samp.own, samp.real, p.z_margin) == tiny.p3
+    assert report.prediction_4(runs, samp.floors, p.z_margin, p.floor_margin) == tiny.p4
+    assert report.selection(runs.results) == tiny.selection and report.training(runs) == tiny.training
 
 
 def test_stored_denoisers_reproduce_the_stored_gain_curve(tiny, tiny_store):
-    cfg = report.configs("quick", settings=TINY)[1]
-    res = tiny.results["digits"]
+    cfg = report.configs(tiny_params())[1]
+    res = tiny.runs.results["digits"]
     net = report.denoisers(cfg, tiny_store)["DDPM, timestep"]
-    x = tiny.test_rows["digits"][: TINY["gain_points"]]
+    x = tiny.sampling.test_rows["digits"][: TINY["gain_points"]]
     curve = ddpm.x0_gain(net, diffusion.noise_schedule("linear", TINY["T"]), x, res["gain"]["curve"]["t"],
                               _top_direction(cfg), seed=cfg.seed)
     assert curve["info"] == pytest.approx(res["gain"]["curve"]["info"], abs=1e-5)
@@ -106,11 +124,11 @@ def _top_direction(cfg):
 def test_same_seed_same_numbers_and_another_seed_differs(tiny, tmp_path):
     from hcvae.runs.store import ResultStore
 
-    cfg = report.configs("quick", settings=TINY, datasets=["synthetic"])[0]
+    cfg = report.configs(tiny_params(datasets=["synthetic"]))[0]
     again = runner.run(cfg, store=ResultStore(tmp_path / "again"))  # computed afresh
-    assert numbers_in(again) == numbers_in(tiny.results["synthetic"])
-    other = runner.run(report.configs("quick", seed=1, settings=TINY, datasets=["synthetic"])[0],
-                            store=ResultStore(tmp_path / "other"))
+    assert numbers_in(again) == numbers_in(tiny.runs.results["synthetic"])
+    other = runner.run(report.configs(tiny_params(seed=1, datasets=["synthetic"]))[0],
+                       store=ResultStore(tmp_path / "other"))
     assert other["floor"] != again["floor"]
 
 
@@ -118,24 +136,27 @@ def test_chapter_numbers_are_consistent(tiny):
     from hcvae.chapters import diffusion_rules
 
     # each verdict follows from the per-case verdicts it summarises
-    assert (tiny.p1_verdict == "supported") == (0 < tiny.p1_n_indep == len(tiny.p1_verdicts))
-    assert tiny.p1_n_indep == sum(v == "independent after t_c" for v in tiny.p1_verdicts)
-    assert tiny.p3_verdict == diffusion_rules.overall_verdict(tiny.p3_verdicts)
-    assert (tiny.p4_verdict == "supported") == all(tiny.alg2_ok)
-    assert tiny.alg2_ok == [not tiny.degradation[(ds, "Algorithm 2")]["degrades"] for ds in tiny.results]
-    assert len(tiny.p3_verdicts) == 2 * len(report.P3_BASELINES)
-    assert tiny.p1_n_indep <= len(tiny.p1_verdicts) <= 2 * len(tiny.results)
-    assert tiny.closer["snr"] + tiny.closer["eq13"] == tiny.n_half
-    assert tiny.total_epochs == TINY["epochs_per_round"] * 4  # R = 4 schedules, one round (4 -> 2)
-    headers, rows = tiny.p4_table
-    assert all(len(r) == len(headers) for r in rows) and len(rows) == 2 * len(tiny.settings["models"])
-    assert all(math.isfinite(f) and f > 0 for f in tiny.floors.values())
+    p1, p3, p4, results = tiny.p1, tiny.p3, tiny.p4, tiny.runs.results
+    assert (p1.verdict == "supported") == (0 < p1.n_indep == len(p1.verdicts))
+    assert p1.n_indep == sum(v == "independent after t_c" for v in p1.verdicts)
+    assert p3.verdict == diffusion_rules.overall_verdict(p3.verdicts)
+    assert (p4.verdict == "supported") == all(p4.alg2_ok)
+    assert p4.alg2_ok == [not p4.degradation[(ds, "Algorithm 2")]["degrades"] for ds in results]
+    assert len(p3.verdicts) == 2 * len(report.P3_BASELINES)
+    assert p1.n_indep <= len(p1.verdicts) <= 2 * len(results)
+    assert tiny.p2.closer["snr"] + tiny.p2.closer["eq13"] == tiny.p2.n_half
+    assert tiny.training.total_epochs == TINY["epochs_per_round"] * 4  # R = 4 schedules, one round (4 -> 2)
+    headers, rows = tiny.tables["p4"]
+    assert all(len(r) == len(headers) for r in rows) and len(rows) == 2 * len(tiny.runs.settings["models"])
+    assert all(math.isfinite(f) and f > 0 for f in tiny.sampling.floors.values())
+    for name, (headers, rows) in tiny.tables.items():
+        assert rows and all(len(r) == len(headers) for r in rows), name
 
 
 # --- the ledger rows -------------------------------------------------------------------------------------------
 
 def test_claims_are_measured_with_valid_verdicts(tiny, monkeypatch):
-    monkeypatch.setattr(report, "chapter", lambda profile, **_: tiny)
+    monkeypatch.setattr(report.Chapter, "__call__", lambda self, profile="quick", **_: tiny)
     rows = claims.ledger("quick", report.claims())
     assert [r["id"] for r in rows] == ["diffusion-p1", "diffusion-p2", "diffusion-p3", "diffusion-p4"]
     for r in rows:
@@ -149,44 +170,47 @@ def test_claims_are_measured_with_valid_verdicts(tiny, monkeypatch):
 @pytest.mark.parametrize("chapter_verdict, ledger", [("supported", "reproduced"), ("not supported", "not reproduced"),
                                                      ("contradicted", "not reproduced"), ("mixed", "not reproduced")])
 def test_chapter_verdicts_map_onto_the_ledger(tiny, chapter_verdict, ledger):
-    assert report.measure_p3("quick", replace(tiny, p3_verdict=chapter_verdict)).verdict == ledger
+    assert report.measure_p3("quick", replace(tiny, p3=replace(tiny.p3, verdict=chapter_verdict))).verdict == ledger
 
 
 def test_prediction_2_depends_on_the_reading_when_only_the_snr_timestep_locates_the_decline(tiny):
-    snr_only = replace(tiny, n_half=2, half_rows=[("a", 300, None, 310), ("b", 200, 400, 190)])
+    def with_halves(n_half, half_rows=()):
+        return replace(tiny, p2=replace(tiny.p2, n_half=n_half, half_rows=list(half_rows)))
+
+    snr_only = with_halves(2, [("a", 300, None, 310), ("b", 200, 400, 190)])
     assert report.measure_p2("quick", snr_only).verdict == "depends on reading"
-    eq13 = replace(tiny, n_half=1, half_rows=[("a", 300, 305, 250), ("b", None, 400, 190)])
+    eq13 = with_halves(1, [("a", 300, 305, 250), ("b", None, 400, 190)])
     assert report.measure_p2("quick", eq13).verdict == "reproduced"
-    mixed = replace(tiny, n_half=2, half_rows=[("a", 300, 305, 250), ("b", 200, 400, 190)])
+    mixed = with_halves(2, [("a", 300, 305, 250), ("b", 200, 400, 190)])
     assert report.measure_p2("quick", mixed).verdict == "not reproduced"
-    assert report.measure_p2("quick", replace(tiny, n_half=0)).verdict == "not testable here"
+    assert report.measure_p2("quick", with_halves(0)).verdict == "not testable here"
 
 
 def test_prediction_1_per_reading_of_t_c(tiny):
     indep, dep = "independent after t_c", "still depends on x_t after t_c"
-    assert report.measure_p1("quick", replace(tiny, p1_by_reading={"eq13": [indep], "snr": [dep, indep]})).verdict \
-        == "reproduced"  # the paper's t_c holds; the earlier SNR one is a stronger claim
-    assert report.measure_p1("quick", replace(tiny, p1_by_reading={"eq13": [dep], "snr": [indep]})).verdict \
-        == "depends on reading"
-    assert report.measure_p1("quick", replace(tiny, p1_by_reading={"eq13": [], "snr": [indep]})).verdict \
-        == "depends on reading"
-    assert report.measure_p1("quick", replace(tiny, p1_by_reading={"eq13": [], "snr": []})).verdict \
-        == "not testable here"
-    assert report.measure_p1("quick", replace(tiny, p1_by_reading={"eq13": [], "snr": [dep]})).verdict == "not reproduced"
-    assert report.measure_p1("quick", replace(tiny, p1_by_reading={"eq13": [indep], "snr": [indep]})).verdict \
-        == "reproduced"
+
+    def verdict(by_reading):
+        return report.measure_p1("quick", replace(tiny, p1=replace(tiny.p1, by_reading=by_reading))).verdict
+
+    assert verdict({"eq13": [indep], "snr": [dep, indep]}) == "reproduced"  # the paper's t_c holds; the earlier
+    # SNR one is a stronger claim
+    assert verdict({"eq13": [dep], "snr": [indep]}) == "depends on reading"
+    assert verdict({"eq13": [], "snr": [indep]}) == "depends on reading"
+    assert verdict({"eq13": [], "snr": []}) == "not testable here"
+    assert verdict({"eq13": [], "snr": [dep]}) == "not reproduced"
+    assert verdict({"eq13": [indep], "snr": [indep]}) == "reproduced"
 
 
 # --- the notebook and the report agree ---------------------------------------------------------------------------
 
-def test_notebook_parameters_are_the_reports_defaults():
+def test_the_notebooks_parameters_cell_is_the_declaration():
     import jupytext
 
-    from hcvae.book.notebook import NOTEBOOKS, parameter_defaults
+    from hcvae.book import notebook
 
-    params = parameter_defaults(jupytext.read(NOTEBOOKS / "08-diffusion.md"))
-    assert params.pop("profile") == "quick"
-    assert {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()} == report.DEFAULTS
+    path = notebook.NOTEBOOKS / f"{report.Params.PAGE}.md"
+    assert notebook.parameter_defaults(jupytext.read(path)) == report.Params.defaults()
+    assert list(notebook.parameter_defaults(jupytext.read(path))) == list(report.Params.defaults())
 
 
 def test_notebook_glues_the_reports_verdicts(tiny, tiny_store, tmp_path, monkeypatch):
@@ -206,8 +230,10 @@ def test_notebook_glues_the_reports_verdicts(tiny, tiny_store, tmp_path, monkeyp
                 data = o["data"]
                 glued[o["metadata"]["scrapbook"]["name"]] = data.get("application/papermill.record/text/markdown",
                                                                      data.get("application/papermill.record/text/plain"))
-    for key in ("p1_verdict", "p3_verdict", "p4_verdict"):
-        assert glued[key] == f"**{getattr(tiny, key)}**"
-        assert f"chapter: {getattr(tiny, key)};" in getattr(report, f"measure_{key[:2]}")("quick", tiny).value
-    assert int(glued["n_closer_snr"]) == tiny.closer["snr"] and int(glued["n_closer_eq13"]) == tiny.closer["eq13"]
+    for key, section in (("p1_verdict", tiny.p1), ("p3_verdict", tiny.p3), ("p4_verdict", tiny.p4)):
+        assert glued[key] == f"**{section.verdict}**"
+        assert f"chapter: {section.verdict};" in getattr(report, f"measure_{key[:2]}")("quick", tiny).value
+    assert int(glued["n_closer_snr"]) == tiny.p2.closer["snr"] and int(glued["n_closer_eq13"]) == tiny.p2.closer["eq13"]
+    for name, value in tiny.texts.items():  # every sentence and number the page quotes is the chapter's
+        assert glued[name] == str(value), name
     assert f"SNR = 1 in {glued['n_closer_snr']}, eq. 13 in {glued['n_closer_eq13']}" in report.measure_p2("quick", tiny).value

@@ -108,3 +108,15 @@ def test_consensus_is_credited_only_when_its_gain_clears_the_seed_noise():
     noisy = consensus_effect(_effect_runs([0.06, 0.05, 0.001, 0.002, 0.001], [0.003] * 5), "synthetic", "own_centre",
                              "mean")
     assert noisy["kl_hct"] > 0.01 and noisy["source"] == "within noise" and noisy["diff"] <= 2 * noisy["diff_se"]
+
+
+def test_the_notebooks_parameters_cell_is_the_chapters_declaration():
+    import jupytext
+
+    from hcvae.book import notebook
+    from hcvae.chapters import hct_report
+
+    cell = notebook.parameter_defaults(jupytext.read(notebook.NOTEBOOKS / "04-historical-consensus.md"))
+    defaults = hct_report.Params.defaults()
+    assert cell == defaults and list(cell) == list(defaults)  # names, order and values
+    assert hct_report.Params.from_values().runs == hct_report.CHAPTER_RUNS  # every x̂: the chapter's runs

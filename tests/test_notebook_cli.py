@@ -117,7 +117,7 @@ def _injected(tmp_path, *args):
 
 def test_papermill_list_parameters_pass_with_yaml_and_are_refused_as_text(tmp_path):
     from hcvae.book.chapter_params import check_parameters
-    from hcvae.chapters.params import ParameterError
+    from hcvae.chapters.base import ParameterError
 
     values = _injected(tmp_path, "-y", "datasets: [digits]", "-p", "sigma2_ratio", "3")
     assert check_parameters("04", values, partial=True) == {"datasets": ["digits"], "sigma2_ratio": 3.0}

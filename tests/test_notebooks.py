@@ -1,9 +1,10 @@
-"""Every notebook of the book, as the strict quick build executed it (the session fixture ``quick_book``): each ran
-every cell without an error, and a chapter with a chapter module shows exactly what its ``chapter()`` returns.
+"""Every notebook of the book, as the quick book executed it (the session fixture ``quick_book``): nbval ran every
+cell of every page without an error, and a chapter with a chapter module shows exactly what its ``chapter()``
+returns.
 
-The build is the one execution of the notebooks in ``make test``: this file reads what it left in
-``_build/jupyter_execute`` (the executed notebooks and their glued values), instead of running each notebook a
-second time under nbval. (``pytest --nbval-lax notebooks book`` still runs them under nbval, by hand.)
+nbval's run is the one execution of the notebooks in ``make test`` (tests/quick_book.py); the strict book build
+renders what it executed, and this file reads what both left: nbval's report, the notebooks it executed and the
+glued values the build rendered (``_build/jupyter_execute/*.glue.json``).
 """
 
 import json
@@ -24,7 +25,7 @@ def _read_what_the_build_read(monkeypatch):
 
 
 def _executed(quick_book, page: str) -> Path:
-    return quick_book.html.parent / "jupyter_execute" / f"{page}.ipynb"
+    return quick_book.executed / f"{page}.ipynb"
 
 
 def _glued(quick_book, page: str) -> dict:
@@ -35,6 +36,23 @@ def _glued(quick_book, page: str) -> dict:
         data = o["data"]
         out[name] = data.get("text/markdown", data.get("text/plain"))
     return out
+
+
+def test_every_page_passes_nbval(quick_book):
+    """nbval executed every code cell of every page, and none raised: a failure is named as nbval names it
+    (``notebooks/NN-....md::Cell k``), with the error it reported."""
+    import xml.etree.ElementTree as ET
+
+    assert quick_book.nbval.exists(), "nbval did not run (see the quick build's log)"
+    cases = list(ET.parse(quick_book.nbval).getroot().iter("testcase"))
+    def page_of(case) -> str:  # "notebooks.01-phase-transition.md" -> "01-phase-transition"
+        return case.get("classname", "").removesuffix(".md").rsplit(".", 1)[-1]
+
+    failed = [(f"{page_of(c)}.md::{c.get('name')}", (bad.get("message") or "")[:500])
+              for c in cases for bad in [*c.findall("failure"), *c.findall("error")]]
+    assert not failed, "\n".join(f"{name}: {message}" for name, message in failed)
+    ran = {page_of(c) for c in cases}
+    assert len(cases) >= 3 * len(PAGES) and {Path(p).name for p in PAGES} <= ran, sorted(ran)
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -53,22 +71,34 @@ def test_chapter_04_shows_what_its_chapter_module_computes(quick_book):
     glued = _glued(quick_book, "notebooks/04-historical-consensus")
     ch = hct_report.chapter("quick")  # the same runs, read from the store the build filled
     assert int(glued["n_runs"]) == ch.n_runs and int(glued["n_seeds"]) == ch.n_seeds
-    for name in ("settings_table", "memory_table", "consensus_table", "information_table", "eps_table", "final_table",
-                 "distance_table", "appendix_b_table"):
-        assert glued[name] == tables.markdown_table(*getattr(ch, name)), name
-    assert int(glued["mean_loophole"]) == ch.mean_loophole and int(glued["sample_violations"]) == ch.sample_bound_violations
+    assert {"settings", "memory", "consensus", "information", "eps", "final", "distance", "appendix_b"} <= set(ch.tables)
+    for name, table in ch.tables.items():
+        assert glued[f"{name}_table"] == tables.markdown_table(*table), name
+    for name, text in ch.texts.items():
+        assert glued[name] == text, name
+    assert glued["table1"] == "\n\n".join(f"{ch.texts[f'table1_{rd}_{x}']}\n\n"
+                                           f"{tables.markdown_table(*ch.tables[f'table1_{rd}_{x}'])}" for rd, x in ch.table1)
+    assert int(glued["mean_loophole"]) == ch.information.mean_loophole
+    assert int(glued["sample_violations"]) == ch.information.sample_violations
+    assert int(glued["n_final"]) == ch.information.n_final
     assert glued["findings"] == "\n".join(f"* {f}" for f in ch.findings)
-    assert glued["eps_verdict"] == ch.eps_verdict and glued["distance_verdict"] == ch.distance_verdict
 
 
 def test_chapter_08_shows_what_its_chapter_module_computes(quick_book):
+    from hcvae.book import tables
     from hcvae.chapters import diffusion_report
 
     glued = _glued(quick_book, "notebooks/08-diffusion")
     ch = diffusion_report.chapter("quick")
-    for key in ("p1_verdict", "p3_verdict", "p4_verdict"):
-        assert glued[key] == f"**{getattr(ch, key)}**", key
-    assert int(glued["n_closer_snr"]) == ch.closer["snr"] and int(glued["n_closer_eq13"]) == ch.closer["eq13"]
+    for name, value in ch.texts.items():  # sentences, and the numbers the prose formats itself
+        assert glued[name] == str(value), name
+    for name, table in ch.tables.items():
+        assert glued[f"{name}_table"] == tables.markdown_table(*table), name
+    for name, text in ch.findings.items():
+        assert glued[f"finding_{name}"] == text, name
+    for key, section in (("p1_verdict", ch.p1), ("p3_verdict", ch.p3), ("p4_verdict", ch.p4)):
+        assert glued[key] == f"**{section.verdict}**", key
+    assert int(glued["n_closer_snr"]) == ch.p2.closer["snr"] and int(glued["n_closer_eq13"]) == ch.p2.closer["eq13"]
 
 
 def test_the_report_shows_the_ledger(quick_book):
@@ -88,11 +118,18 @@ def test_chapter_01_shows_what_its_chapter_module_computes(quick_book):
 
     glued = _glued(quick_book, "notebooks/01-phase-transition")
     ch = phase.chapter("quick")
-    assert glued["threshold_table"] == tables.markdown_table(*ch.threshold_table)
-    assert int(glued["n_above"]) == ch.n_above and int(glued["closed_form_n"]) == len(ch.agreement["rows"])
-    for name in ("threshold", "probe", "closed_form", "mlp"):
-        assert glued[f"finding_{name}"] == ch.findings[name], name
-    assert glued["above_verdict"] == ch.findings["above"]
+    assert glued["threshold_table"] == tables.markdown_table(*ch.tables["threshold"])
+    probe_rows = ch.tables["probe"][1]  # the longer runs' table follows their sentence, where there are any
+    assert glued["probe_summary"] == ch.texts["probe_summary"] + (
+        "\n\n" + tables.markdown_table(*ch.tables["probe"]) if probe_rows else "")
+    for name, value in ch.numbers.items():  # numbers the prose formats: glued as themselves
+        assert glued[name] == repr(value), name
+    assert int(glued["n_above"]) == ch.above.n_runs and int(glued["closed_form_n"]) == len(ch.agreement["rows"])
+    for name, text in ch.texts.items():
+        if name != "probe_summary":
+            assert glued[name] == text, name
+    for name, text in ch.findings.items():
+        assert glued[f"finding_{name}"] == text, name
 
 
 def test_chapter_07_shows_what_its_chapter_module_computes(quick_book):
@@ -101,9 +138,16 @@ def test_chapter_07_shows_what_its_chapter_module_computes(quick_book):
 
     glued = _glued(quick_book, "notebooks/07-ablations")
     ch = ablations.chapter("quick")
-    for name in ("v1_table", "eps_table", "v4_table"):
-        assert glued[name] == tables.markdown_table(*getattr(ch, name)), name
-    assert int(glued["n_unique"]) == ch.n_unique and int(glued["n_v1_reproduced"]) == ch.n_v1_reproduced
+    # how many points the build read or computed, and its wall time, describe that execution, not the chapter
+    execution = {"n_cached", "n_computed", "sweep_time"}
+    for name, value in ch.texts.items():
+        if name not in execution:
+            assert glued[name] == str(value), name
+    for name, table in ch.tables.items():
+        assert glued[f"{name}_table"] == tables.markdown_table(*table), name
+    assert int(glued["n_cached"]) + int(glued["n_computed"]) == int(glued["n_unique"]) == ch.sweep.n_unique
+    assert int(glued["n_v1_reproduced"]) == sum(v.startswith("reproduced") for (p, _), v in ch.verdicts.items()
+                                                if p in ablations.V1_PARAMS)
     assert glued["findings"] == "\n".join(f"* {line}" for line in ch.findings)
 
 
@@ -113,6 +157,7 @@ def test_chapter_05_shows_what_its_chapter_module_computes(quick_book):
 
     glued = _glued(quick_book, "notebooks/05-spherical-vae")
     ch = spherical_report.chapter("quick")
+    assert int(glued["n_seeds"]) == len(ch.params.seeds)
     for name, table in ch.tables.items():
         assert glued[f"{name}_table"] == tables.markdown_table(*table), name
     for name, text in ch.texts.items():
@@ -132,7 +177,7 @@ def test_chapter_06_shows_what_its_chapter_module_computes(quick_book):
     for name, text in ch.texts.items():
         if name not in execution:
             assert glued[name] == text, name
-    assert int(glued["n_cached"]) + int(glued["n_computed"]) == int(glued["n_configs"]) == len(ch.configs)
+    assert int(glued["n_cached"]) + int(glued["n_computed"]) == int(glued["n_configs"]) == len(ch.plan.configs)
     for name, table in ch.overview.items():
         assert glued[f"{name}_table"] == tables.markdown_table(*table), name
     assert ch.texts["findings"] == "\n".join(f"* {f}" for f in ch.findings)

@@ -206,3 +206,16 @@ def test_instability_and_settled_epoch():
         report.instability(history, "kl", 5)
     cfg = {"kind": "SphericalConfig", **SphericalConfig(epochs=10).__dict__}
     assert report.settled_epoch(cfg) == 6.0  # 2 first-stage epochs + half of the remaining 8
+
+
+def test_the_notebooks_parameters_cell_is_the_chapters_declaration():
+    import jupytext
+
+    from hcvae.book import notebook
+    from hcvae.chapters import spherical_report as report
+
+    cell = notebook.parameter_defaults(jupytext.read(notebook.NOTEBOOKS / "05-spherical-vae.md"))
+    defaults = report.Params.defaults()
+    assert cell == defaults and list(cell) == list(defaults)  # names, order and values
+    p = report.Params.from_values(boundary_reading="per_batch")
+    assert p.other_reading == "per_sample" and p.common["boundary_reading"] == "per_batch"

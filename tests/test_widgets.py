@@ -1,5 +1,6 @@
 """The explorers of hcvae.book.widgets: static frames (nested Stacks driven by jslinked controls), their live
-counterparts, and the live route (`make lab`). Results are small fakes of the stored shapes; nothing trains."""
+counterparts, and the live route (`make lab`). Results are small fakes of the stored shapes; nothing trains.
+The package's modules (shared frames, one per kind of explorer) keep every name importable from the package."""
 
 import json
 import math
@@ -15,8 +16,11 @@ import pytest
 matplotlib.use("Agg")
 
 import ipywidgets as w  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
 
 from hcvae.book import widgets  # noqa: E402
+from hcvae.book.widgets import frames  # noqa: E402
+from hcvae.core.theory import linear_vae_optimum  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -28,10 +32,10 @@ def titles(monkeypatch):
 
     def fake_png(fig, dpi=widgets.FRAME_DPI):
         texts = [fig.get_suptitle()] + [ax.get_title() for ax in fig.axes]
-        widgets.plt.close(fig)
+        plt.close(fig)
         return " | ".join(t for t in texts if t).encode()
 
-    monkeypatch.setattr(widgets, "figure_png", fake_png)
+    monkeypatch.setattr(frames, "figure_png", fake_png)  # where every explorer's frames are rendered
 
 
 def text_of(frame) -> str:
@@ -137,13 +141,24 @@ def ablation_results():
 
 
 # ---- the generic machinery ------------------------------------------------------------------------------------
+def test_every_public_name_is_importable_from_the_package_and_every_module_is_short():
+    """Other chapters' pages call ``widgets.X``: each name the one module used to define is still there."""
+    names = ["ABLATION_PARAMS", "FRAME_DPI", "FRAME_WORKERS_ENV", "KL_FLOOR", "LIVE_ENV", "MAX_FRAMES", "SHELL_RADII",
+             "SIGMA2_RATIOS", "Control", "ablation_explorer", "feasible_region_explorer", "figure_png", "frame_at",
+             "frame_class", "frame_workers", "hct_explorer", "live_explorer", "live_mode", "penalty_explorer",
+             "phase_run_explorer", "sigma2_explorer", "static_explorer"]
+    assert sorted(widgets.__all__) == sorted(names) and all(hasattr(widgets, n) for n in names)
+    for path in Path(widgets.__file__).parent.glob("*.py"):
+        assert len(path.read_text().splitlines()) < 600, path.name
+
+
 def test_static_explorer_nests_one_stack_level_per_control_and_links_each(titles):
-    open_before = widgets.plt.get_fignums()
+    open_before = plt.get_fignums()
 
     def draw(letter, number):
         if (letter, number) == ("b", 3):
             return "no such pair"
-        fig, ax = widgets.plt.subplots()
+        fig, ax = plt.subplots()
         ax.set_title(f"{letter}{number}")
         return fig
 
@@ -155,7 +170,7 @@ def test_static_explorer_nests_one_stack_level_per_control_and_links_each(titles
     assert text_of(widgets.frame_at(box, 0, 2)) == "a3"
     assert text_of(widgets.frame_at(box, 1, 0)) == "b1"
     assert "no such pair" in text_of(widgets.frame_at(box, 1, 2))  # a message frame, not a figure
-    assert widgets.plt.get_fignums() == open_before  # every figure it drew was closed once rendered
+    assert plt.get_fignums() == open_before  # every figure it drew was closed once rendered
 
 
 def test_static_frames_are_small_pngs():
@@ -172,7 +187,7 @@ def test_frames_drawn_by_worker_processes_are_the_frames_drawn_here(monkeypatch)
     def draw(letter, number):
         if (letter, number) == ("b", 3):
             return "no such pair"
-        fig, ax = widgets.plt.subplots(figsize=(2, 1.5))
+        fig, ax = plt.subplots(figsize=(2, 1.5))
         ax.plot([0, number], [0, ord(letter)])
         ax.set_title(f"{letter}{number}")
         return fig
@@ -250,7 +265,7 @@ def test_phase_run_explorer_one_frame_per_run_beside_the_closed_form(titles):
             assert "No stored run" in text
             continue
         r = match[0]
-        closed = widgets.linear_vae_optimum(r["data"]["spectrum"], r["sigma2_decoder"], 4)
+        closed = linear_vae_optimum(r["data"]["spectrum"], r["sigma2_decoder"], 4)
         assert f"{ds}, {arch}, σ'²/λmax = {ratio:g}, seed {seed}" in text
         assert f"KL {r['metrics']['kl']:.3g} nats (closed form {closed['kl']:.3g})" in text
         assert f"active units {r['metrics']['active_burda']} (Var E[z] > 0.01), {r['metrics']['active_paper']}" in text

@@ -5,7 +5,7 @@ the claimed value and conditions, the chapter that shows the evidence, and the
 verdict rule, written before any run. Its ``measure(profile)`` recomputes the
 measurement from the result store (runs are shared with the chapters, so nothing
 is trained twice). The ledger is the claims of the chapter modules in
-:data:`CHAPTER_MODULES`, each measured from its chapter's ``chapter()``, the single
+:data:`hcvae.chapters.pages.CHAPTERS`, each measured from its chapter's ``chapter()``, the single
 source of that chapter's numbers (so a verdict is computed once, where the
 chapter computes it); :func:`ledger` measures every claim and refuses a row
 without a measurement or a verdict. Where a reading of the text decides, a
@@ -16,15 +16,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from hcvae.chapters import (ablations, baselines_report, barrier_report, diffusion_report, hct_report, phase,
-                            region_report, spherical_report)
+from hcvae.chapters import hct_report, spherical_report
+from hcvae.chapters.pages import CHAPTERS
 from hcvae.chapters.ledger import Claim, Measurement, VERDICTS, combine  # noqa: F401 (the ledger's types)
 from hcvae.methods.consensus import XHATS
-from hcvae.runs import runner
+from hcvae.runs import baselines, runner
 
-# The chapter modules whose claims() join the ledger (each measured from its chapter() result), in book order.
-CHAPTER_MODULES = (phase, barrier_report, region_report, hct_report, spherical_report, baselines_report, ablations,
-                   diffusion_report)
 
 
 def _fmt(x: float) -> str:
@@ -36,11 +33,9 @@ def tradeoff(profile: str, ratio: float = 2.0) -> dict:
     {"raw": {method: [(kl, neg_elbo), ...]}, "raw_reference": vanilla's mean −ELBO, "shell": {...},
     "shell_reference": the plain VAE's on the shell data}. The Spherical VAE trains on shell data, so its
     likelihood is compared with a plain VAE on the same data, not with the raw-data methods."""
-    from hcvae.runs import baselines, experiments
-
     hct, sph = hct_report.chapter(profile), spherical_report.chapter(profile)
     out = {}
-    for ds in hct.params["datasets"]:
+    for ds in hct.params.datasets:
         raw: dict = {}
         for r in hct.results:
             c = r["config"]
@@ -52,12 +47,12 @@ def tradeoff(profile: str, ratio: float = 2.0) -> dict:
         for label, cfgs in table.items():
             raw[label.split(" (")[0] if label.startswith("KL annealing") else label] = \
                 runner.run_all(cfgs, progress=False)
-        variants = sph.ablation_results[ds]
+        variants = sph.ablation[ds]
         for x in XHATS:
             raw[f"cluster pull, x̂ {x}"] = variants[spherical_report.variant_name(spherical_report.CONTROL, x)]
         shell = {f"Spherical VAE, x̂ {x}": variants[spherical_report.variant_name("Full constraints", x)]
                  for x in XHATS}
-        plain = sph.plain_results[ds]
+        plain = sph.sweep.plain_results[ds]
         shell["plain VAE on the shell data"] = plain
         points = {name: [(r["metrics"]["kl"], r["metrics"]["neg_elbo"]) for r in rs] for name, rs in raw.items()}
         vanilla = points.get("Vanilla VAE", [])
@@ -71,7 +66,7 @@ def tradeoff(profile: str, ratio: float = 2.0) -> dict:
 
 def all_claims() -> list[Claim]:
     """Every chapter module's claims in chapter order, with ids checked unique."""
-    claims = sorted((c for module in CHAPTER_MODULES for c in module.claims()), key=lambda c: c.chapter)
+    claims = sorted((c for chapter in CHAPTERS.values() for c in chapter.claims()), key=lambda c: c.chapter)
     ids = [c.id for c in claims]
     dup = sorted({i for i in ids if ids.count(i) > 1})
     if dup:
@@ -97,8 +92,8 @@ def ledger(profile: str, claims=None) -> list[dict]:
 def runs_used(profile: str) -> list[dict]:
     """Every stored run the ledger's measurements read (for the report's compute summary)."""
     runs = []
-    for module in CHAPTER_MODULES:
-        runs += module.runs(profile)
+    for chapter in CHAPTERS.values():
+        runs += chapter.runs(profile)
     return runs
 
 

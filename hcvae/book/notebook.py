@@ -19,7 +19,8 @@ import sys
 import tempfile
 from pathlib import Path
 from hcvae.book.chapter_params import check_parameters
-from hcvae.chapters.params import ParameterError
+from hcvae.chapters.base import ParameterError
+from hcvae.chapters.pages import params_of
 from hcvae.core import device
 from hcvae.runs.profiles import PROFILES
 from hcvae.runs.store import ResultStore, StoreError
@@ -148,19 +149,17 @@ def run(argv: list[str] | None = None) -> Path | None:
     if args.device:
         os.environ["HCVAE_DEVICE"] = args.device  # the kernel papermill starts inherits it
 
-    import jupytext
-
     if args.list or not args.name:
         for stem in chapters():
-            print(stem, parameter_defaults(jupytext.read(NOTEBOOKS / f"{stem}.md")))
+            print(stem)
+            print("\n".join(params_of(stem).listing()))
         return None
     path = find_chapter(args.name)
-    nb = jupytext.read(path)
-    defaults = parameter_defaults(nb)
+    declared = [f.name for f in params_of(path.stem).declared()]
     params = {k: parse_value(v) for k, v in args.parameter}
-    unknown = sorted(set(params) - set(defaults))
+    unknown = sorted(set(params) - set(declared))
     if unknown:
-        raise SystemExit(f"error: unknown parameter(s) {', '.join(unknown)} for {path.stem}; allowed: {', '.join(defaults)}")
+        raise SystemExit(f"error: unknown parameter(s) {', '.join(unknown)} for {path.stem}; allowed: {', '.join(declared)}")
 
     try:  # the checks the notebook's first cell makes, before papermill starts a kernel
         check_parameters(path.stem, params, partial=True)

@@ -1,17 +1,30 @@
-"""The sensitivity claims of both papers, and how the ablation chapter reads its sweeps.
+"""Chapter 07, the sensitivity claims of both papers, and how the ablation chapter reads its sweeps.
 
 Each claim is a shape over one swept parameter; its verdict rule is fixed here,
 before any run, and computed from the mean final KL per value (v1 measures
 "performance" by final KL). Where every point collapsed (mean KL < 0.01) there is
 no ordering to compare and the verdict says so.
+
+:data:`chapter` is the single source of every number the chapter shows (:class:`AblationsChapter`): the grid files
+(:func:`grids`), every point of them run or read through the result store on Dask (:func:`run_grids`), the mean
+final KL per value (:func:`summaries`), each claim's verdict (:func:`verdicts`), the chapter's tables and its
+sentences; :func:`claims` are its rows of the claims ledger, measured from the same result.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+
+from hcvae.chapters.base import Chapter, ParameterError, Parameters, parameter, scheduler_address
+from hcvae.chapters.ledger import Claim, Measurement, combine
 from hcvae.chapters.rules import COLLAPSE_KL
+from hcvae.core.validation import Integer, Text
+from hcvae.runs import sweep
+from hcvae.runs.hct import HCTConfig
+from hcvae.runs.store import ROOT
 
 SATURATION_TOL = 0.1  # relative change of KL counted as "saturated"
 
@@ -82,7 +95,7 @@ def verdict(param: str, curve: dict) -> str:
     return f"no numerical claim (the paper's figure was lost): best value {best_value:g} (KL {best_kl:.3g})"
 
 
-# ---- the chapter -----------------------------------------------------------------------------------------------
+# ---- the chapter's parameters -----------------------------------------------------------------------------------
 
 CHAPTER = "07-ablations"
 GRIDS = {"r0": "hct_r0.toml", "epsilon": "hct_epsilon.toml", "keep_ratio": "hct_keep_ratio.toml", "beta": "hct_beta.toml",
@@ -92,103 +105,99 @@ V4_PARAMS = ("r_min", "lambda_boundary")
 V4_NAMES = {"r_min": "inner radius r_min", "lambda_boundary": "boundary weight λ₁"}
 
 
-def _grid_folder(param, value) -> None:
-    from pathlib import Path
-
-    from hcvae.chapters.params import ParameterError
-
-    if value is not None and not Path(value).is_dir():
-        raise ParameterError(f"parameter {param.name!r} must be an existing folder or None; {value!r} is not a folder")
+def _grid_folder(name: str, value) -> None:
+    if not Path(value).is_dir():
+        raise ParameterError(f"parameter {name!r} must be an existing folder or None; {value!r} is not a folder")
 
 
-def _parameters():
-    from hcvae.chapters.params import Param, profile_param, scheduler_param, workers_param
+@dataclass(frozen=True)
+class Params(Parameters):
+    """Chapter 07's parameters (its notebook's ``parameters`` cell holds the same defaults)."""
 
-    return (profile_param(), Param("grid_dir", "str", "a folder of grid files", none=True, extra=_grid_folder),
-            scheduler_param(), workers_param())
+    PAGE = CHAPTER
 
+    grid_dir: str | None = parameter(None, Text(none=True), "folder of the grid files; None: notebooks/grids/<profile>",
+                                     extra=_grid_folder)
+    scheduler: str | None = parameter(None, Text(none=True), "a Dask scheduler address, e.g. 'tcp://10.0.0.5:8786'; "
+                                      "None: a local cluster", extra=scheduler_address)
+    n_workers: int = parameter(2, Integer(1), "local Dask workers (ignored with a scheduler)")
 
-DEFAULTS = dict(profile="quick", grid_dir=None, scheduler=None, n_workers=2)
+    @property
+    def grid_folder(self) -> Path:
+        """The folder the grid files are read from."""
+        return Path(self.grid_dir) if self.grid_dir else ROOT / "notebooks" / "grids" / self.profile
 
 
 @dataclass
-class AblationsChapter:
-    """Everything chapter 07 shows, computed once from the stored sweeps."""
+class Sweep:
+    """The sweep's points: the grids, their results, and what this execution read from the store or computed."""
 
-    profile: str
-    params: dict
-    grid_dir: object  # the folder the grids were read from
+    grid_dir: Path  # the folder the grids were read from
     grids: dict  # param -> configs
     results: dict  # param -> results, in the grid's order
     n_points: int
     n_unique: int
     n_cached: int
     n_computed: int
-    sweep_time_s: float
-    hct_protocols: list
+    wall_time_s: float
+
+
+@dataclass
+class AblationsChapter:
+    """Everything chapter 07 shows, computed once from the stored sweeps."""
+
+    params: Params
+    sweep: Sweep
     summaries: dict  # param -> summarise(...) (v1: one curve per reading; v4: one curve)
     verdicts: dict  # (param, reading) -> verdict text
-    v1_table: tuple
-    eps_table: tuple
-    v4_table: tuple
-
-    @property
-    def n_v1_reproduced(self) -> int:
-        return sum(v.startswith("reproduced") for (p, _), v in self.verdicts.items() if p in V1_PARAMS)
-
-    @property
-    def n_v1_claims(self) -> int:
-        return sum(p in V1_PARAMS for p, _ in self.verdicts)
-
-    @property
-    def findings(self) -> list[str]:
-        return [f"{CLAIMS[p]} — {reading}: {v}" for (p, reading), v in self.verdicts.items()]
+    tables: dict  # "v1", "eps", "v4" -> (header, rows)
+    texts: dict  # name -> a sentence (Markdown) or a number the page quotes
+    findings: list  # one line per (claim, reading)
 
 
-_CACHE: dict = {}
+# ---- the chapter's steps, in the order its page calls them -------------------------------------------------------
 
 
-def chapter(profile: str = "quick", *, grid_root=None, store=None, progress: bool | None = None,
-            **params) -> AblationsChapter:
-    """Chapter 07 for ``profile`` and its parameters (:data:`DEFAULTS`): the grid files of ``grid_dir`` (default:
-    ``grid_root/<profile>``, where ``grid_root`` is the repository's ``notebooks/grids``), every point run or read
-    through the store on Dask; cached per process."""
-    import json
-    from pathlib import Path
-
-    from hcvae.chapters.params import check
-    from hcvae.runs.store import ROOT, ResultStore
-
-    p = check(_parameters(), {**DEFAULTS, "profile": profile, **params})
-    grid_dir = Path(p["grid_dir"]) if p["grid_dir"] else Path(grid_root or ROOT / "notebooks" / "grids") / p["profile"]
-    store = store if store is not None else ResultStore()
-    key = (json.dumps(p, sort_keys=True), str(grid_dir), str(store.root), str(store.reference))
-    if key not in _CACHE:
-        _CACHE[key] = _chapter(p, grid_dir, store, progress)
-    return _CACHE[key]
+def grids(p: Params) -> dict:
+    """param -> the configs of its grid file (:data:`GRIDS`); every point is validated before anything runs."""
+    return {param: sweep.load_grid(p.grid_folder / name, profile=p.profile) for param, name in GRIDS.items()}
 
 
-def _protocol(c) -> str:
-    return f"{c.data_size:,} samples, {c.epochs_per_round} epochs per round and a refinement cap of {c.max_refine_epochs}"
-
-
-def _chapter(p: dict, grid_dir, store, progress) -> AblationsChapter:
-    from hcvae.runs import sweep
-
-    grids = {param: sweep.load_grid(grid_dir / name, profile=p["profile"]) for param, name in GRIDS.items()}
-    unique = list(dict.fromkeys(c for configs in grids.values() for c in configs))  # every point validated first
-    res = sweep.run_sweep(unique, store=store, scheduler=p["scheduler"], n_workers=p["n_workers"], progress=progress)
+def run_grids(p: Params, grids: dict, store=None, progress: bool | None = None) -> Sweep:
+    """Every distinct point of the grids, read from the result store or run on Dask (a local cluster, or
+    ``p.scheduler``'s); a failed point stops the chapter, naming it."""
+    unique = list(dict.fromkeys(c for configs in grids.values() for c in configs))  # shared points run once
+    res = sweep.run_sweep(unique, store=store, scheduler=p.scheduler, n_workers=p.n_workers, progress=progress)
     if not res.ok:
         raise RuntimeError(f"{len(res.failures)} point(s) failed; the first: {res.failures[0]['config']}: "
                            f"{res.failures[0]['error']}")
     by_config = dict(zip(unique, res.results))
     results = {param: [by_config[c] for c in configs] for param, configs in grids.items()}
-    summaries = {param: summarise(results[param], param) for param in V1_PARAMS}
-    summaries.update({param: summarise(results[param], param, group=None) for param in V4_PARAMS})
-    verdicts, v1_rows = {}, []
+    return Sweep(p.grid_folder, grids, results, sum(len(c) for c in grids.values()), len(unique), res.n_cached,
+                 res.n_computed, res.wall_time_s)
+
+
+def summaries(results: dict) -> dict:
+    """param -> the mean final KL (± sd over seeds) per value: v1's one curve per reading, v4's one curve."""
+    out = {param: summarise(results[param], param) for param in V1_PARAMS}
+    out.update({param: summarise(results[param], param, group=None) for param in V4_PARAMS})
+    return out
+
+
+def verdicts(summaries: dict) -> dict:
+    """(param, reading) -> the verdict of the claim on ``param`` (:func:`verdict`); v4's under reading "-"."""
+    out = {(param, reading): verdict(param, curve) for param in V1_PARAMS
+           for reading, curve in summaries[param].items()}
+    out.update({(param, "-"): verdict(param, summaries[param]["-"]) for param in V4_PARAMS})
+    return out
+
+
+def tables(results: dict, summaries: dict, verdicts: dict) -> dict:
+    """The chapter's three tables, (header, rows) each: v1's claims, the floor refinement reached beside each ε,
+    and v4's two sweeps."""
+    v1_rows = []
     for param in V1_PARAMS:
         for reading, curve in summaries[param].items():
-            verdicts[(param, reading)] = verdict(param, curve)
             shape = ", ".join(f"{x:g}: {m:.3g}" for x, m in zip(curve["values"], curve["mean"]))
             v1_rows.append((CLAIMS[param], reading, shape, verdicts[(param, reading)]))
     floor = summarise(results["epsilon"], "epsilon", metric=lambda r: r["record"]["refinement"]["floor"])
@@ -202,13 +211,40 @@ def _chapter(p: dict, grid_dir, store, progress) -> AblationsChapter:
         norm = summarise(results[param], param, group=None, metric=lambda r: r["metrics"]["norm_satisfaction"])["-"]
         for i, value in enumerate(kl["values"]):
             v4_rows.append((V4_NAMES[param], value, kl["mean"][i], kl["sd"][i], cov["mean"][i], norm["mean"][i]))
-        verdicts[(param, "-")] = verdict(param, kl)
-    return AblationsChapter(
-        p["profile"], p, grid_dir, grids, results, sum(len(c) for c in grids.values()), len(unique), res.n_cached,
-        res.n_computed, res.wall_time_s, sorted({_protocol(c) for param in V1_PARAMS for c in grids[param]}), summaries,
-        verdicts, (["claim", "reading", "mean final KL per value", "verdict"], v1_rows),
-        (["reading", "ε", "floor reached (mean)", "share of runs reaching ε"], eps_rows),
-        (["parameter", "value", "final KL", "± sd", "coverage", "norm satisfaction"], v4_rows))
+    return {"v1": (["claim", "reading", "mean final KL per value", "verdict"], v1_rows),
+            "eps": (["reading", "ε", "floor reached (mean)", "share of runs reaching ε"], eps_rows),
+            "v4": (["parameter", "value", "final KL", "± sd", "coverage", "norm satisfaction"], v4_rows)}
+
+
+def _protocol(c) -> str:
+    return f"{c.data_size:,} samples, {c.epochs_per_round} epochs per round and a refinement cap of {c.max_refine_epochs}"
+
+
+def sentences(p: Params, points: Sweep, verdicts: dict) -> tuple[dict, list]:
+    """The chapter's computed texts (name -> Markdown, or a number the page quotes as it is) and its findings, one
+    line per (claim, reading)."""
+    findings = [f"{CLAIMS[param]} — {reading}: {v}" for (param, reading), v in verdicts.items()]
+    v1 = [v for (param, _), v in verdicts.items() if param in V1_PARAMS]
+    texts = {
+        "profile": f"`{p.profile}`", "grid_dir": f"`{points.grid_dir}`",
+        "n_points": points.n_points, "n_unique": points.n_unique, "n_cached": points.n_cached,
+        "n_computed": points.n_computed, "sweep_time": f"{points.wall_time_s:.0f} s",
+        "grid_protocol": " or ".join(sorted({_protocol(c) for param in V1_PARAMS for c in points.grids[param]})),
+        "chapter04_protocol": _protocol(HCTConfig.from_profile(p.profile, "synthetic")),
+        "n_v1_reproduced": sum(v.startswith("reproduced") for v in v1), "n_v1_claims": len(v1),
+        "v4_r_min": verdicts[("r_min", "-")], "v4_lambda": verdicts[("lambda_boundary", "-")],
+        "findings": "\n".join(f"* {line}" for line in findings),
+    }
+    return texts, findings
+
+
+def compute(p: Params, store=None, progress: bool | None = None) -> AblationsChapter:
+    """The chapter, step by step as its page shows it."""
+    points = run_grids(p, grids(p), store, progress)
+    curves = summaries(points.results)
+    judged = verdicts(curves)
+    texts, findings = sentences(p, points, judged)
+    return AblationsChapter(p, points, curves, judged, tables(points.results, curves, judged), texts, findings)
 
 
 # ---- the ledger's rows ------------------------------------------------------------------------------------------
@@ -216,8 +252,6 @@ def _chapter(p: dict, grid_dir, store, progress) -> AblationsChapter:
 
 def _claim_measure(param: str):
     def measure(profile: str):
-        from hcvae.chapters.ledger import Measurement, combine
-
         ch = chapter(profile)
         texts = {reading: v for (p, reading), v in ch.verdicts.items() if p == param}
         verdicts = {rd: ("reproduced" if v.startswith("reproduced") else
@@ -227,10 +261,8 @@ def _claim_measure(param: str):
     return measure
 
 
-def claims() -> list:
-    """Chapter 07's rows of the claims ledger (v1's sensitivity claims), measured from :func:`chapter`."""
-    from hcvae.chapters.ledger import Claim
-
+def _claims() -> list:
+    """Chapter 07's rows of the claims ledger (v1's sensitivity claims), measured from :data:`chapter`."""
     return [
         Claim("ablation-r0", "v1", "§5.5.1, Figure 4 left", "final KL against R₀", "improves up to 16, then saturates",
               "HCT, synthetic", "KL(16) > KL(2) and |KL(32) − KL(16)| ≤ 10 %", CHAPTER, _claim_measure("r0")),
@@ -245,6 +277,8 @@ def claims() -> list:
     ]
 
 
-def runs(profile: str) -> list[dict]:
-    """The stored results chapter 07's ledger rows read."""
-    return [r for param in V1_PARAMS for r in chapter(profile).results[param]]
+# The chapter: chapter(profile, **params) -> AblationsChapter, cached per process; its ledger rows and the stored
+# results they read (the v1 grids')
+chapter = Chapter(Params, compute, claims=_claims,
+                  runs=lambda ch: [r for param in V1_PARAMS for r in ch.sweep.results[param]])
+claims, runs = chapter.claims, chapter.runs

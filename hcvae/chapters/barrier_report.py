@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hcvae.chapters.base import Chapter, ParameterError, Parameters, parameter
+from hcvae.core.data import BUILTIN_DATASETS
+from hcvae.chapters.ledger import Claim, Measurement, combine
+from hcvae.chapters.base import Chapter, ParameterError, Parameters, parameter, per_dataset_counts
 from hcvae.chapters.numbers import fmt as _fmt
 from hcvae.core.validation import Integer, ListOf, Mapping, Options, Real
 from hcvae.methods import clustering
@@ -23,14 +25,7 @@ from hcvae.runs.runner import run
 
 CHAPTER = "02-historical-barrier"
 DEFAULT_INIT = "kmeans"  # scikit-learn's default EM start: the ledger's setting
-BUILTIN = ("synthetic", "digits")
-
-
-def _components(name: str, value: dict) -> None:
-    bad = {k: v for k, v in value.items() if k not in BUILTIN or isinstance(v, bool) or not isinstance(v, int) or v < 1}
-    if bad or not value:
-        raise ParameterError(f"parameter {name!r} must map data sets ({', '.join(BUILTIN)}) to integers >= 1; "
-                             f"got {value!r}")
+BUILTIN = BUILTIN_DATASETS
 
 
 @dataclass(frozen=True)
@@ -42,7 +37,7 @@ class Params(Parameters):
     seed: int = parameter(0, Integer(0), "first EM seed; the R0 runs use seed, seed + 1, ...")
     datasets: list = parameter(list(BUILTIN), ListOf(Options(*BUILTIN)), "the data sets to run")
     n_components: dict = parameter({"synthetic": 8, "digits": 10}, Mapping(), "K of every mixture, per data set",
-                                   extra=_components)
+                                   extra=per_dataset_counts(BUILTIN))
     r0: int | None = parameter(None, Integer(2, none="the profile's"), "number of EM clusterings; None: the "
                                "profile's (16 in the paper profile, v1 §5.5.1)")
     init_alternative: str = parameter("random_from_data", Options(*INIT_PARAMS),
@@ -215,8 +210,6 @@ def compute(p: Params, store=None, progress: bool | None = None) -> BarrierChapt
 
 
 def _theorem_4_4(profile: str):
-    from hcvae.chapters.ledger import Measurement, combine
-
     ch = chapter(profile)
     verdicts, parts = {}, []
     for reading in READINGS:
@@ -228,8 +221,6 @@ def _theorem_4_4(profile: str):
 
 
 def _lemma_4_3(profile: str):
-    from hcvae.chapters.ledger import Measurement
-
     ch = chapter(profile)
     keys = [key for key in ch.nesting if key[1] == DEFAULT_INIT]
     failing = sum(ch.n_counterexamples(key) > 0 for key in keys)
@@ -239,8 +230,6 @@ def _lemma_4_3(profile: str):
 
 def _claims() -> list:
     """Chapter 02's rows of the claims ledger (v1 Theorem 4.4, Lemma 4.3), measured from :data:`chapter`."""
-    from hcvae.chapters.ledger import Claim
-
     return [
         Claim("theorem-4.4", "v1", "Theorem 4.4, Appendix A", "historical loss of any collapsed solution", "≥ δ > 0",
               "R₀ EM clusterings (16 in the paper profile), default EM start",

@@ -56,6 +56,24 @@ def _data_hint(value) -> str:
     return f" ({value}'s files are present, but this parameter takes only the values listed)"
 
 
+def per_dataset_counts(allowed) -> Callable:
+    """An ``extra`` check for a mapping of data sets (of ``allowed``) to integers >= 1, e.g. K per data set."""
+    def check(name: str, value: dict) -> None:
+        bad = {k: v for k, v in value.items()
+               if k not in allowed or isinstance(v, bool) or not isinstance(v, int) or v < 1}
+        if bad or not value:
+            raise ParameterError(f"parameter {name!r} must map data sets ({', '.join(allowed)}) to integers >= 1; "
+                                 f"got {value!r}")
+    return check
+
+
+def scheduler_address(name: str, value: str) -> None:
+    """An ``extra`` check: a Dask scheduler's address (None, checked by the constraint, means a local cluster)."""
+    if "://" not in value:
+        raise ParameterError(f"parameter {name!r} must be a Dask scheduler address such as 'tcp://10.0.0.5:8786', "
+                             f"or None for a local cluster; got {value!r}")
+
+
 def check_value(name: str, constraint: Constraint, value, extra: Callable | None = None):
     """``value`` checked against ``constraint`` (lists as lists); raises :class:`ParameterError`."""
     if isinstance(value, tuple):
@@ -67,11 +85,13 @@ def check_value(name: str, constraint: Constraint, value, extra: Callable | None
     reason = constraint.problem(value)
     if reason is not None:
         hint = ""
-        if isinstance(value, list):
-            hint = next((_data_hint(v) for v in value if _data_hint(v)), "")
+        if isinstance(value, list) and hasattr(constraint, "item"):  # the hint of the item refused, if any
+            hint = next((_data_hint(v) for v in value if constraint.item.problem(v) is not None), "")
         elif reason == "":
             hint = _data_hint(value)
+        reason = reason.replace('"NAME: ', f'"{name}: ')  # the papermill hint names the parameter
         raise ParameterError(f"parameter {name!r} must be {describe(constraint)}; got {value!r}{reason}{hint}")
+    value = constraint.convert(value)
     if extra is not None:
         extra(name, value)
     return value
@@ -167,4 +187,5 @@ class Chapter:
         self._cache.clear()
 
 
-__all__ = ["Anything", "Chapter", "ParameterError", "Parameters", "check_value", "describe", "parameter"]
+__all__ = ["Anything", "Chapter", "ParameterError", "Parameters", "check_value", "describe", "parameter",
+           "per_dataset_counts", "scheduler_address"]

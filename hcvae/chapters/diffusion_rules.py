@@ -1,10 +1,10 @@
 """The verdict rules of the diffusion chapter (v1 §7.4), fixed before the runs: where the denoiser's estimate
-of x_0 stops depending on x_t, and when one model's samples are better than another's or degrade."""
+of x_0 stops depending on x_t, and when one model's samples are better than another's or degrade; and how the
+chapter's verdicts, per reading of t_c, become the claims ledger's."""
 
 from __future__ import annotations
 
 import numpy as np
-
 
 
 def gain_at(curve: dict, t: int | None, key: str = "info") -> float | None:
@@ -73,3 +73,58 @@ def transfer_degradation(values: dict, own: str, margin) -> dict:
     excess = others[worst] - values[own]
     return {"own": own, "own_value": values[own], "worst": worst, "worst_value": others[worst], "excess": excess,
             "degrades": any(v - values[own] > margins[k] for k, v in others.items())}
+
+
+# ---- the ledger's verdicts, per reading of t_c -----------------------------------------------------------------
+
+READINGS = ("eq13", "snr")  # t_c by v1 eq. 13 as written, and where the SNR along the top direction is 1
+P3_BASELINES = ("DDPM, timestep", "DDPM, t + noise level")  # prediction 3 compares Algorithm 2 with these
+
+# The chapter's verdicts in the ledger's terms (claims.VERDICTS).
+LEDGER_VERDICT = {"supported": "reproduced", "not supported": "not reproduced", "contradicted": "not reproduced",
+                  "mixed": "not reproduced"}
+
+
+def distances(half: int, t13, tsnr) -> dict:
+    """{reading: |t where the recovered share halves − that reading's t_c|}, for the readings with a t_c."""
+    return {r: abs(half - t) for r, t in (("eq13", t13), ("snr", tsnr)) if t is not None}
+
+
+def p1_by_reading(by_reading: dict) -> dict:
+    """Prediction 1 per reading of t_c (``by_reading``: reading -> the verdicts of the data sets that have that
+    t_c): reproduced when the share stays below the tolerance from t_c on for every one of them; not testable when
+    no data set has one."""
+    out = {}
+    for reading, verdicts in by_reading.items():
+        out[reading] = ("not testable here" if not verdicts else
+                        "reproduced" if all(v == "independent after t_c" for v in verdicts) else "not reproduced")
+    return out
+
+
+def p2_by_reading(half_rows: list, n_half: int) -> dict:
+    """Prediction 2 per reading of t_c: reproduced when that reading's t_c is the nearer one to where the recovered
+    share halves on every data set where it halves (a reading without a t_c there is not the nearer).
+    ``half_rows``: (data set, where the share halves or None, eq. 13's t_c, the SNR = 1 t_c)."""
+    out = {}
+    for reading in READINGS:
+        if not n_half:
+            out[reading] = "not testable here"
+            continue
+        nearer = []
+        for _, half, t13, tsnr in half_rows:
+            if half is None:
+                continue
+            dist = distances(half, t13, tsnr)
+            nearer.append(reading in dist and dist[reading] <= min(dist.values()))
+        out[reading] = "reproduced" if all(nearer) else "not reproduced"
+    return out
+
+
+def combine_readings(per: dict) -> str:
+    """One verdict from the per-reading ones: the paper's own t_c (eq. 13) first; "depends on reading" when the
+    claim holds only with the SNR = 1 timestep."""
+    if per["eq13"] == "reproduced":
+        return "reproduced"
+    if per["snr"] == "reproduced":
+        return "depends on reading"
+    return "not reproduced" if "not reproduced" in per.values() else "not testable here"

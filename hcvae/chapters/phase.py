@@ -1,21 +1,33 @@
 """Chapter 01, the phase transition (v1 §3.2; Li et al.): the sweep's tables, the measured threshold, the trained
 linear VAE against its closed form, and the chapter's ledger rows.
 
-:func:`chapter` is the single source of every number the chapter shows (:class:`PhaseChapter`); :func:`claims`
-are its rows of the claims ledger, measured from the same result; :func:`runs` the stored results they read."""
+:data:`chapter` is the single source of every number the chapter shows (:class:`PhaseChapter`), computed by the
+named steps its page calls in the same order (:func:`compute`); :func:`claims` are its rows of the claims ledger,
+measured from the same result; :func:`runs` the stored results they read."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from hcvae.chapters.params import Param, check, datasets_param, profile_param
-from hcvae.core.theory import linear_vae_optimum
-from hcvae.chapters.rules import COLLAPSE_KL
-from hcvae.runs import runner
+from hcvae.chapters.base import Chapter, Parameters, parameter
+from hcvae.chapters.ledger import Claim, Measurement
+from hcvae.chapters.rules import COLLAPSE_KL, margins
+from hcvae.core.data import load_dataset
+from hcvae.core.theory import linear_vae_kl_curve, linear_vae_optimum
+from hcvae.core.validation import Integer, ListOf, Options, Real
+from hcvae.runs import experiments, runner
+from hcvae.runs.experiments import VAEConfig
+from hcvae.runs.profiles import profile_settings
+from hcvae.runs.views import vae_views
 
+CHAPTER = "01-phase-transition"
+BUILTIN = ("synthetic", "digits")
+
+
+# ---- the analyses, on stored results ------------------------------------------------------------------------
 
 
 def sweep_table(results: list[dict]) -> dict:
@@ -149,8 +161,6 @@ def longer_training_configs(profile: str, thresholds: dict, epochs_factor: int, 
     """Configs that retrain, ``epochs_factor`` times longer, every (data set, model) that collapsed
     below lambda_max, at its first collapsed ratio: is the early collapse a matter of training time?
     """
-    from hcvae.runs.experiments import VAEConfig
-
     if int(epochs_factor) != epochs_factor or epochs_factor < 2:
         raise ValueError(f"epochs_factor must be an integer >= 2; got {epochs_factor!r}")
     configs = []
@@ -178,48 +188,84 @@ def longer_training_rows(results: list[dict], kl_bound: float = COLLAPSE_KL) -> 
     return rows
 
 
-# ---- the chapter -----------------------------------------------------------------------------------------------
-
-CHAPTER = "01-phase-transition"
+# ---- the chapter's parameters and result ----------------------------------------------------------------------
 
 
-PARAMETERS = (profile_param(), Param("seed", "int", "the first seed", low=0), datasets_param(("synthetic", "digits")),
-              Param("kl_bound", "float", "the collapse bound in nats", low=0.0, low_open=True),
-              Param("above_ratio", "float", "sigma'^2/lambda_max from which every run must be under the bound",
-                    low=0.0, low_open=True),
-              Param("kl_atol", "float", "closed-form tolerance (nats)", low=0.0),
-              Param("kl_rtol", "float", "closed-form tolerance (relative)", low=0.0),
-              Param("probe_epochs_factor", "int", "how many times longer the probes train", low=1))
+@dataclass(frozen=True)
+class Params(Parameters):
+    """Chapter 01's parameters (its notebook's ``parameters`` cell holds the same defaults)."""
+
+    PAGE = CHAPTER
+
+    seed: int = parameter(0, Integer(0), "first training seed; the profile sets how many follow it")
+    datasets: list = parameter(list(BUILTIN), ListOf(Options(*BUILTIN)), "the data sets to run")
+    kl_bound: float = parameter(COLLAPSE_KL, Real(0.0), "the collapse bound in nats; v1 §5.2 calls D_KL < 0.01 "
+                                "complete collapse")
+    above_ratio: float = parameter(1.5, Real(0.0), "every run at this sigma'^2 / lambda_max or above must stay under "
+                                   "kl_bound")
+    kl_atol: float = parameter(0.05, Real(0.0, strict=False), "linear VAE vs closed form: the allowed KL error is "
+                               "kl_atol + kl_rtol * KL_theory (nats)")
+    kl_rtol: float = parameter(0.05, Real(0.0, strict=False), "the closed-form tolerance, relative")
+    probe_epochs_factor: int = parameter(4, Integer(1), "retrain early-collapsing models this many times longer")
+
+    @property
+    def seeds(self) -> list:
+        """The training seeds: ``seed`` and as many after it as the profile runs."""
+        return [self.seed + i for i in range(len(profile_settings(self.profile)["seeds"]))]
 
 
-DEFAULTS = dict(profile="quick", seed=0, datasets=["synthetic", "digits"], kl_bound=COLLAPSE_KL, above_ratio=1.5,
-                kl_atol=0.05, kl_rtol=0.05, probe_epochs_factor=4)
+@dataclass
+class Sweep:
+    """The sweep's stored runs (data set x model x ratio x seed) and what is read straight off them."""
+
+    configs: list  # VAEConfig, in run order
+    results: list  # the stored results, in the same order
+    table: dict  # (data set, architecture) -> the sweep's means per ratio (sweep_table)
+    spectra: dict  # data set -> covariance spectrum (largest first)
+
+    @property
+    def latent_dim(self) -> int:
+        return self.configs[0].latent_dim
+
+
+@dataclass
+class Probes:
+    """The early collapses retrained longer (:func:`longer_training_configs`), one row each (:data:`PROBE_HEADER`)."""
+
+    configs: list
+    results: list
+    rows: list
+
+    @property
+    def n_escaped(self) -> int:
+        return sum(row[-1] == "escaped collapse" for row in self.rows)
+
+
+@dataclass
+class Above:
+    """The runs at or above the chapter's ``above_ratio``: how many, their largest KL, how many kept KL >= bound."""
+
+    n_runs: int
+    max_kl: float
+    n_kept: int
 
 
 @dataclass
 class PhaseChapter:
-    """Everything chapter 01 shows, computed once from the stored runs."""
+    """Everything chapter 01 shows, computed once from the stored runs, in the sections its page explains."""
 
-    profile: str
-    params: dict
-    seeds: list
-    configs: list
-    results: list
-    table: dict  # (data set, architecture) -> the sweep's means per ratio (sweep_table)
-    spectra: dict  # data set -> covariance spectrum (largest first)
+    params: Params
+    sweep: Sweep
     thresholds: dict  # (data set, architecture) -> measured_threshold
-    threshold_table: tuple
-    probe_configs: list
-    probe_results: list
-    probe_rows: list
-    n_escaped: int
-    n_above: int
-    max_kl_above: float
-    n_kept_above: int
+    probes: Probes
+    above: Above
     agreement: dict  # closed_form_agreement at the chapter's tolerances
     below: dict  # data set -> mlp_vs_linear_below
-    findings: dict = field(default_factory=dict)  # name -> sentence
-    views: dict = field(default_factory=dict)  # result key -> the run's decoder views (hcvae.runs.views), or None
+    views: dict  # result key -> the run's decoder views (hcvae.runs.views), or None
+    tables: dict  # name -> (header, rows)
+    numbers: dict  # name -> a number the prose quotes (and formats)
+    texts: dict  # name -> sentence
+    findings: dict  # name -> sentence
 
     @property
     def n_views(self) -> int:
@@ -234,117 +280,165 @@ class PhaseChapter:
         return sum(not r["within"] for r in self.agreement["rows"])
 
 
-_CACHE: dict = {}
+# ---- the chapter's steps, in the order its page calls them -------------------------------------------------------
 
 
-def chapter(profile: str = "quick", *, store=None, progress: bool | None = None, **params) -> PhaseChapter:
-    """Chapter 01 for ``profile`` and its parameters (:data:`DEFAULTS`), from the stored runs (missing ones are
-    computed); cached per process."""
-    import json
-
-    from hcvae.runs.store import ResultStore
-
-    p = check(PARAMETERS, {**DEFAULTS, "profile": profile, **params})
-    store = store if store is not None else ResultStore()
-    key = (json.dumps(p, sort_keys=True), str(store.root), str(store.reference))
-    if key not in _CACHE:
-        _CACHE[key] = _chapter(p, store, progress)
-    return _CACHE[key]
+def sweep_runs(p: Params, store=None, progress: bool | None = None) -> tuple[list, list]:
+    """The sweep's configs (data set x MLP and linear x the profile's ratios x seeds) and their stored results: read
+    from the store or the reference, trained if neither has them."""
+    configs = experiments.phase_sweep_configs(p.profile, datasets=tuple(p.datasets), seeds=p.seeds)
+    return configs, runner.run_all(configs, store=store, progress=progress)
 
 
-def _chapter(p: dict, store, progress) -> PhaseChapter:
-    from hcvae.core.theory import linear_vae_kl_curve
-    from hcvae.runs import experiments
-    from hcvae.runs.profiles import profile_settings
-    from hcvae.runs.views import vae_views
+def synthetic_design() -> dict:
+    """What the synthetic mixture is made of (v1 §5.1.1 and our choices): its generator's settings."""
+    meta = load_dataset("synthetic").meta
+    return {key: meta[key] for key in ("n_samples", "n_components", "dim", "mean_scale", "variance_floor",
+                                       "variance_threshold")}
 
-    profile, datasets = p["profile"], tuple(p["datasets"])
-    seeds = [p["seed"] + i for i in range(len(profile_settings(profile)["seeds"]))]
-    configs = experiments.phase_sweep_configs(profile, datasets=datasets, seeds=seeds)
+
+def spectra(results: list, datasets) -> dict:
+    """Data set -> the covariance spectrum its runs were trained on (largest eigenvalue first)."""
+    return {ds: np.asarray(next(r for r in results if r["config"]["dataset"] == ds)["data"]["spectrum"])
+            for ds in datasets}
+
+
+def thresholds(table: dict, kl_bound: float) -> dict:
+    """(data set, architecture) -> the measured collapse threshold of its mean KL (:func:`measured_threshold`)."""
+    return {key: measured_threshold(row["ratio"], row["kl_mean"], kl_bound) for key, row in table.items()}
+
+
+def probes(p: Params, thresholds: dict, store=None, progress: bool | None = None) -> Probes:
+    """Every (data set, model) that collapsed below λ_max, retrained ``probe_epochs_factor`` times longer at its first
+    collapsed ratio: did it leave collapse?"""
+    configs = longer_training_configs(p.profile, thresholds, p.probe_epochs_factor, p.seeds)
     results = runner.run_all(configs, store=store, progress=progress)
-    table = sweep_table(results)
-    spectra = {ds: np.asarray(next(r for r in results if r["config"]["dataset"] == ds)["data"]["spectrum"])
-               for ds in datasets}
-    thresholds = {key: measured_threshold(row["ratio"], row["kl_mean"], p["kl_bound"]) for key, row in table.items()}
-    latent_dim = configs[0].latent_dim
+    return Probes(configs, results, longer_training_rows(results, p.kl_bound))
+
+
+def above_threshold(results: list, above_ratio: float, kl_bound: float) -> Above:
+    """The runs at σ'²/λ_max >= ``above_ratio``: their number, largest KL and how many stay at or above the bound."""
+    above = [r for r in results if r["config"]["sigma2_ratio"] >= above_ratio]
+    return Above(len(above), max((r["metrics"]["kl"] for r in above), default=float("nan")),
+                 sum(r["metrics"]["kl"] >= kl_bound for r in above))
+
+
+def mlp_vs_linear(table: dict, datasets) -> dict:
+    """Data set -> :func:`mlp_vs_linear_below`."""
+    return {ds: mlp_vs_linear_below(table, ds) for ds in datasets}
+
+
+def decoder_views(configs: list, results: list, store=None) -> dict:
+    """Result key -> the run's decoder views (reconstructions, latent traversal), or None where the store holds
+    neither them nor the run's weights (:func:`hcvae.runs.views.vae_views`)."""
+    return {r["key"]: vae_views(c, store) for c, r in zip(configs, results)}
+
+
+def tables(thresholds: dict, spectra: dict, latent_dim: int, probes: Probes) -> dict:
+    """The chapter's tables, (header, rows) each: the measured thresholds, and the longer retraining."""
     rows = []
     for (ds, arch), th in sorted(thresholds.items()):
         kl_linear = (None if th["lower"] is None
                      else float(linear_vae_kl_curve(spectra[ds], th["lower"] * spectra[ds][0], latent_dim)))
         rows.append((ds, arch, th["lower"], kl_linear, th["upper"], THRESHOLD_VERDICTS[th["verdict"]]))
-    threshold_table = (["data", "model", "last ratio with KL ≥ bound", "closed-form KL there", "collapsed from ratio",
-                        "verdict"], rows)
-    probe_configs = longer_training_configs(profile, thresholds, p["probe_epochs_factor"], seeds)
-    probe_results = runner.run_all(probe_configs, store=store, progress=progress)
-    probe_rows = longer_training_rows(probe_results, p["kl_bound"])
-    above = [r for r in results if r["config"]["sigma2_ratio"] >= p["above_ratio"]]
-    ch = PhaseChapter(
-        profile, p, seeds, configs, results, table, spectra, thresholds, threshold_table, probe_configs, probe_results,
-        probe_rows, sum(row[-1] == "escaped collapse" for row in probe_rows), len(above),
-        max((r["metrics"]["kl"] for r in above), default=float("nan")),
-        sum(r["metrics"]["kl"] >= p["kl_bound"] for r in above),
-        closed_form_agreement(results, p["kl_atol"], p["kl_rtol"]),
-        {ds: mlp_vs_linear_below(table, ds) for ds in datasets})
-    ch.findings = _findings(ch)
-    ch.views = {r["key"]: vae_views(c, store) for c, r in zip(configs, results)}
-    return ch
+    return {"threshold": (["data", "model", "last ratio with KL ≥ bound", "closed-form KL there",
+                           "collapsed from ratio", "verdict"], rows),
+            "probe": (PROBE_HEADER, probes.rows)}
 
 
-def _findings(ch: PhaseChapter) -> dict:
-    p = ch.params
+def quoted_numbers(p: Params, design: dict, spectra: dict, above: Above, agreement: dict) -> dict:
+    """The numbers the page's prose quotes, each formatted where it is quoted."""
     return {
-        "threshold": (f"The collapse threshold σ'² = λ_max is reproduced in {ch.n_consistent} of {len(ch.thresholds)} "
+        "n_seeds": len(p.seeds), "kl_bound": p.kl_bound, "probe_epochs_factor": p.probe_epochs_factor,
+        "above_ratio": p.above_ratio, "kl_atol": p.kl_atol, "kl_rtol": p.kl_rtol,
+        **{f"syn_{name}": design[key] for name, key in [
+            ("n", "n_samples"), ("k", "n_components"), ("dim", "dim"), ("mean_scale", "mean_scale"),
+            ("var_floor", "variance_floor"), ("var_threshold", "variance_threshold")]},
+        **{f"lambda_max_{ds}": float(s[0]) for ds, s in spectra.items()},
+        **{f"lambda_2_{ds}": float(s[1]) for ds, s in spectra.items()},
+        "n_above": above.n_runs, "max_kl_above": above.max_kl,
+        "closed_form_max_error": agreement["max_abs_error"], "closed_form_n": len(agreement["rows"]),
+    }
+
+
+def sentences(p: Params, thresholds: dict, probes: Probes, above: Above, agreement: dict,
+              below: dict) -> tuple[dict, dict]:
+    """The chapter's computed sentences: ``(texts, findings)``, each name -> Markdown."""
+    n_consistent = sum(th["consistent_with_theory"] for th in thresholds.values())
+    n_outside = sum(not r["within"] for r in agreement["rows"])
+    texts = {
+        "profile": f"`{p.profile}`",
+        "probe_summary": (f"{probes.n_escaped} of {len(probes.rows)} longer runs end above the collapse bound."
+                          if probes.results else
+                          "No pair collapsed below λ_max on this profile's grid, so there is nothing to retrain."),
+        "above_verdict": (f"all of them end with KL below {p.kl_bound:g} nats, as the theory predicts"
+                          if not above.n_kept else
+                          f"{above.n_kept} of them end with KL at or above {p.kl_bound:g} nats, against the theory's "
+                          "prediction: **not reproduced**"),
+        "closed_form_verdict": ("inside" if not n_outside else f"**outside** (in {n_outside} run(s); the training "
+                                "loop did not reach the optimum there)"),
+    }
+    findings = {
+        "threshold": (f"The collapse threshold σ'² = λ_max is reproduced in {n_consistent} of {len(thresholds)} "
                       "(data set, model) pairs: the measured bracket contains ratio 1 "
-                      + ("in every one." if ch.n_consistent == len(ch.thresholds) else
+                      + ("in every one." if n_consistent == len(thresholds) else
                          "only where the table above says so.")
                       + " A grid can only place the transition between two of its points."),
-        "above": (f"all of them end with KL below {p['kl_bound']:g} nats, as the theory predicts" if not ch.n_kept_above
-                  else f"{ch.n_kept_above} of them end with KL at or above {p['kl_bound']:g} nats, against the theory's "
-                  "prediction: **not reproduced**"),
-        "closed_form_verdict": ("inside" if not ch.n_outside else f"**outside** (in {ch.n_outside} run(s); the training "
-                                "loop did not reach the optimum there)"),
-        "closed_form": ("The linear VAE reaches the closed form of Lucas et al. in every run, within the stated tolerance."
-                        if ch.agreement["all_within"] else "The linear VAE misses its closed form in some runs."),
-        "probe": (f"Retrained {p['probe_epochs_factor']} times longer, {ch.n_escaped} of {len(ch.probe_rows)} "
-                  "early-collapsed runs left collapse." if ch.probe_rows else
+        "probe": (f"Retrained {p.probe_epochs_factor} times longer, {probes.n_escaped} of {len(probes.rows)} "
+                  "early-collapsed runs left collapse." if probes.rows else
                   "No model collapsed below λ_max, so no longer retraining was needed."),
+        "closed_form": ("The linear VAE reaches the closed form of Lucas et al. in every run, within the stated "
+                        "tolerance." if agreement["all_within"] else
+                        "The linear VAE misses its closed form in some runs."),
         "mlp": " ".join(f"On {ds}, the MLP VAE's mean KL exceeds the linear VAE's at {b['n_mlp_more']} of the "
-                        f"{b['n_ratios']} ratios below 1." for ds, b in ch.below.items())
-               + f" At σ'²/λ_max ≥ {p['above_ratio']:g} "
-               + ("every run of both models has collapsed." if not ch.n_kept_above else
-                  f"{ch.n_kept_above} run(s) have not collapsed."),
+                        f"{b['n_ratios']} ratios below 1." for ds, b in below.items())
+               + f" At σ'²/λ_max ≥ {p.above_ratio:g} "
+               + ("every run of both models has collapsed." if not above.n_kept else
+                  f"{above.n_kept} run(s) have not collapsed."),
     }
+    return texts, findings
+
+
+def compute(p: Params, store=None, progress: bool | None = None) -> PhaseChapter:
+    """The chapter, step by step as its page shows it."""
+    configs, results = sweep_runs(p, store, progress)
+    design, spectra_ = synthetic_design(), spectra(results, p.datasets)
+    sweep = Sweep(configs, results, sweep_table(results), spectra_)
+    thresholds_ = thresholds(sweep.table, p.kl_bound)
+    probes_ = probes(p, thresholds_, store, progress)
+    above = above_threshold(results, p.above_ratio, p.kl_bound)
+    agreement = closed_form_agreement(results, p.kl_atol, p.kl_rtol)
+    below = mlp_vs_linear(sweep.table, p.datasets)
+    views = decoder_views(configs, results, store)
+    table = tables(thresholds_, spectra_, sweep.latent_dim, probes_)
+    numbers = quoted_numbers(p, design, spectra_, above, agreement)
+    texts, findings = sentences(p, thresholds_, probes_, above, agreement, below)
+    return PhaseChapter(p, sweep, thresholds_, probes_, above, agreement, below, views, table, numbers, texts,
+                        findings)
 
 
 # ---- the ledger's rows ------------------------------------------------------------------------------------------
 
 
 def _threshold(profile: str):
-    from hcvae.chapters.ledger import Measurement
-
-    from hcvae.chapters.rules import margins
-
     ch = chapter(profile)
     parts = [f"{ds} {arch}: ({th['lower']}, {th['upper']}] {THRESHOLD_VERDICTS[th['verdict']]}"
              for (ds, arch), th in sorted(ch.thresholds.items())]
     ok = all(th["verdict"] == "consistent" for th in ch.thresholds.values())
-    notes = tuple(f"{ds} {arch}, ratio {r:g}: {n}" for (ds, arch), row in sorted(ch.table.items())
+    notes = tuple(f"{ds} {arch}, ratio {r:g}: {n}" for (ds, arch), row in sorted(ch.sweep.table.items())
                   for r, kl in zip(row["ratio"], row["kl_mean"]) for n in margins(float(kl), what="mean KL"))
     return Measurement("; ".join(parts), "reproduced" if ok else "not reproduced", margins=notes)
 
 
 def _closed_form(profile: str):
-    from hcvae.chapters.ledger import Measurement
-
     ch = chapter(profile)  # the chapter's own tolerances (kl_atol + kl_rtol * KL*)
     return Measurement(f"largest |KL − KL*| = {ch.agreement['max_abs_error']:.3g} nats over "
                        f"{len(ch.agreement['rows'])} runs", "reproduced" if ch.agreement["all_within"] else "not reproduced")
 
 
-def claims() -> list:
-    """Chapter 01's rows of the claims ledger, measured from :func:`chapter`."""
-    from hcvae.chapters.ledger import Claim
-
+def _claims() -> list:
+    """Chapter 01's rows of the claims ledger, measured from :data:`chapter`."""
+    defaults = Params.defaults()
     return [
         Claim("phase-threshold", "v1", "§3.2, eq. 4 (Li et al.)", "σ'²/λ_max at which KL vanishes", "1",
               "Gaussian VAE, fixed decoder variance; synthetic and digits, MLP and linear",
@@ -352,12 +446,12 @@ def claims() -> list:
               "for every (data set, model)", CHAPTER, _threshold),
         Claim("linear-closed-form", "v1", "§3.2 (Lucas et al. 2019)", "KL of the trained linear VAE", "the closed form",
               "every ratio, both data sets",
-              f"|KL − KL*| ≤ {DEFAULTS['kl_atol']:g} + {DEFAULTS['kl_rtol']:.0%} of KL* for every run", CHAPTER,
+              f"|KL − KL*| ≤ {defaults['kl_atol']:g} + {defaults['kl_rtol']:.0%} of KL* for every run", CHAPTER,
               _closed_form),
     ]
 
 
-def runs(profile: str) -> list[dict]:
-    """The stored results chapter 01's ledger rows read."""
-    ch = chapter(profile)
-    return [*ch.results, *ch.probe_results]
+# The chapter: chapter(profile, **params) -> PhaseChapter, cached per process; its ledger rows and the stored runs
+# they read (the sweep and the longer retraining)
+chapter = Chapter(Params, compute, claims=_claims, runs=lambda ch: [*ch.sweep.results, *ch.probes.results])
+claims, runs = chapter.claims, chapter.runs

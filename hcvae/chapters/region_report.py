@@ -1,10 +1,11 @@
 """Chapter 03, v4's feasible region [WCSS, L_collapse] (v4 §3.2–3.4), put to numbers without training.
 
-:func:`chapter` is the single source of every number the chapter shows (:class:`RegionChapter`): λ_max before and
-after each shell transform, TSS = WCSS + L_collapse (v4 eq. 6) over every K, where WCSS < L_collapse (Theorem 3.4's
-condition) holds, the theorem's two anchor points and the reconstructions between them. :func:`claims` are its rows
-of the claims ledger, measured from the same result. Every K-means fit is a stored run
-(:class:`hcvae.runs.region_runs.RegionConfig`, one per data set, transform and K), read from the shipped reference.
+:data:`chapter` is the single source of every number the chapter shows (:class:`RegionChapter`), computed by the
+named steps its page calls in the same order (:func:`compute`): λ_max before and after each shell transform,
+TSS = WCSS + L_collapse (v4 eq. 6) over every K, where WCSS < L_collapse (Theorem 3.4's condition) holds, the
+theorem's two anchor points and the reconstructions between them. :func:`claims` are its rows of the claims ledger,
+measured from the same result. Every K-means fit is a stored run (:class:`hcvae.runs.region_runs.RegionConfig`, one
+per data set, transform and K), read from the shipped reference.
 """
 
 from __future__ import annotations
@@ -12,43 +13,75 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from hcvae.runs import runner
+
+from hcvae.core.data import BUILTIN_DATASETS
+from hcvae.chapters.base import Chapter, ParameterError, Parameters, parameter, per_dataset_counts
+from hcvae.chapters.ledger import Claim, Measurement
+from hcvae.core.data import lambda_max, load_dataset
+from hcvae.core.validation import Anything, Integer, ListOf, Mapping, Options, Real
+from hcvae.methods import feasible
+from hcvae.methods.spherical import SHELL_READINGS
+from hcvae.runs import region_runs
+from hcvae.runs.profiles import profile_settings
+from hcvae.runs.region_runs import RegionConfig, shell_transformed
+from hcvae.runs.runner import run
 
 CHAPTER = "03-feasible-region"
 NO_SHELL = "none (centred only)"
+BUILTIN = BUILTIN_DATASETS
 
 
-def _shells(param, value: list) -> None:
-    from hcvae.chapters.params import ParameterError
-    from hcvae.methods.spherical import SHELL_READINGS
+def shell_name(reading: str, r_min: float, r_max: float) -> str:
+    return f"{reading} [{r_min:g}, {r_max:g}]"
 
+
+def _shells(name: str, value: list) -> None:
     for shell in value:
         ok = (isinstance(shell, (list, tuple)) and len(shell) == 3 and shell[0] in SHELL_READINGS
               and all(isinstance(r, (int, float)) and not isinstance(r, bool) for r in shell[1:])
               and 0 <= shell[1] < shell[2])
         if not ok:
-            raise ParameterError(f"parameter {param.name!r} must be a list of [reading, r_min, r_max] with reading one "
+            raise ParameterError(f"parameter {name!r} must be a list of [reading, r_min, r_max] with reading one "
                                  f"of {', '.join(SHELL_READINGS)} and 0 <= r_min < r_max; got {shell!r}")
 
 
-def _parameters():
-    from hcvae.chapters.params import Param, components_param, datasets_param, profile_param
+@dataclass(frozen=True)
+class Params(Parameters):
+    """Chapter 03's parameters (its notebook's ``parameters`` cell holds the same defaults)."""
 
-    return (profile_param(), Param("seed", "int", "the K-means seed", low=0), datasets_param(("synthetic", "digits")),
-            components_param(), Param("k_values", "int", "the K of the curves", low=1, many=True),
-            Param("shells", "any", "[reading, r_min, r_max] per shell", many=True, unique=False, extra=_shells),
-            Param("n_init", "int", "K-means restarts", low=1),
-            Param("identity_rtol", "float", "tolerance of the TSS identity", low=0.0, low_open=True))
+    PAGE = CHAPTER
 
+    seed: int = parameter(0, Integer(0), "the K-means seed")
+    datasets: list = parameter(list(BUILTIN), ListOf(Options(*BUILTIN)), "the data sets to run")
+    n_components: dict = parameter({"synthetic": 8, "digits": 10}, Mapping(), "the true number of components or "
+                                   "classes, per data set", extra=per_dataset_counts(BUILTIN))
+    k_values: list = parameter([2, 4, 6, 8, 10, 12, 16, 20], ListOf(Integer(1)), "the K of the curves")
+    shells: list = parameter([["minmax", 1.0, 2.0], ["clip", 1.0, 2.0], ["minmax", 1.0, 1.1], ["minmax", 0.1, 2.0]],
+                             ListOf(Anything(), unique=False), "[reading, r_min, r_max] per shell", extra=_shells)
+    n_init: int = parameter(4, Integer(1), "K-means restarts per fit")
+    identity_rtol: float = parameter(1e-9, Real(0.0), "tolerance of TSS - WCSS - L_collapse, relative to TSS")
 
-DEFAULTS = dict(profile="quick", seed=0, datasets=["synthetic", "digits"], n_components={"synthetic": 8, "digits": 10},
-                k_values=[2, 4, 6, 8, 10, 12, 16, 20],
-                shells=[["minmax", 1.0, 2.0], ["clip", 1.0, 2.0], ["minmax", 1.0, 1.1], ["minmax", 0.1, 2.0]],
-                n_init=4, identity_rtol=1e-9)
+    def __post_init__(self):
+        missing = [ds for ds in self.datasets if ds not in self.n_components]
+        if missing:
+            raise ParameterError(f"parameter 'n_components' names no K for {', '.join(missing)}; give one per "
+                                 "data set")
 
+    @property
+    def default_shell(self) -> str:
+        """The first shell: the one the anchors, the probes and the ledger read."""
+        return shell_name(*self.shells[0])
 
-def shell_name(reading: str, r_min: float, r_max: float) -> str:
-    return f"{reading} [{r_min:g}, {r_max:g}]"
+    @property
+    def ks(self) -> list:
+        """The K of the curves: ``k_values`` and every data set's true K (always on the curve)."""
+        return sorted(set(self.k_values) | {self.n_components[ds] for ds in self.datasets})
+
+    @property
+    def keys(self) -> list:
+        """(data set, transform name), every data set centred only first, then each data set under each shell."""
+        return [(ds, NO_SHELL) for ds in self.datasets] + [(ds, shell_name(*s)) for ds in self.datasets
+                                                           for s in self.shells]
 
 
 @dataclass
@@ -56,10 +89,10 @@ class RegionChapter:
     """Everything chapter 03 shows. ``curves`` and ``regions`` are keyed "data set, transform"; ``anchors`` and
     ``probes`` by data set (on the first shell, K at the true number)."""
 
-    profile: str
-    params: dict
+    params: Params
     raw: dict  # data set -> raw samples
     transformed: dict  # (data set, transform) -> samples
+    lambdas: dict  # (data set, transform) -> λ_max and norms after the transform
     curves: dict  # feasible.region_curve
     regions: dict  # feasible.region_at the true K
     anchors: dict  # feasible.anchor_points, with the losses of the shrunk reconstructions ("shrunk": {a: loss})
@@ -72,136 +105,166 @@ class RegionChapter:
 
     @property
     def default_shell(self) -> str:
-        return shell_name(*self.params["shells"][0])
+        return self.params.default_shell
 
 
-_CACHE: dict = {}
+# ---- the chapter's steps, in the order its page calls them -------------------------------------------------------
 
 
-def chapter(profile: str = "quick", **params) -> RegionChapter:
-    """Chapter 03 for ``profile`` and its parameters (:data:`DEFAULTS`); cached per process."""
-    import json
-
-    from hcvae.chapters.params import check
-
-    p = check(_parameters(), {**DEFAULTS, "profile": profile, **params})
-    key = json.dumps(p, sort_keys=True)
-    if key not in _CACHE:
-        _CACHE[key] = _chapter(p)
-    return _CACHE[key]
+def raw_data(p: Params) -> dict:
+    """Data set -> its samples, as many as the profile clusters."""
+    n_samples = profile_settings(p.profile)["clusterings"]["n_samples"]
+    return {ds: load_dataset(ds, n_samples[ds], seed=0).x for ds in p.datasets}
 
 
-def _configs(p: dict, ks: list) -> tuple[dict, dict]:
-    """The stored runs of checked parameters ``p``: (data set, transform name) -> {K: RegionConfig} for the curves,
-    and data set -> the run at the true K on the first shell that also measures the anchors and probes."""
-    from hcvae.runs.profiles import profile_settings
-    from hcvae.runs.region_runs import NO_SHELL as NONE, RegionConfig
+def transformed(p: Params, raw: dict) -> dict:
+    """(data set, transform) -> the samples centred only, and centred then mapped onto each shell."""
+    out = {(ds, NO_SHELL): shell_transformed(raw[ds], region_runs.NO_SHELL) for ds in p.datasets}
+    out.update({(ds, shell_name(*s)): shell_transformed(raw[ds], s[0], s[1], s[2]) for ds in p.datasets
+                for s in p.shells})
+    return out
 
-    n_samples = profile_settings(p["profile"])["clusterings"]["n_samples"]
-    common = dict(seed=p["seed"], n_init=p["n_init"])
-    transforms = [(NO_SHELL, dict(shell=NONE, r_min=None, r_max=None))]
-    transforms += [(shell_name(*s), dict(shell=s[0], r_min=float(s[1]), r_max=float(s[2]))) for s in p["shells"]]
-    curves = {(ds, name): {k: RegionConfig(dataset=ds, n_samples=n_samples[ds], k=k, **shell, **common) for k in ks}
-              for ds in p["datasets"] for name, shell in transforms}
-    first = transforms[1][1]
-    anchors = {ds: RegionConfig(dataset=ds, n_samples=n_samples[ds], k=p["n_components"][ds], probes=True, **first,
-                                **common) for ds in p["datasets"]}
+
+def lambdas(raw: dict, shelled: dict) -> dict:
+    """(data set, transform) -> λ_max after the transform, its ratio to the raw data's, the smallest and largest
+    norm, and the norm of the transformed mean."""
+    out = {}
+    for (ds, name), xs in shelled.items():
+        norms = np.linalg.norm(xs, axis=1)
+        out[(ds, name)] = {"lambda_max": lambda_max(xs), "ratio": lambda_max(xs) / lambda_max(raw[ds]),
+                           "min_norm": float(norms.min()), "max_norm": float(norms.max()),
+                           "mean_norm": float(np.linalg.norm(xs.mean(0)))}
+    return out
+
+
+def configs(p: Params) -> tuple[dict, dict]:
+    """The stored runs: (data set, transform) -> {K: RegionConfig} for the curves, and data set -> the run at the
+    true K on the first shell that also measures the anchors and probes."""
+    n_samples = profile_settings(p.profile)["clusterings"]["n_samples"]
+    common = dict(seed=p.seed, n_init=p.n_init)
+    transforms = {NO_SHELL: dict(shell=region_runs.NO_SHELL, r_min=None, r_max=None)}
+    transforms.update({shell_name(*s): dict(shell=s[0], r_min=float(s[1]), r_max=float(s[2])) for s in p.shells})
+    curves = {(ds, name): {k: RegionConfig(dataset=ds, n_samples=n_samples[ds], k=k, **transforms[name], **common)
+                           for k in p.ks} for ds, name in p.keys}
+    first = dict(shell=p.shells[0][0], r_min=float(p.shells[0][1]), r_max=float(p.shells[0][2]))
+    anchors = {ds: RegionConfig(dataset=ds, n_samples=n_samples[ds], k=p.n_components[ds], probes=True, **first,
+                                **common) for ds in p.datasets}
     return curves, anchors
 
 
-def _chapter(p: dict) -> RegionChapter:
-    from hcvae.chapters.params import ParameterError
-    from hcvae.core.data import lambda_max, load_dataset
-    from hcvae.methods import feasible
-    from hcvae.runs import experiments
-    from hcvae.runs.profiles import profile_settings
-    from hcvae.runs.region_runs import NO_SHELL as NONE, shell_transformed
+def curve_fits(p: Params, store=None) -> dict:
+    """(data set, transform) -> {K: the stored K-means fit}: read from the store or the reference, fitted if neither
+    has it."""
+    return {key: {k: run(c, store=store) for k, c in by_k.items()} for key, by_k in configs(p)[0].items()}
 
-    datasets, k_true = list(p["datasets"]), p["n_components"]
-    missing = [ds for ds in datasets if ds not in k_true]
-    if missing:
-        raise ParameterError(f"parameter 'n_components' names no K for {', '.join(missing)}; give one per data set")
-    settings = profile_settings(p["profile"])["clusterings"]
-    raw = {ds: load_dataset(ds, settings["n_samples"][ds], seed=0).x for ds in datasets}
-    transformed = {(ds, NO_SHELL): shell_transformed(raw[ds], NONE) for ds in datasets}
-    transformed.update({(ds, shell_name(*s)): shell_transformed(raw[ds], s[0], s[1], s[2])
-                        for ds in datasets for s in p["shells"]})
-    ks = sorted(set(p["k_values"]) | {k_true[ds] for ds in datasets})  # the true K is always on the curve
-    configs, anchor_configs = _configs(p, ks)
 
-    lambda_rows = []
-    for (ds, name), xs in transformed.items():
-        norms = np.linalg.norm(xs, axis=1)
-        lambda_rows.append((ds, name, lambda_max(xs), lambda_max(xs) / lambda_max(raw[ds]), float(norms.min()),
-                            float(norms.max()), float(np.linalg.norm(xs.mean(0)))))
+def curves(fits: dict) -> dict:
+    """"data set, transform" -> TSS, WCSS, L_collapse, the identity's error and the region's width, per K."""
+    return {f"{ds}, {name}": {q: np.array([r["region"][q] for r in by_k.values()])
+                              for q in ("k", "tss", "wcss", "l_collapse", "identity_error", "width")}
+            for (ds, name), by_k in fits.items()}
 
-    runs = {key: {k: runner.run(c) for k, c in configs[key].items()} for key in transformed}
-    curves = {f"{ds}, {name}": {q: np.array([r["region"][q] for r in by_k.values()])
-                                 for q in ("k", "tss", "wcss", "l_collapse", "identity_error", "width")}
-              for (ds, name), by_k in runs.items()}
-    worst_identity = max(float(np.max(np.abs(c["identity_error"]) / c["tss"])) for c in curves.values())
-    regions = {key: feasible.region_at(c, k_true[key.split(",")[0]]) for key, c in curves.items()}
-    region_rows = [(key, r["smallest_open_k"], r["wcss"], r["l_collapse"], r["width_over_tss"],
-                    "non-empty" if r["nonempty"] else "EMPTY") for key, r in regions.items()]
-    empty = [key for key, r in regions.items() if not r["nonempty"]]
 
-    default = shell_name(*p["shells"][0])
-    anchors, probes, anchor_rows, probe_rows = {}, {}, [], []
-    results = [r for by_k in runs.values() for r in by_k.values()]
-    for ds, config in anchor_configs.items():
-        stored = runner.run(config)
-        results.append(stored)
+def worst_identity(curves: dict) -> float:
+    """The largest |TSS − WCSS − L_collapse| / TSS over every curve point (v4 eq. 6)."""
+    return max(float(np.max(np.abs(c["identity_error"]) / c["tss"])) for c in curves.values())
+
+
+def regions(curves: dict, n_components: dict) -> dict:
+    """"data set, transform" -> the feasible region at the data set's true K (:func:`feasible.region_at`)."""
+    return {key: feasible.region_at(c, n_components[key.split(",")[0]]) for key, c in curves.items()}
+
+
+def anchor_fits(p: Params, store=None) -> dict:
+    """Data set -> the stored fit at its true K on the first shell, with Theorem 3.4's anchors and the probes."""
+    return {ds: run(c, store=store) for ds, c in configs(p)[1].items()}
+
+
+def anchors(fits: dict) -> dict:
+    """Data set -> the losses of the collapsed and the ideal model beside L_collapse and WCSS, and of the shrunk
+    reconstructions ("shrunk": {a: loss})."""
+    out = {}
+    for ds, stored in fits.items():
         a = dict(stored["anchors"])
         a["shrunk"] = {float(alpha): loss for alpha, loss in a["shrunk"].items()}
-        anchors[ds] = a
-        anchor_rows.append((ds, default, a["collapsed_loss"], a["l_collapse"], a["ideal_loss"], a["wcss"]))
-        probes[ds] = stored["probes"]
-        probe_rows += [(ds, q["name"], q["loss"], q["position"]) for q in probes[ds]]
-    n_centre_below = sum(1 for r in probe_rows if r[1] == "own cluster centre" and r[3] == "below WCSS")
+        out[ds] = a
+    return out
 
-    tables = {
+
+def probes(fits: dict) -> dict:
+    """Data set -> other reconstructions, their cluster-aware loss and where it lies against the region."""
+    return {ds: stored["probes"] for ds, stored in fits.items()}
+
+
+def tables(p: Params, lams: dict, regs: dict, anchs: dict, probs: dict) -> dict:
+    """The chapter's four tables, (header, rows) each."""
+    return {
         "lambda": (["data", "transform", "λ_max", "λ_max / λ_max(raw)", "smallest norm", "largest norm",
-                    "‖mean‖ after"], lambda_rows),
+                    "‖mean‖ after"],
+                   [(ds, name, v["lambda_max"], v["ratio"], v["min_norm"], v["max_norm"], v["mean_norm"])
+                    for (ds, name), v in lams.items()]),
         "region": (["data, transform", "smallest K with WCSS < L_collapse", "WCSS at true K", "L_collapse at true K",
-                    "width / TSS at true K", "region at true K"], region_rows),
-        "anchor": (["data", "shell", "collapsed model's loss", "L_collapse", "ideal model's loss", "WCSS"], anchor_rows),
-        "probe": (["data", "reconstruction", "cluster-aware loss", "position"], probe_rows),
+                    "width / TSS at true K", "region at true K"],
+                   [(key, r["smallest_open_k"], r["wcss"], r["l_collapse"], r["width_over_tss"],
+                     "non-empty" if r["nonempty"] else "EMPTY") for key, r in regs.items()]),
+        "anchor": (["data", "shell", "collapsed model's loss", "L_collapse", "ideal model's loss", "WCSS"],
+                   [(ds, p.default_shell, a["collapsed_loss"], a["l_collapse"], a["ideal_loss"], a["wcss"])
+                    for ds, a in anchs.items()]),
+        "probe": (["data", "reconstruction", "cluster-aware loss", "position"],
+                  [(ds, q["name"], q["loss"], q["position"]) for ds in probs for q in probs[ds]]),
     }
+
+
+def sentences(p: Params, curvs: dict, regs: dict, anchs: dict, table: dict, worst: float) -> tuple[dict, dict]:
+    """The chapter's computed sentences: ``(texts, findings)``, each name -> Markdown."""
+    empty = [key for key, r in regs.items() if not r["nonempty"]]
     empty_list = ", ".join(empty) or "none"
+    n_centre_below = sum(1 for r in table["probe"][1] if r[1] == "own cluster centre" and r[3] == "below WCSS")
     texts = {
-        "profile": f"`{p['profile']}`", "worst_identity": f"{worst_identity:.1e}",
-        "n_identity": str(sum(len(c["k"]) for c in curves.values())), "n_empty": str(len(empty)),
-        "n_settings": str(len(regions)), "empty_list": empty_list, "default_shell": f"`{default}`",
+        "profile": f"`{p.profile}`", "worst_identity": f"{worst:.1e}",
+        "n_identity": str(sum(len(c["k"]) for c in curvs.values())), "n_empty": str(len(empty)),
+        "n_settings": str(len(regs)), "empty_list": empty_list, "default_shell": f"`{p.default_shell}`",
         "n_centre_below": str(n_centre_below),
     }
     findings = {
-        "identity": (f"TSS = WCSS + L_collapse (v4 eq. 6) holds to a relative {worst_identity:.0e} on every data set, "
+        "identity": (f"TSS = WCSS + L_collapse (v4 eq. 6) holds to a relative {worst:.0e} on every data set, "
                      "transform and K."),
         "region": (f"At the true number of clusters, WCSS < L_collapse (Theorem 3.4's condition) fails in {len(empty)} "
-                   f"of {len(regions)} settings ({empty_list})."),
+                   f"of {len(regs)} settings ({empty_list})."),
         "anchor": ("The collapsed reconstruction scores " + "; ".join(
-            f"{a['collapsed_loss']:.6g} against L_collapse = {a['l_collapse']:.6g} on {ds}" for ds, a in anchors.items())
+            f"{a['collapsed_loss']:.6g} against L_collapse = {a['l_collapse']:.6g} on {ds}" for ds, a in anchs.items())
             + ": the edge of the region, so Theorem 3.4 excludes it only under a strict inequality, with no margin."),
     }
-    return RegionChapter(p["profile"], p, raw, transformed, curves, regions, anchors, probes, worst_identity, tables,
-                         texts, findings, results)
+    return texts, findings
+
+
+def compute(p: Params, store=None, progress: bool | None = None) -> RegionChapter:
+    """The chapter, step by step as its page shows it (K-means fits only: ``progress`` has nothing to report)."""
+    raw = raw_data(p)
+    shelled = transformed(p, raw)
+    lams = lambdas(raw, shelled)
+    fits = curve_fits(p, store)
+    curvs = curves(fits)
+    worst, regs = worst_identity(curvs), regions(curvs, p.n_components)
+    stored = anchor_fits(p, store)
+    anchs, probs = anchors(stored), probes(stored)
+    table = tables(p, lams, regs, anchs, probs)
+    texts, findings = sentences(p, curvs, regs, anchs, table, worst)
+    results = [r for by_k in fits.values() for r in by_k.values()] + list(stored.values())
+    return RegionChapter(p, raw, shelled, lams, curvs, regs, anchs, probs, worst, table, texts, findings, results)
 
 
 # ---- the ledger's rows ------------------------------------------------------------------------------------------
 
 
 def _identity(profile: str):
-    from hcvae.chapters.ledger import Measurement
-
     ch = chapter(profile)
-    rtol = ch.params["identity_rtol"]
+    rtol = ch.params.identity_rtol
     return Measurement(f"largest |TSS − WCSS − L_collapse| / TSS = {ch.worst_identity:.1e} over every data set, "
                        "transform and K", "reproduced" if ch.worst_identity < rtol else "not reproduced")
 
 
 def _region_nonempty(profile: str):
-    from hcvae.chapters.ledger import Measurement
-
     ch = chapter(profile)
     at_default = {key: r for key, r in ch.regions.items() if key.endswith(ch.default_shell)}
     parts = [f"{key.split(',')[0]}: WCSS {r['wcss']:.3g} vs L_collapse {r['l_collapse']:.3g}"
@@ -211,10 +274,8 @@ def _region_nonempty(profile: str):
                        "reproduced" if ok else "not reproduced")
 
 
-def claims() -> list:
-    """Chapter 03's rows of the claims ledger (v4 eq. 6, Theorem 3.4), measured from :func:`chapter`."""
-    from hcvae.chapters.ledger import Claim
-
+def _claims() -> list:
+    """Chapter 03's rows of the claims ledger (v4 eq. 6, Theorem 3.4), measured from :data:`chapter`."""
     return [
         Claim("tss-identity", "v4", "eq. 6", "TSS − WCSS − L_collapse", "0", "K-means on shell-transformed data",
               "relative error < 1e-9", CHAPTER, _identity),
@@ -224,6 +285,7 @@ def claims() -> list:
     ]
 
 
-def runs(profile: str) -> list[dict]:
-    """The stored runs the ledger's chapter-03 rows read (K-means fits, no training; each with ``wall_time_s``)."""
-    return list(chapter(profile).results)
+# The chapter: chapter(profile, **params) -> RegionChapter, cached per process; its ledger rows and the stored runs
+# they read (K-means fits, no training; each with ``wall_time_s``)
+chapter = Chapter(Params, compute, claims=_claims, runs=lambda ch: list(ch.results))
+claims, runs = chapter.claims, chapter.runs

@@ -1,469 +1,447 @@
-"""The Spherical-VAE chapter's analyses: which configs it runs, v4's published numbers, and the
-rules that turn measurements into verdicts. Nothing here trains; :mod:`hcvae.runs.spherical_runs` does.
+"""Chapter 05, the Spherical VAE trained (v4 §3.3-4.1): its analyses, every number it shows, its ledger rows.
+
+The analyses live in :mod:`hcvae.chapters.spherical_analyses` and are importable from here: which configs the
+chapter runs, v4's published numbers, and the rules that turn measurements into verdicts.
 
 * v4 Table 2 (the constraint ablation) as published, and :func:`ablation_configs` for ours;
 * :func:`pairs_in_order`: how many of the paper's pairwise orderings of the four variants a
   measurement keeps (the verdict rule of the ablation);
 * :func:`instability`: the epoch-to-epoch movement of a per-epoch quantity (v4 Figure 1);
 * :func:`penalty_sweep`: KL and negative ELBO against lambda_1.
+
+The chapter: :data:`chapter` returns a :class:`SphericalChapter` whose fields the notebook glues and plots, and
+:func:`claims` are its rows of the claims ledger, measured from the same result. The page calls the same steps, in
+the order :func:`compute` calls them: :func:`feasible_k`, :func:`ablation_runs`, :func:`anchors`,
+:func:`summaries`, :func:`orders`, :func:`control`, :func:`dynamics`, :func:`sweep`, :func:`comparison`,
+:func:`forced_run`, then :func:`tables` and :func:`sentences`.
 """
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
 import numpy as np
 
+from hcvae.chapters.base import Chapter, Parameters, parameter
+from hcvae.chapters.ledger import Claim, Measurement, combine, not_comparable
+from hcvae.chapters.numbers import fmt as _fmt
+from hcvae.chapters.spherical_analyses import (ABLATION_VARIANTS, CONTROL, CONTROL_OVERRIDES,  # noqa: F401
+                                              PAPER_TABLE2, PLAIN, TABLE2_METRICS, ablation_configs, instability,
+                                              paper_pairs, pairs_in_order, penalty_sweep, seeds_of, settled_epoch,
+                                              summarise, table2_metrics, variant_name)
+from hcvae.core.data import TRUE_CLUSTERS
+from hcvae.core.validation import Integer, ListOf, Options, Real
+from hcvae.methods.consensus import XHATS
+from hcvae.runs import runner, spherical_runs
+from hcvae.runs.experiments import VAEConfig
 from hcvae.runs.profiles import profile_settings
-from hcvae.runs.spherical_runs import SphericalConfig
-from hcvae.runs import runner
-
-# v4 Table 2, as printed (the data set is not named; its full-constraint KL, 2.51, is Table 1's MNIST entry).
-# Coverage and norm satisfaction are stored as shares, not percentages.
-PAPER_TABLE2 = {
-    "No constraints": dict(kl=0.28, coverage=0.452, norm_satisfaction=0.327, recon_error=0.082),
-    "Boundary penalty only": dict(kl=1.75, coverage=0.938, norm_satisfaction=0.415, recon_error=0.089),
-    "Norm constraint only": dict(kl=0.42, coverage=0.521, norm_satisfaction=0.963, recon_error=0.095),
-    "Full constraints": dict(kl=2.51, coverage=0.975, norm_satisfaction=0.982, recon_error=0.078),
-}
-# What each variant switches off (v4 §4.1, "Constraint Ablation"); everything else is the full method's.
-ABLATION_VARIANTS = {
-    "No constraints": dict(lambda_boundary=0.0, lambda_norm=0.0),
-    "Boundary penalty only": dict(lambda_norm=0.0),
-    "Norm constraint only": dict(lambda_boundary=0.0),
-    "Full constraints": dict(),
-}
-# The control that separates the feasible region from a plain pull towards the centres (hcvae.runs.spherical_runs)
-CONTROL = "Cluster pull (no shell, no region)"
-CONTROL_OVERRIDES = dict(method="cluster_pull")
-
-
-def variant_name(variant: str, xhat: str = "sample") -> str:
-    """The name of a variant run with reconstruction ``xhat`` in its constraint terms (v4's is the sampled one)."""
-    return variant if xhat == "sample" else f"{variant}, x̂ {xhat}"
-
-
-# Which way is better for each metric of Table 2 (recon_error is our MSE per feature).
-TABLE2_METRICS = {"kl": "higher", "coverage": "higher", "norm_satisfaction": "higher", "recon_error": "lower"}
-# A plain VAE on the shell data: no penalties, no stages, beta = 1 throughout.
-PLAIN = dict(lambda_boundary=0.0, lambda_norm=0.0, protocol="single", kl_schedule="constant")
-
-
-def seeds_of(profile: str, first_seed: int = 0) -> list[int]:
-    """As many training seeds as the profile's Spherical-VAE settings list, starting at ``first_seed``."""
-    return [first_seed + i for i in range(len(profile_settings(profile)["spherical"]["seeds"]))]
-
-
-def ablation_configs(profile: str, dataset: str, seeds, variants=None, **common) -> dict:
-    """{variant name: [config per seed]} for the constraint ablation (v4 Table 2) on ``dataset``."""
-    variants = ABLATION_VARIANTS if variants is None else variants
-    return {name: [SphericalConfig.from_profile(profile, dataset, seed=int(s), **{**common, **overrides}) for s in seeds]
-            for name, overrides in variants.items()}
-
-
-def table2_metrics(result: dict) -> dict:
-    """The four columns of v4 Table 2 from one stored run (recon error: our MSE per feature on the shell data)."""
-    m = result["metrics"]
-    return {"kl": m["kl"], "coverage": m["coverage"], "norm_satisfaction": m["norm_satisfaction"], "recon_error": m["mse"]}
-
-
-def summarise(results_by_variant: dict) -> dict:
-    """{variant: {metric: (mean, std over seeds)}} for the Table 2 metrics plus active units and negative ELBO."""
-    out = {}
-    for name, results in results_by_variant.items():
-        rows = [{**table2_metrics(r), "active": r["metrics"]["active_burda"], "neg_elbo": r["metrics"]["neg_elbo"]}
-                for r in results]
-        out[name] = {k: (float(np.mean([row[k] for row in rows])), float(np.std([row[k] for row in rows])))
-                     for k in rows[0]}
-    return out
-
-
-def paper_pairs(metric: str) -> list[tuple[str, str]]:
-    """Every pair (better, worse) of Table 2's variants in the order the paper's numbers put them for ``metric``."""
-    sign = 1 if TABLE2_METRICS[metric] == "higher" else -1
-    pairs = []
-    for a, b in itertools.combinations(PAPER_TABLE2, 2):
-        va, vb = PAPER_TABLE2[a][metric], PAPER_TABLE2[b][metric]
-        pairs.append((a, b) if sign * (va - vb) > 0 else (b, a))
-    return pairs
-
-
-def pairs_in_order(summary: dict, metric: str) -> dict:
-    """How many of the paper's pairwise orderings for ``metric`` our means keep (strictly: a tie breaks the pair).
-
-    The verdict rule of the ablation: the paper's ordering is reproduced when every pair is kept.
-    """
-    sign = 1 if TABLE2_METRICS[metric] == "higher" else -1
-    pairs = paper_pairs(metric)
-    kept = [(a, b) for a, b in pairs if sign * (summary[a][metric][0] - summary[b][metric][0]) > 0]
-    ours = sorted(summary, key=lambda v: -sign * summary[v][metric][0])
-    theirs = sorted(PAPER_TABLE2, key=lambda v: -sign * PAPER_TABLE2[v][metric])
-    return {"kept": len(kept), "of": len(pairs), "reproduced": len(kept) == len(pairs),
-            "broken": [p for p in pairs if p not in kept], "our_order": ours, "paper_order": theirs}
-
-
-def instability(history: list[dict], key: str, from_epoch: float) -> float:
-    """Mean absolute epoch-to-epoch change of ``key`` over the epochs from ``from_epoch`` on, relative to its mean
-    there (0 for a flat curve; about 1 when it moves by its own size every epoch)."""
-    values = np.array([h[key] for h in history if h["epoch"] >= from_epoch], dtype=float)
-    if values.size < 2:
-        raise ValueError(f"need at least 2 epochs from epoch {from_epoch}; the history has {values.size}")
-    scale = abs(values.mean())
-    return float(np.abs(np.diff(values)).mean() / scale) if scale > 0 else float("inf")
-
-
-def settled_epoch(config: dict) -> float:
-    """The first epoch at which beta has reached 1 and both penalties are in force (from a stored config dict)."""
-    cfg = SphericalConfig(**{k: v for k, v in config.items() if k != "kind"})
-    if cfg.kl_schedule == "constant":
-        return float(cfg.stage1_epochs)
-    return float(np.ceil(cfg.stage1_epochs + cfg.warmup_epochs))
-
-
-def penalty_sweep(results: list[dict]) -> dict:
-    """KL, active units and negative ELBO against lambda_1: {"lambda_boundary", "kl", "neg_elbo", ...} as arrays,
-    one entry per lambda_1 (mean over seeds) and the single runs in ``*_runs``."""
-    by_lambda: dict[float, list[dict]] = {}
-    for r in results:
-        by_lambda.setdefault(float(r["config"]["lambda_boundary"]), []).append(r["metrics"])
-    lambdas = sorted(by_lambda)
-    out = {"lambda_boundary": np.array(lambdas)}
-    for key in ("kl", "neg_elbo", "active_burda", "coverage", "mse"):
-        out[key] = np.array([np.mean([m[key] for m in by_lambda[lam]]) for lam in lambdas])
-        out[f"{key}_runs"] = [[m[key] for m in by_lambda[lam]] for lam in lambdas]
-    return out
+from hcvae.runs.spherical_runs import EmptyFeasibleRegion, SphericalConfig
 
 
 # ---- the chapter -----------------------------------------------------------------------------------------------
 
 CHAPTER = "05-spherical-vae"
+BUILTIN = ("synthetic", "digits")
 
 
-def _parameters():
-    from hcvae.chapters.params import Param, datasets_param, profile_param, ratio_param
+@dataclass(frozen=True)
+class Params(Parameters):
+    """Chapter 05's parameters (its notebook's ``parameters`` cell holds the same defaults)."""
 
-    return (profile_param(), Param("seed", "int", "the first seed", low=0), datasets_param(("synthetic", "digits")),
-            ratio_param("sigma2_ratio"),
-            Param("boundary_reading", "str", "the reading of v4 eq. 8", ("per_sample", "per_batch")),
-            Param("lambda_boundary", "float", "lambda_1", low=0.0), Param("lambda_norm", "float", "lambda_2", low=0.0),
-            Param("kl_bound", "float", "the collapse bound in nats", low=0.0, low_open=True))
+    PAGE = CHAPTER
 
+    seed: int = parameter(0, Integer(0), "first training seed; the profile sets how many follow it")
+    datasets: list = parameter(list(BUILTIN), ListOf(Options(*BUILTIN)), "the data sets to run")
+    sigma2_ratio: float = parameter(2.0, Real(0.0), "sigma'^2 / lambda_max of the shell data: a violating condition "
+                                    "(v4 §4.1)")
+    boundary_reading: str = parameter("per_sample", Options("per_sample", "per_batch"), "the reading of v4 eq. 8, "
+                                      "which does not say which")
+    lambda_boundary: float = parameter(100.0, Real(0.0, strict=False), "lambda_1 of the full method")
+    lambda_norm: float = parameter(100.0, Real(0.0, strict=False), "lambda_2, also held fixed while lambda_1 is swept")
+    kl_bound: float = parameter(0.01, Real(0.0), "the collapse bound in nats; v1 §5.2 calls D_KL < 0.01 complete "
+                                "collapse")
 
-DEFAULTS = dict(profile="quick", seed=0, datasets=["synthetic", "digits"], sigma2_ratio=2.0,
-                boundary_reading="per_sample", lambda_boundary=100.0, lambda_norm=100.0, kl_bound=0.01)
+    @property
+    def seeds(self) -> list[int]:
+        return seeds_of(self.profile, self.seed)
+
+    @property
+    def common(self) -> dict:
+        """The settings every run of the chapter shares."""
+        return dict(sigma2_ratio=self.sigma2_ratio, boundary_reading=self.boundary_reading,
+                    lambda_boundary=self.lambda_boundary, lambda_norm=self.lambda_norm)
+
+    @property
+    def other_reading(self) -> str:
+        """The reading of eq. 8 the ablation runs beside the chosen one."""
+        return "per_batch" if self.boundary_reading == "per_sample" else "per_sample"
 
 
 @dataclass
-class SphericalChapter:
-    """Everything chapter 05 shows, computed once from the stored runs: the tables (header, rows), the runs the
-    figures draw, and every sentence the chapter prints (``texts``), each built from the numbers."""
+class Region:
+    """Where the feasible region exists: the K each data set trains with, and digits at K = 10."""
 
-    profile: str
-    params: dict
-    seeds: list
-    common: dict  # the settings every run shares
     k_used: dict  # data set -> K the chapter trains with
     empty: dict | None  # digits at K = 10: wcss, l_collapse, open_k, message; None when the region is not empty
-    ablation_results: dict  # data set -> variant -> results
-    summaries: dict  # data set -> summarise(...)
-    orders: dict  # (data set, metric, x_hat) -> pairs_in_order
-    dynamics: dict  # data set -> {"without norm constraint": runs, "with norm constraint": runs}
+
+
+@dataclass
+class Control:
+    """The full method beside the cluster-pull control, per (data set, x̂)."""
+
+    by_run: dict  # (data set, x̂, run) -> KL, −ELBO, own-centre share f(z), nats it needs, f(μ) within KL
+    region_adds: dict  # (data set, x̂) -> the full method's KL minus the control's
+
+
+@dataclass
+class Dynamics:
+    """v4 Figure 1: training with and without the norm constraint."""
+
+    runs: dict  # data set -> {"without norm constraint": runs, "with norm constraint": runs}
     marks: dict  # data set -> {"penalties start": epoch, "β reaches 1": epoch}
-    sweep_results: dict  # data set -> the lambda_1 sweep's results
+    measured: dict  # data set -> run -> instability of KL and boundary penalty, final KL, norm satisfaction, ‖x̂‖
+    holds: dict  # data set -> does v4's claim hold (by the rule of the page)?
+
+
+@dataclass
+class Sweep:
+    """KL and negative ELBO against λ₁, beside a plain VAE on the shell data."""
+
+    results: dict  # data set -> the λ₁ sweep's runs
     sweeps: dict  # data set -> penalty_sweep
     plain_results: dict  # data set -> a plain VAE on the shell data, per seed
     plain_elbo: dict
     plain_kl: dict
+    dial: dict  # data set -> is KL a dial of λ₁?
+    costly: dict  # data set -> does the penalty cost ELBO against the plain VAE?
+
+
+@dataclass
+class SphericalChapter:
+    """Everything chapter 05 shows, computed once from the stored runs, section by section: the tables (header,
+    rows), the runs the figures draw, and every sentence the chapter prints (``texts``), each built from the
+    numbers."""
+
+    params: Params
+    region: Region
+    ablation: dict  # data set -> variant -> runs
+    anchors: dict  # data set -> the full method's region, with its anchor points
+    summaries: dict  # data set -> summarise(...)
+    orders: dict  # (data set, metric, x̂) -> pairs_in_order
+    control: Control
+    dynamics: Dynamics
+    sweep: Sweep
+    comparison: dict  # data set -> model -> the data it sees, its runs, their λ_max
+    forced: dict | None  # digits trained at K = 10 against an empty region (None where the region is not empty)
     tables: dict  # name -> (header, rows)
     texts: dict  # name -> sentence
     findings: dict  # name -> sentence
-
-
-_CACHE: dict = {}
-
-
-def chapter(profile: str = "quick", *, store=None, progress: bool | None = None, **params) -> SphericalChapter:
-    """Chapter 05 for ``profile`` and its parameters (:data:`DEFAULTS`), from the stored runs (missing ones are
-    computed); cached per process."""
-    import json
-
-    from hcvae.chapters.params import check
-    from hcvae.runs.store import ResultStore
-
-    p = check(_parameters(), {**DEFAULTS, "profile": profile, **params})
-    store = store if store is not None else ResultStore()
-    key = (json.dumps(p, sort_keys=True), str(store.root), str(store.reference))
-    if key not in _CACHE:
-        _CACHE[key] = _chapter(p, store, progress)
-    return _CACHE[key]
-
-
-def _fmt(x, digits: int = 3) -> str:
-    return f"{x:.{digits}g}"
 
 
 def _mean(results, key) -> float:
     return float(np.mean([r["metrics"][key] for r in results]))
 
 
-def _chapter(p: dict, store, progress) -> SphericalChapter:
-    from hcvae.core.data import TRUE_CLUSTERS
-    from hcvae.methods.consensus import XHATS
-    from hcvae.runs import experiments
-    from hcvae.runs import spherical_runs
-    from hcvae.runs.spherical_runs import EmptyFeasibleRegion
+def _configs(p: Params, ds: str, k_used: dict, **overrides) -> list[SphericalConfig]:
+    """One config per seed of a run on ``ds`` with the chapter's settings and ``overrides``."""
+    return [SphericalConfig.from_profile(p.profile, ds, seed=s, n_clusters=k_used[ds], **{**p.common, **overrides})
+            for s in p.seeds]
 
-    def run_all(configs):
-        return runner.run_all(configs, store=store, progress=progress)
 
-    profile, datasets = p["profile"], tuple(p["datasets"])
-    seeds = seeds_of(profile, p["seed"])
-    common = dict(sigma2_ratio=p["sigma2_ratio"], boundary_reading=p["boundary_reading"],
-                  lambda_boundary=p["lambda_boundary"], lambda_norm=p["lambda_norm"])
-    defaults = SphericalConfig()
-    texts, tables = {}, {}
+# ---- the chapter's steps, in the order its page calls them -------------------------------------------------------
 
-    # digits at K = 10: the method refuses an empty region and names the K that opens it
-    k_used = {ds: TRUE_CLUSTERS[ds] for ds in datasets}
+
+def feasible_k(p: Params) -> Region:
+    """The K each data set trains with: its true number of clusters, except digits at K = 10, where the method
+    refuses an empty region and names the K that opens it (checked without training or asking the store)."""
+    k_used = {ds: TRUE_CLUSTERS[ds] for ds in p.datasets}
     empty = None
-    if "digits" in datasets:
-        try:  # the check run() makes before training, without training (or asking the store) when the region is open
-            spherical_runs.prepare(SphericalConfig.from_profile(profile, "digits", seed=seeds[0], **common))
+    if "digits" in p.datasets:
+        try:  # the check run() makes before training
+            spherical_runs.prepare(SphericalConfig.from_profile(p.profile, "digits", seed=p.seeds[0], **p.common))
         except EmptyFeasibleRegion as err:
             assert err.wcss >= err.l_collapse  # the refusal is an invariant: it names an empty region
             empty = {"wcss": err.wcss, "l_collapse": err.l_collapse, "open_k": err.open_k,
                      "message": f"{type(err).__name__}: {err}"}
             if err.open_k is not None:
                 k_used["digits"] = err.open_k
-    k_text = ", ".join(f"{ds}: K = {k}" for ds, k in k_used.items())
-    texts["k_used"] = k_text
-    texts["empty"] = (
-        f"At K = 10, WCSS = {empty['wcss']:.3f} ≥ L_collapse = {empty['l_collapse']:.3f}. The smallest K that opens "
-        f"the region is {empty['open_k']}, and the rest of the chapter trains digits there ({k_text}). The last "
-        "section trains at K = 10 anyway, with `allow_empty_region=True`, to see what the penalty does to an empty "
-        "interval." if empty is not None else
-        "In this build the region at K = 10 is *not* empty on digits (or digits are not run), unlike chapter 03's "
-        "finding: the chapter keeps K = 10.")
+    return Region(k_used, empty)
 
-    # the constraint ablation (v4 Table 2), the other reading of eq. 8, the mean decode and the cluster-pull control
-    other = "per_batch" if p["boundary_reading"] == "per_sample" else "per_sample"
-    ablation = {}
-    for ds in datasets:
-        a = ablation_configs(profile, ds, seeds, n_clusters=k_used[ds], **common)
-        a.update(ablation_configs(profile, ds, seeds, {f"{v}, {other} reading": ABLATION_VARIANTS[v]
-                                                       for v in ("Boundary penalty only", "Full constraints")},
-                                  n_clusters=k_used[ds], **{**common, "boundary_reading": other}))
-        a.update(ablation_configs(profile, ds, seeds, {variant_name(v, "mean"): o for v, o in ABLATION_VARIANTS.items()},
-                                  n_clusters=k_used[ds], **{**common, "xhat": "mean"}))
+
+def ablation_runs(p: Params, region: Region, store=None, progress: bool | None = None) -> dict:
+    """Data set -> variant -> its stored runs: v4 Table 2's four variants, two of them under the other reading of
+    eq. 8, all four with the mean decode, and the cluster-pull control under both x̂."""
+    k, other = region.k_used, p.other_reading
+    out = {}
+    for ds in p.datasets:
+        a = ablation_configs(p.profile, ds, p.seeds, n_clusters=k[ds], **p.common)
+        a.update(ablation_configs(p.profile, ds, p.seeds, {f"{v}, {other} reading": ABLATION_VARIANTS[v]
+                                                           for v in ("Boundary penalty only", "Full constraints")},
+                                  n_clusters=k[ds], **{**p.common, "boundary_reading": other}))
+        a.update(ablation_configs(p.profile, ds, p.seeds,
+                                  {variant_name(v, "mean"): o for v, o in ABLATION_VARIANTS.items()},
+                                  n_clusters=k[ds], **{**p.common, "xhat": "mean"}))
         for x in XHATS:
-            a.update(ablation_configs(profile, ds, seeds, {variant_name(CONTROL, x): CONTROL_OVERRIDES},
-                                      n_clusters=k_used[ds], **{**common, "xhat": x}))
-        ablation[ds] = a
-    ablation_results = {ds: {name: run_all(cfgs) for name, cfgs in by_variant.items()}
-                        for ds, by_variant in ablation.items()}
-    full = {ds: ablation_results[ds]["Full constraints"] for ds in datasets}
-    anchor_rows, references = [], {ds: full[ds][0]["region"]["reference"] for ds in datasets}
-    for ds in datasets:
-        region = full[ds][0]["region"]
-        for point in ("collapsed", "ideal"):
-            m = region["reference"][point]
-            anchor_rows.append((ds, point, region["wcss"], region["l_collapse"], m["cluster_loss"], m["coverage"],
-                                m["boundary_per_sample"], m["boundary_per_batch"], m["output_norm_mean"],
-                                m["norm_satisfaction"], m["norm_penalty"]))
-    tables["anchor"] = (["data", "reconstruction", "WCSS", "L_collapse", "cluster-aware loss", "coverage",
-                         "boundary, per sample", "boundary, per batch", "mean ‖x̂‖", "norm satisfaction",
-                         "norm penalty"], anchor_rows)
-    texts["ideal_coverage"] = ", ".join(f"{_fmt(r['ideal']['coverage'])} on {ds}" for ds, r in references.items())
-    texts["ideal_below"] = ", ".join(f"{_fmt(r['ideal']['below_wcss'])} on {ds}" for ds, r in references.items())
-    texts["region_width"] = ", ".join(
-        f"{_fmt((full[ds][0]['region']['l_collapse'] - full[ds][0]['region']['wcss']) / full[ds][0]['region']['tss'])}"
-        f" on {ds} (K = {k_used[ds]})" for ds in datasets)
+            a.update(ablation_configs(p.profile, ds, p.seeds, {variant_name(CONTROL, x): CONTROL_OVERRIDES},
+                                      n_clusters=k[ds], **{**p.common, "xhat": x}))
+        out[ds] = {name: runner.run_all(cfgs, store=store, progress=progress) for name, cfgs in a.items()}
+    return out
 
-    summaries = {ds: summarise(by_variant) for ds, by_variant in ablation_results.items()}
+
+def anchors(ablation: dict) -> dict:
+    """Data set -> the region the full method trains against (its first seed's), with the constraint metrics of
+    Theorem 3.4's two anchor points, the collapsed and the ideal reconstruction."""
+    return {ds: by_variant["Full constraints"][0]["region"] for ds, by_variant in ablation.items()}
+
+
+def summaries(ablation: dict) -> dict:
+    """Data set -> variant -> Table 2's metrics, active units and −ELBO, (mean, std) over seeds."""
+    return {ds: summarise(by_variant) for ds, by_variant in ablation.items()}
+
+
+def orders(p: Params, summ: dict) -> dict:
+    """(data set, metric, x̂) -> how many of v4 Table 2's pairwise orderings our means keep (:func:`pairs_in_order`)."""
+    return {(ds, metric, x): pairs_in_order({v: summ[ds][variant_name(v, x)] for v in PAPER_TABLE2}, metric)
+            for x in XHATS for ds in p.datasets for metric in TABLE2_METRICS}
+
+
+def control(p: Params, ablation: dict) -> Control:
+    """The full method beside the cluster-pull control (eq. 7's loss alone), with chapter 04's information check."""
+    by_run = {}
+    for ds in p.datasets:
+        for x in XHATS:
+            for v in ("Full constraints", CONTROL):
+                rs = ablation[ds][variant_name(v, x)]
+                info = [r["information"] for r in rs]
+                by_run[(ds, x, v)] = {"kl": _mean(rs, "kl"), "neg_elbo": _mean(rs, "neg_elbo"),
+                                      "share": float(np.mean([i["share_sample"] for i in info])),
+                                      "required": float(np.mean([i["required_sample"] for i in info])),
+                                      "within": f"{sum(i['bound_holds_mean'] for i in info)}/{len(info)}"}
+    adds = {(ds, x): by_run[(ds, x, "Full constraints")]["kl"] - by_run[(ds, x, CONTROL)]["kl"]
+            for ds in p.datasets for x in XHATS}
+    return Control(by_run, adds)
+
+
+def dynamics(p: Params, ablation: dict) -> Dynamics:
+    """How much the evaluation KL and the boundary penalty move from epoch to epoch once β has reached 1, without
+    and with the norm constraint ("boundary penalty only" against "full constraints")."""
+    runs = {ds: {"without norm constraint": ablation[ds]["Boundary penalty only"],
+                 "with norm constraint": ablation[ds]["Full constraints"]} for ds in p.datasets}
+    full = {ds: ablation[ds]["Full constraints"] for ds in p.datasets}
+    settled = {ds: settled_epoch(full[ds][0]["config"]) for ds in p.datasets}
+    marks = {ds: {"penalties start": full[ds][0]["schedule"]["stage1_epochs"], "β reaches 1": settled[ds]}
+             for ds in p.datasets}
+    measured, holds = {}, {}
+    for ds in p.datasets:
+        measured[ds] = {label: {
+            "kl": float(np.mean([instability(r["history"], "eval_kl", settled[ds]) for r in results])),
+            "boundary": float(np.mean([instability(r["history"], "boundary", settled[ds]) for r in results])),
+            "final_kl": _mean(results, "kl"), "norm_sat": _mean(results, "norm_satisfaction"),
+            "norm": _mean(results, "output_norm_mean")} for label, results in runs[ds].items()}
+        without, with_ = measured[ds]["without norm constraint"], measured[ds]["with norm constraint"]
+        holds[ds] = bool(without["kl"] > with_["kl"] and without["boundary"] > with_["boundary"]
+                         and with_["final_kl"] > without["final_kl"])
+    return Dynamics(runs, marks, measured, holds)
+
+
+def sweep(p: Params, region: Region, store=None, progress: bool | None = None) -> Sweep:
+    """The full method over the profile's λ₁ grid (λ₂ fixed), and a plain VAE on the same shell data and σ'²."""
+    grid = [float(v) for v in profile_settings(p.profile)["spherical"]["lambda_boundary_grid"]]
+    results, plain = {}, {}
+    for ds in p.datasets:
+        results[ds] = runner.run_all([c for lam in grid for c in _configs(p, ds, region.k_used, lambda_boundary=lam)],
+                                     store=store, progress=progress)
+        plain[ds] = runner.run_all(_configs(p, ds, region.k_used, **PLAIN), store=store, progress=progress)
+    sweeps = {ds: penalty_sweep(rs) for ds, rs in results.items()}
+    plain_elbo = {ds: _mean(rs, "neg_elbo") for ds, rs in plain.items()}
+    plain_kl = {ds: _mean(rs, "kl") for ds, rs in plain.items()}
+    dial = {ds: bool(sw["kl"][-1] > 2 * sw["kl"][0]) for ds, sw in sweeps.items()}
+    costly = {ds: bool(sw["neg_elbo"][-1] > plain_elbo[ds]) for ds, sw in sweeps.items()}
+    return Sweep(results, sweeps, plain, plain_elbo, plain_kl, dial, costly)
+
+
+def comparison(p: Params, region: Region, ablation: dict, sw: Sweep, store=None, progress: bool | None = None) -> dict:
+    """Data set -> model -> (the data it sees, its runs, λ_max of those data), at equal σ'²/λ_max of the data each
+    model sees: a vanilla VAE on the raw data, the plain VAE and the full method on the shell data, and the full
+    method with σ'² set from the raw λ_max."""
+    training = profile_settings(p.profile)["spherical"]
+    raw_vae = {ds: runner.run_all([VAEConfig.from_profile(p.profile, ds, sigma2_ratio=p.sigma2_ratio, seed=s,
+                                                          **training[ds]) for s in p.seeds],
+                                  store=store, progress=progress) for ds in p.datasets}
+    raw_ref = {ds: runner.run_all(_configs(p, ds, region.k_used, sigma2_reference="raw"), store=store,
+                                  progress=progress) for ds in p.datasets}
+    out = {}
+    for ds in p.datasets:
+        full = ablation[ds]["Full constraints"]
+        lam_raw, lam_shell = full[0]["data"]["lambda_max_raw"], full[0]["data"]["lambda_max_shell"]
+        out[ds] = {"vanilla VAE": ("raw", raw_vae[ds], lam_raw), "plain VAE": ("shell", sw.plain_results[ds], lam_shell),
+                   "full method": ("shell", full, lam_shell),
+                   "full method, σ'² from raw λ_max": ("shell", raw_ref[ds], lam_shell)}
+    return out
+
+
+def forced_run(p: Params, region: Region, store=None, progress: bool | None = None) -> dict | None:
+    """Digits at K = 10 trained anyway (``allow_empty_region=True``, first seed); None where the region is open."""
+    if "digits" not in p.datasets or region.empty is None:
+        return None
+    forced = runner.run(SphericalConfig.from_profile(p.profile, "digits", seed=p.seeds[0], allow_empty_region=True,
+                                                     **p.common), store=store, progress=progress)
+    assert forced["metrics"]["coverage"] == 0.0  # no loss lies in an empty interval
+    return forced
+
+
+def tables(p: Params, anchor: dict, summ: dict, order: dict, ctrl: Control, dyn: Dynamics, sw: Sweep,
+           compare: dict) -> dict:
+    """The chapter's tables, (header, rows) each."""
+    out = {}
+    out["anchor"] = (["data", "reconstruction", "WCSS", "L_collapse", "cluster-aware loss", "coverage",
+                      "boundary, per sample", "boundary, per batch", "mean ‖x̂‖", "norm satisfaction", "norm penalty"],
+                     [(ds, point, region["wcss"], region["l_collapse"], m["cluster_loss"], m["coverage"],
+                       m["boundary_per_sample"], m["boundary_per_batch"], m["output_norm_mean"], m["norm_satisfaction"],
+                       m["norm_penalty"])
+                      for ds, region in anchor.items() for point in ("collapsed", "ideal")
+                      for m in [region["reference"][point]]])
 
     def pm(stat, digits=3):
         mean, std = stat
-        return _fmt(mean, digits) + (f" ± {std:.2g}" if len(seeds) > 1 else "")
+        return _fmt(mean, digits) + (f" ± {std:.2g}" if len(p.seeds) > 1 else "")
 
     rows = []
-    for ds in datasets:
-        for name, s in summaries[ds].items():
+    for ds in p.datasets:
+        for name, s in summ[ds].items():
             paper = PAPER_TABLE2.get(name)
             rows.append((ds, name, paper and paper["kl"], pm(s["kl"]), paper and paper["coverage"], pm(s["coverage"]),
                          paper and paper["norm_satisfaction"], pm(s["norm_satisfaction"]),
                          paper and paper["recon_error"], pm(s["recon_error"]), pm(s["active"], 2), pm(s["neg_elbo"], 4)))
-    tables["ablation"] = (["data", "variant", "KL, v4", "KL, ours", "coverage, v4", "coverage, ours", "norm sat., v4",
-                           "norm sat., ours", "recon. error, v4", "recon. error (MSE), ours", "active units", "−ELBO"],
-                          rows)
-    texts["other_reading"] = f"`{other}`"
+    out["ablation"] = (["data", "variant", "KL, v4", "KL, ours", "coverage, v4", "coverage, ours", "norm sat., v4",
+                        "norm sat., ours", "recon. error, v4", "recon. error (MSE), ours", "active units", "−ELBO"], rows)
+    out["order"] = (["data", "x̂", "metric", "paper's order (best first)", "our order", "pairs kept", "verdict"],
+                    [(ds, x, metric, " > ".join(o["paper_order"]), " > ".join(o["our_order"]), f"{o['kept']} of {o['of']}",
+                      "reproduced" if o["reproduced"] else "not reproduced")
+                     for x in XHATS for ds in p.datasets for metric in TABLE2_METRICS for o in [order[(ds, metric, x)]]])
+    out["control"] = (["data", "x̂", "run", "KL", "−ELBO", "own-centre share f(z)", "nats it needs",
+                       "f(μ) share within KL (seeds)"],
+                      [(*key, c["kl"], c["neg_elbo"], c["share"], c["required"], c["within"])
+                       for key, c in ctrl.by_run.items()])
+    out["dynamics"] = (["data", "run", "KL instability", "boundary-penalty instability", "final KL",
+                        "final norm satisfaction", "final mean ‖x̂‖"],
+                       [(ds, label, m["kl"], m["boundary"], m["final_kl"], m["norm_sat"], m["norm"])
+                        for ds, by_label in dyn.measured.items() for label, m in by_label.items()])
+    out["sweep"] = (["data", "smallest λ₁", "KL there", "largest λ₁", "KL there", "lowest KL", "highest KL",
+                     "−ELBO, plain VAE", "−ELBO at largest λ₁", "KL is", "costs ELBO"],
+                    [(ds, _fmt(s["lambda_boundary"][0]), s["kl"][0], _fmt(s["lambda_boundary"][-1]), s["kl"][-1],
+                      float(s["kl"].min()), float(s["kl"].max()), sw.plain_elbo[ds], float(s["neg_elbo"][-1]),
+                      "a dial" if sw.dial[ds] else "not a dial", "yes" if sw.costly[ds] else "no")
+                     for ds, s in sw.sweeps.items()])
+    out["compare"] = (["data", "model", "data it sees", "λ_max of those data", "σ'²", "σ'²/λ_max seen", "KL",
+                       "active units"],
+                      [(ds, label, seen, lam, rs[0]["sigma2_decoder"], rs[0]["sigma2_decoder"] / lam, _mean(rs, "kl"),
+                        _mean(rs, "active_burda")) for ds, models in compare.items()
+                       for label, (seen, rs, lam) in models.items()])
+    return out
 
-    orders, order_rows = {}, []
-    for x in XHATS:
-        for ds in datasets:
-            by_variant = {v: summaries[ds][variant_name(v, x)] for v in PAPER_TABLE2}
-            for metric in TABLE2_METRICS:
-                o = pairs_in_order(by_variant, metric)
-                orders[(ds, metric, x)] = o
-                order_rows.append((ds, x, metric, " > ".join(o["paper_order"]), " > ".join(o["our_order"]),
-                                   f"{o['kept']} of {o['of']}", "reproduced" if o["reproduced"] else "not reproduced"))
-    tables["order"] = (["data", "x̂", "metric", "paper's order (best first)", "our order", "pairs kept", "verdict"],
-                       order_rows)
-    control_rows = []
-    for ds in datasets:
-        for x in XHATS:
-            for v in ("Full constraints", CONTROL):
-                rs = ablation_results[ds][variant_name(v, x)]
-                info = [r["information"] for r in rs]
-                control_rows.append((ds, x, v, _mean(rs, "kl"), _mean(rs, "neg_elbo"),
-                                     float(np.mean([i["share_sample"] for i in info])),
-                                     float(np.mean([i["required_sample"] for i in info])),
-                                     f"{sum(i['bound_holds_mean'] for i in info)}/{len(info)}"))
-    tables["control"] = (["data", "x̂", "run", "KL", "−ELBO", "own-centre share f(z)", "nats it needs",
-                          "f(μ) share within KL (seeds)"], control_rows)
-    region_adds = {(ds, x): _mean(ablation_results[ds][variant_name("Full constraints", x)], "kl")
-                   - _mean(ablation_results[ds][variant_name(CONTROL, x)], "kl") for ds in datasets for x in XHATS}
-    texts["region_adds"] = "; ".join(f"{_fmt(v)} nats on {ds} (x̂ {x})" for (ds, x), v in region_adds.items())
-    full_kl = {ds: summaries[ds]["Full constraints"]["kl"][0] for ds in datasets}
-    none_kl = {ds: summaries[ds]["No constraints"]["kl"][0] for ds in datasets}
-    texts["full_kl_list"] = ", ".join(f"{_fmt(v)} nats on {ds}" for ds, v in full_kl.items())
-    texts["none_kl_list"] = ", ".join(f"{_fmt(v)} on {ds}" for ds, v in none_kl.items())
-    alone = {v: [ds for ds in datasets if summaries[ds][v]["kl"][0] >= p["kl_bound"]]
+
+def sentences(p: Params, region: Region, anchor: dict, summ: dict, order: dict, ctrl: Control, dyn: Dynamics,
+              sw: Sweep, compare: dict, forced: dict | None) -> tuple[dict, dict]:
+    """The chapter's computed sentences: ``(texts, findings)``, each name -> Markdown."""
+    datasets, empty, k_used, other = list(p.datasets), region.empty, region.k_used, p.other_reading
+    defaults = SphericalConfig()
+    k_text = ", ".join(f"{ds}: K = {k}" for ds, k in k_used.items())
+    full_kl = {ds: summ[ds]["Full constraints"]["kl"][0] for ds in datasets}
+    none_kl = {ds: summ[ds]["No constraints"]["kl"][0] for ds in datasets}
+    alone = {v: [ds for ds in datasets if summ[ds][v]["kl"][0] >= p.kl_bound]
              for v in ("Boundary penalty only", f"Boundary penalty only, {other} reading", "Norm constraint only")}
-    texts["which_component"] = "; ".join(
-        f"{v.lower()} keeps KL at or above {p['kl_bound']:g} nats on " + (", ".join(dss) if dss else "no data set")
-        for v, dss in alone.items()) + "."
-
-    # the training dynamics with and without the norm constraint (v4 Figure 1)
-    dynamics = {ds: {"without norm constraint": ablation_results[ds]["Boundary penalty only"],
-                     "with norm constraint": full[ds]} for ds in datasets}
-    settled = {ds: settled_epoch(full[ds][0]["config"]) for ds in datasets}
-    marks = {ds: {"penalties start": full[ds][0]["schedule"]["stage1_epochs"], "β reaches 1": settled[ds]}
-             for ds in datasets}
-    dyn_rows, dyn_holds = [], {}
-    for ds in datasets:
-        measured = {}
-        for label, results in dynamics[ds].items():
-            measured[label] = {
-                "kl": float(np.mean([instability(r["history"], "eval_kl", settled[ds]) for r in results])),
-                "boundary": float(np.mean([instability(r["history"], "boundary", settled[ds]) for r in results])),
-                "final_kl": _mean(results, "kl"), "norm_sat": _mean(results, "norm_satisfaction"),
-                "norm": _mean(results, "output_norm_mean")}
-            m = measured[label]
-            dyn_rows.append((ds, label, m["kl"], m["boundary"], m["final_kl"], m["norm_sat"], m["norm"]))
-        without, with_ = measured["without norm constraint"], measured["with norm constraint"]
-        dyn_holds[ds] = bool(without["kl"] > with_["kl"] and without["boundary"] > with_["boundary"]
-                             and with_["final_kl"] > without["final_kl"])
-    tables["dynamics"] = (["data", "run", "KL instability", "boundary-penalty instability", "final KL",
-                           "final norm satisfaction", "final mean ‖x̂‖"], dyn_rows)
-    drift = {ds: next(r for r in dyn_rows if r[0] == ds and r[1] == "without norm constraint")[-1] for ds in datasets}
-    texts["drift"] = "; ".join(
-        f"on {ds} the mean output norm ends at {_fmt(v)}, " + ("inside r_min" if v < defaults.r_min else
-                                                               "above r_max" if v > defaults.r_max else
-                                                               "within the shell") for ds, v in drift.items())
-    texts["dynamics_verdicts"] = "; ".join(f"{ds}: {'holds' if h else 'does not hold'}" for ds, h in dyn_holds.items())
-
-    # KL against lambda_1, beside a plain VAE on the shell data
-    lambda_grid = [float(v) for v in profile_settings(profile)["spherical"]["lambda_boundary_grid"]]
-    sweep_results, plain_results = {}, {}
-    for ds in datasets:
-        sweep_results[ds] = run_all([SphericalConfig.from_profile(profile, ds, seed=s, n_clusters=k_used[ds],
-                                                                  **{**common, "lambda_boundary": lam})
-                                     for lam in lambda_grid for s in seeds])
-        plain_results[ds] = run_all([SphericalConfig.from_profile(profile, ds, seed=s, n_clusters=k_used[ds],
-                                                                  **{**common, **PLAIN}) for s in seeds])
-    sweeps = {ds: penalty_sweep(rs) for ds, rs in sweep_results.items()}
-    plain_elbo = {ds: _mean(rs, "neg_elbo") for ds, rs in plain_results.items()}
-    plain_kl = {ds: _mean(rs, "kl") for ds, rs in plain_results.items()}
-    sweep_rows, dial, costly = [], {}, {}
-    for ds, sw in sweeps.items():
-        dial[ds] = bool(sw["kl"][-1] > 2 * sw["kl"][0])
-        costly[ds] = bool(sw["neg_elbo"][-1] > plain_elbo[ds])
-        sweep_rows.append((ds, _fmt(sw["lambda_boundary"][0]), sw["kl"][0], _fmt(sw["lambda_boundary"][-1]),
-                           sw["kl"][-1], float(sw["kl"].min()), float(sw["kl"].max()), plain_elbo[ds],
-                           float(sw["neg_elbo"][-1]), "a dial" if dial[ds] else "not a dial",
-                           "yes" if costly[ds] else "no"))
-    tables["sweep"] = (["data", "smallest λ₁", "KL there", "largest λ₁", "KL there", "lowest KL", "highest KL",
-                        "−ELBO, plain VAE", "−ELBO at largest λ₁", "KL is", "costs ELBO"], sweep_rows)
-    texts["kl_range"] = "; ".join(f"on {ds}, from {_fmt(sw['kl'].min())} to {_fmt(sw['kl'].max())} nats"
-                                  for ds, sw in sweeps.items())
-
-    # at equal sigma'^2 / lambda_max of the data each model sees
-    training = profile_settings(profile)["spherical"]
-    raw_vae = {ds: run_all([experiments.VAEConfig.from_profile(profile, ds, sigma2_ratio=p["sigma2_ratio"], seed=s,
-                                                               **training[ds]) for s in seeds]) for ds in datasets}
-    full_raw_ref = {ds: run_all([SphericalConfig.from_profile(profile, ds, seed=s, n_clusters=k_used[ds],
-                                                              **{**common, "sigma2_reference": "raw"}) for s in seeds])
-                    for ds in datasets}
-
-    def compare_row(ds, label, seen, results, lam_seen):
-        return (ds, label, seen, lam_seen, results[0]["sigma2_decoder"], results[0]["sigma2_decoder"] / lam_seen,
-                _mean(results, "kl"), _mean(results, "active_burda"))
-
-    compare_rows = []
-    for ds in datasets:
-        lam_raw, lam_shell = full[ds][0]["data"]["lambda_max_raw"], full[ds][0]["data"]["lambda_max_shell"]
-        compare_rows += [compare_row(ds, "vanilla VAE", "raw", raw_vae[ds], lam_raw),
-                         compare_row(ds, "plain VAE", "shell", plain_results[ds], lam_shell),
-                         compare_row(ds, "full method", "shell", full[ds], lam_shell),
-                         compare_row(ds, "full method, σ'² from raw λ_max", "shell", full_raw_ref[ds], lam_shell)]
-    tables["compare"] = (["data", "model", "data it sees", "λ_max of those data", "σ'²", "σ'²/λ_max seen", "KL",
-                          "active units"], compare_rows)
-    lambda_ratio = {ds: full[ds][0]["data"]["lambda_max_raw"] / full[ds][0]["data"]["lambda_max_shell"]
-                    for ds in datasets}
-    texts["lambda_ratio"] = ", ".join(f"{_fmt(v)} on {ds}" for ds, v in lambda_ratio.items())
-    vanilla_collapsed = all(_mean(rs, "kl") < p["kl_bound"] for group in (raw_vae, plain_results)
-                            for rs in group.values())
-    texts["vanilla_collapsed"] = "both collapse" if vanilla_collapsed else "not both collapse"
-
-    # training against an empty region
-    if "digits" in datasets and empty is not None:
-        forced = runner.run(SphericalConfig.from_profile(profile, "digits", seed=seeds[0],
-                                                              allow_empty_region=True, **common),
-                                 store=store, progress=progress)
-        fm = forced["metrics"]
-        assert fm["coverage"] == 0.0  # no loss lies in an empty interval
+    drift = {ds: dyn.measured[ds]["without norm constraint"]["norm"] for ds in datasets}
+    lambda_ratio = {ds: models["full method"][1][0]["data"]["lambda_max_raw"]
+                    / models["full method"][1][0]["data"]["lambda_max_shell"] for ds, models in compare.items()}
+    vanilla_collapsed = all(_mean(compare[ds][model][1], "kl") < p.kl_bound
+                            for model in ("vanilla VAE", "plain VAE") for ds in datasets)
+    n_reproduced = sum(o["reproduced"] for o in order.values())
+    texts = {
+        "profile": f"`{p.profile}`", "boundary_reading": f"`{p.boundary_reading}`",
+        "shell_reading": f"`{defaults.shell_reading}`",
+        "k_used": k_text,
+        "empty": (
+            f"At K = 10, WCSS = {empty['wcss']:.3f} ≥ L_collapse = {empty['l_collapse']:.3f}. The smallest K that "
+            f"opens the region is {empty['open_k']}, and the rest of the chapter trains digits there ({k_text}). The "
+            "last section trains at K = 10 anyway, with `allow_empty_region=True`, to see what the penalty does to an "
+            "empty interval." if empty is not None else
+            "In this build the region at K = 10 is *not* empty on digits (or digits are not run), unlike chapter 03's "
+            "finding: the chapter keeps K = 10."),
+        "ideal_coverage": ", ".join(f"{_fmt(r['reference']['ideal']['coverage'])} on {ds}" for ds, r in anchor.items()),
+        "ideal_below": ", ".join(f"{_fmt(r['reference']['ideal']['below_wcss'])} on {ds}" for ds, r in anchor.items()),
+        "region_width": ", ".join(f"{_fmt((r['l_collapse'] - r['wcss']) / r['tss'])} on {ds} (K = {k_used[ds]})"
+                                  for ds, r in anchor.items()),
+        "other_reading": f"`{other}`",
+        "region_adds": "; ".join(f"{_fmt(v)} nats on {ds} (x̂ {x})" for (ds, x), v in ctrl.region_adds.items()),
+        "full_kl_list": ", ".join(f"{_fmt(v)} nats on {ds}" for ds, v in full_kl.items()),
+        "none_kl_list": ", ".join(f"{_fmt(v)} on {ds}" for ds, v in none_kl.items()),
+        "which_component": "; ".join(f"{v.lower()} keeps KL at or above {p.kl_bound:g} nats on "
+                                     + (", ".join(dss) if dss else "no data set") for v, dss in alone.items()) + ".",
+        "drift": "; ".join(f"on {ds} the mean output norm ends at {_fmt(v)}, "
+                           + ("inside r_min" if v < defaults.r_min else "above r_max" if v > defaults.r_max else
+                              "within the shell") for ds, v in drift.items()),
+        "dynamics_verdicts": "; ".join(f"{ds}: {'holds' if h else 'does not hold'}" for ds, h in dyn.holds.items()),
+        "kl_range": "; ".join(f"on {ds}, from {_fmt(s['kl'].min())} to {_fmt(s['kl'].max())} nats"
+                              for ds, s in sw.sweeps.items()),
+        "lambda_ratio": ", ".join(f"{_fmt(v)} on {ds}" for ds, v in lambda_ratio.items()),
+        "vanilla_collapsed": "both collapse" if vanilla_collapsed else "not both collapse",
+        "n_dial": str(sum(sw.dial.values())), "n_costly": str(sum(sw.costly.values())),
+        "n_datasets": str(len(datasets)), "n_orders_reproduced": str(n_reproduced), "n_orders": str(len(order)),
+        "n_pairs": str(len(paper_pairs("kl"))),
+    }
+    if forced is not None:
+        fm, fr = forced["metrics"], forced["region"]
         texts["forced"] = (
             f"Trained anyway (first seed): KL = {fm['kl']:.3g} nats, mean cluster-aware loss {fm['cluster_loss']:.3g} "
-            f"against L_collapse = {forced['region']['l_collapse']:.3g} and WCSS = {forced['region']['wcss']:.3g} "
-            f"(the penalty's least value is at {(forced['region']['l_collapse'] + forced['region']['wcss']) / 2:.3g}), "
-            f"coverage {fm['coverage']:.3g}, norm satisfaction {fm['norm_satisfaction']:.3g}. With K = "
-            f"{k_used['digits']} the full method reached KL = {full_kl['digits']:.3g} nats. "
+            f"against L_collapse = {fr['l_collapse']:.3g} and WCSS = {fr['wcss']:.3g} (the penalty's least value is "
+            f"at {(fr['l_collapse'] + fr['wcss']) / 2:.3g}), coverage {fm['coverage']:.3g}, norm satisfaction "
+            f"{fm['norm_satisfaction']:.3g}. With K = {k_used['digits']} the full method reached KL = "
+            f"{full_kl['digits']:.3g} nats. "
             + ("So the model stays away from collapse even where Theorem 3.4's condition fails: what holds it there "
-               "is not the region." if fm["kl"] >= p["kl_bound"] else "Without a region the model collapses."))
+               "is not the region." if fm["kl"] >= p.kl_bound else "Without a region the model collapses."))
     else:
         texts["forced"] = "Digits at K = 10 have a region in this build, or are not among its data sets."
-
-    n_reproduced = sum(o["reproduced"] for o in orders.values())
     findings = {
         "empty": (f"On digits at K = 10 the feasible region is empty (WCSS {empty['wcss']:.3g} ≥ L_collapse "
                   f"{empty['l_collapse']:.3g}); the method refuses to train and names K = {empty['open_k']}, the "
                   "smallest K that opens it." if empty is not None else
                   "On digits at K = 10 the feasible region is not empty in this build."),
-        "ablation": (f"v4 Table 2's ordering of its four variants holds in {n_reproduced} of {len(orders)} (data set, "
-                     f"metric, x̂) cases ({sum(o['reproduced'] for k, o in orders.items() if k[2] == 'sample')} of "
-                     f"{sum(k[2] == 'sample' for k in orders)} with v4's sampled x̂). Over the cluster-pull control, "
+        "ablation": (f"v4 Table 2's ordering of its four variants holds in {n_reproduced} of {len(order)} (data set, "
+                     f"metric, x̂) cases ({sum(o['reproduced'] for k, o in order.items() if k[2] == 'sample')} of "
+                     f"{sum(k[2] == 'sample' for k in order)} with v4's sampled x̂). Over the cluster-pull control, "
                      "the shell and region change the KL by " + "; ".join(
                          f"{'+' if v >= 0 else '−'}{_fmt(abs(v))} nats on {ds} (x̂ {x})"
-                         for (ds, x), v in region_adds.items()) + " (negative: the plain cluster pull keeps more). "
-                     f"The full method keeps KL at {texts['full_kl_list']} at σ'²/λ_max = {p['sigma2_ratio']:g}, "
+                         for (ds, x), v in ctrl.region_adds.items()) + " (negative: the plain cluster pull keeps more). "
+                     f"The full method keeps KL at {texts['full_kl_list']} at σ'²/λ_max = {p.sigma2_ratio:g}, "
                      f"where the unconstrained variant has {', '.join(_fmt(v) for v in none_kl.values())}."),
         "dynamics": ("v4 Figure 1's claim (less movement of KL and boundary penalty, and more final KL, with the norm "
                      "constraint) " + "; ".join(f"{'holds' if h else 'does not hold'} on {ds}"
-                                                for ds, h in dyn_holds.items()) + "."),
+                                                for ds, h in dyn.holds.items()) + "."),
         "dial": ("Across the λ₁ grid the KL runs " + "; ".join(
-            f"from {_fmt(sw['kl'].min())} to {_fmt(sw['kl'].max())} nats on {ds}" for ds, sw in sweeps.items())
-            + f". It is a dial by our rule on {sum(dial.values())} of {len(datasets)} data sets, and the penalty "
-            f"costs ELBO against a plain VAE on {sum(costly.values())} of them."),
-        "ratio": (f"At σ'²/λ_max = {p['sigma2_ratio']:g} of the data each model sees, a vanilla VAE on raw data and a "
+            f"from {_fmt(s['kl'].min())} to {_fmt(s['kl'].max())} nats on {ds}" for ds, s in sw.sweeps.items())
+            + f". It is a dial by our rule on {sum(sw.dial.values())} of {len(datasets)} data sets, and the penalty "
+            f"costs ELBO against a plain VAE on {sum(sw.costly.values())} of them."),
+        "ratio": (f"At σ'²/λ_max = {p.sigma2_ratio:g} of the data each model sees, a vanilla VAE on raw data and a "
                   f"plain VAE on shell data {texts['vanilla_collapsed']}; the shell divides λ_max by "
                   f"{texts['lambda_ratio']}."),
     }
-    texts.update(n_dial=str(sum(dial.values())), n_costly=str(sum(costly.values())), n_datasets=str(len(datasets)),
-                 n_orders_reproduced=str(n_reproduced), n_orders=str(len(orders)),
-                 n_pairs=str(len(paper_pairs("kl"))))
-    return SphericalChapter(profile, p, seeds, common, k_used, empty, ablation_results, summaries, orders, dynamics,
-                            marks, sweep_results, sweeps, plain_results, plain_elbo, plain_kl, tables, texts, findings)
+    return texts, findings
+
+
+def compute(p: Params, store=None, progress: bool | None = None) -> SphericalChapter:
+    """The chapter, step by step as its page shows it."""
+    region = feasible_k(p)
+    ablation = ablation_runs(p, region, store, progress)
+    anchor, summ = anchors(ablation), summaries(ablation)
+    order, ctrl, dyn = orders(p, summ), control(p, ablation), dynamics(p, ablation)
+    sw = sweep(p, region, store, progress)
+    compare = comparison(p, region, ablation, sw, store, progress)
+    forced = forced_run(p, region, store, progress)
+    table = tables(p, anchor, summ, order, ctrl, dyn, sw, compare)
+    texts, findings = sentences(p, region, anchor, summ, order, ctrl, dyn, sw, compare, forced)
+    return SphericalChapter(p, region, ablation, anchor, summ, order, ctrl, dyn, sw, compare, forced, table, texts,
+                            findings)
 
 
 # ---- the ledger's rows ------------------------------------------------------------------------------------------
@@ -471,40 +449,32 @@ def _chapter(p: dict, store, progress) -> SphericalChapter:
 
 def _table2_order(metric: str):
     def measure(profile: str):
-        from hcvae.chapters.ledger import Measurement, combine
-        from hcvae.methods.consensus import XHATS
-
         ch = chapter(profile)
         parts, verdicts = [], {}
         for x in XHATS:
             ok = []
-            for ds in ch.params["datasets"]:
+            for ds in ch.params.datasets:
                 o = ch.orders[(ds, metric, x)]
                 ok.append(o["reproduced"])
-                parts.append(f"x̂ {x}, {ds} (K = {ch.k_used[ds]}): {o['kept']} of {o['of']} pairwise orderings kept")
+                parts.append(f"x̂ {x}, {ds} (K = {ch.region.k_used[ds]}): {o['kept']} of {o['of']} pairwise orderings kept")
             verdicts[f"x̂ {x}"] = "reproduced" if all(ok) else "not reproduced"
         return Measurement("; ".join(parts), combine(verdicts), verdicts)
     return measure
 
 
 def _table2_full_kl(profile: str):
-    from hcvae.chapters.ledger import Measurement, not_comparable
-    from hcvae.methods.consensus import XHATS
-
     # v4 Table 2 names no data set; its full-method KL (2.51) is v4 Table 1's MNIST entry at 2 lambda_max
     ch = chapter(profile)
     kls = {(ds, x): ch.summaries[ds][variant_name("Full constraints", x)]["kl"][0]
-           for ds in ch.params["datasets"] for x in XHATS}
+           for ds in ch.params.datasets for x in XHATS}
     why = not_comparable("v4 Table 2's data set is not named; its 2.51 is v4 Table 1's MNIST entry, and MNIST is not "
                          "among this build's data sets")
     return Measurement(", ".join(f"{ds}, x̂ {x}: KL {_fmt(kl)}" for (ds, x), kl in kls.items()) + f" — {why}",
                        "not comparable")
 
 
-def claims() -> list:
-    """Chapter 05's rows of the claims ledger (v4 Table 2), measured from :func:`chapter`."""
-    from hcvae.chapters.ledger import Claim
-
+def _claims() -> list:
+    """Chapter 05's rows of the claims ledger (v4 Table 2), measured from :data:`chapter`."""
     conditions = "σ'² = 2λ_max of the shell data, per-sample boundary reading"
     return [
         Claim("v4-table2-kl", "v4", "Table 2", "order of the four constraint variants by KL",
@@ -525,6 +495,8 @@ def claims() -> list:
     ]
 
 
-def runs(profile: str) -> list[dict]:
-    """The stored results chapter 05's ledger rows read."""
-    return [r for by_variant in chapter(profile).ablation_results.values() for rs in by_variant.values() for r in rs]
+# The chapter: chapter(profile, **params) -> SphericalChapter, cached per process; its ledger rows and the stored
+# runs they read (the ablation's)
+chapter = Chapter(Params, compute, claims=_claims,
+                  runs=lambda ch: [r for by_variant in ch.ablation.values() for rs in by_variant.values() for r in rs])
+claims, runs = chapter.claims, chapter.runs

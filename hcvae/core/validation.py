@@ -9,7 +9,7 @@ and :func:`validate_constraints` checks them in the order declared. Every constr
 * ``check(name, value)``: raise ValueError with the configs' one-line message.
 
 Chapters render the same constraint as "parameter 'seed' must be an integer >= 0; got -1"
-(:mod:`hcvae.chapters.params`).
+(:mod:`hcvae.chapters.base`).
 """
 
 from __future__ import annotations
@@ -33,6 +33,10 @@ class Constraint:
 
     def describe(self) -> str:
         raise NotImplementedError
+
+    def convert(self, value):
+        """An allowed value in its canonical type (a real number as a float, a tuple as a list)."""
+        return value
 
     def allows(self, value) -> bool:
         return (value is None and bool(self.none)) or (value is not None and self.problem(value) is None)
@@ -100,6 +104,9 @@ class Real(Constraint):
         ok = ok and (self.high is None or (value < self.high if self.high_strict else value <= self.high))
         return None if ok else ""
 
+    def convert(self, value):
+        return None if value is None else float(value)
+
     def describe(self) -> str:
         bound = f"{'>' if self.strict else '>='} {self.low:g}"
         if self.high is not None:
@@ -158,6 +165,9 @@ class ListOf(Constraint):
         if self.unique and len(set(map(repr, value))) != len(value):
             return " (values repeat)"
         return None
+
+    def convert(self, value):
+        return None if value is None else [self.item.convert(v) for v in value]
 
     def describe(self) -> str:
         return f"a {'' if self.empty else 'non-empty '}list, each {self.item.describe()}"

@@ -1,0 +1,242 @@
+"""Which runs make each row of chapter 06's tables and sweep: the rows as configs, the seeds, and a cost to order them.
+
+The baselines' configs come from :func:`hcvae.runs.baselines.table_configs`, HCT's from
+:func:`hcvae.chapters.hct_report.chapter_configs` and the Spherical VAE's from
+:meth:`hcvae.runs.spherical_runs.SphericalConfig.from_profile`, so the runs the chapters on HCT and the Spherical
+VAE store are the same configs, read and not recomputed. :func:`plan` lays out every row of the chapter;
+:func:`k_for`, :func:`spherical_conv_error` and :func:`check_images_present` are what it needs to know first (the
+Spherical VAE's K, whether it takes the conv architecture, whether an image set's runs can be had at all).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from hcvae.chapters import hct_report
+from hcvae.chapters.baselines_paper import CONV_BASELINES, SPHERICAL, STAGES, SWEEP_ROWS
+from hcvae.core import image_data
+from hcvae.core.data import TRUE_CLUSTERS
+from hcvae.methods.consensus import XHATS
+from hcvae.runs import baselines
+from hcvae.runs.hct import HCTConfig
+from hcvae.runs.profiles import profile_settings
+from hcvae.runs.spherical_runs import EmptyFeasibleRegion, SphericalConfig, build_model, prepare
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of a table: its configs (one per seed) and where each result's metrics are read."""
+
+    name: str
+    configs: tuple = ()
+    stage: str | None = None  # key of an HCT result's record["stage_end"]; None: the final model's metrics
+    kind: str = "baseline"  # "baseline", "hct" or "spherical"
+    unavailable: str | None = None  # why this method cannot run here (the row then has no configs)
+    paper_row: str | None = None  # the papers' row it is compared with (default: ``name``)
+    reading: str | None = None  # "min_k, x̂ sample" etc. for HCT and the Spherical VAE: which reading it runs
+
+    @property
+    def compared_with(self) -> str:
+        return self.paper_row or self.name
+
+
+def baseline_row_name(config: baselines.BaselineConfig) -> str:
+    """Our row name of a baseline config (the papers' names; the KL-annealing schedule is in the settings table)."""
+    if config.method == "beta_vae":
+        return f"β-VAE (β={config.beta:g})"
+    return {"vanilla": "Vanilla VAE", "kl_annealing": "KL annealing", "em_type": "EM-type VAE"}[config.method]
+
+
+def baseline_rows(profile: str, dataset: str, ratio: float, seeds, architecture: str = "mlp",
+                  names=None) -> list[Row]:
+    """v1 Table 1's baseline rows (or those named in ``names``) at ``ratio``, one config per seed."""
+    table = baselines.table_configs(profile, dataset, seeds, sigma2_ratio=float(ratio), architecture=architecture)
+    rows = [Row(baseline_row_name(cfgs[0]), tuple(cfgs)) for cfgs in table.values()]
+    return [r for r in rows if names is None or r.name in names]
+
+
+def hct_configs(profile: str, dataset: str, ratio: float, seeds, reading: str = "min_k",
+                architecture: str = "mlp", xhat: str = "sample", **overrides) -> list[HCTConfig]:
+    """Algorithm 1's runs at ``ratio``: chapter 04's configs (so they are shared), K the data set's true number."""
+    return hct_report.chapter_configs(profile, (dataset,), seeds, runs=(("hct", reading, xhat),),
+                                      sigma2_ratio=float(ratio), architecture=architecture, **overrides)
+
+
+def reading_name(reading: str | None, xhat: str) -> str:
+    """The suffix of a row run under a non-default reading: "" for v1's min_k with the sampled x_hat."""
+    parts = [] if reading in (None, "min_k") else [reading.replace("_", "-")]
+    parts += [] if xhat == "sample" else [f"x̂ {xhat}"]
+    return "".join(f", {p}" for p in parts)
+
+
+def hct_rows(profile: str, dataset: str, ratio: float, seeds, readings=("min_k", "own_centre"),
+             architecture: str = "mlp", xhats=XHATS, **overrides) -> list[Row]:
+    """Three rows per (reading, x_hat), one per stage of Algorithm 1 (v1 Table 1's "Ours" rows); the same runs feed
+    all three, and each is compared with the paper's row of its stage."""
+    rows = []
+    for reading in readings:
+        for xhat in xhats:
+            configs = tuple(hct_configs(profile, dataset, ratio, seeds, reading, architecture, xhat, **overrides))
+            suffix = reading_name(reading, xhat)
+            rows += [Row(f"HCT{suffix} ({label})", configs, stage=key, kind="hct", paper_row=f"HCT ({label})",
+                         reading=f"{reading}, x̂ {xhat}") for label, key in STAGES]
+    return rows
+
+
+def spherical_configs(profile: str, dataset: str, ratio: float, seeds, n_clusters: int | None,
+                      architecture: str = "mlp", xhat: str = "sample") -> list[SphericalConfig]:
+    """The full method of v4 at ``ratio``: chapter 05's "Full constraints" configs (shared)."""
+    common = dict(sigma2_ratio=float(ratio), n_clusters=n_clusters, architecture=architecture, xhat=xhat)
+    return [SphericalConfig.from_profile(profile, dataset, seed=int(s), **common) for s in seeds]
+
+
+def spherical_rows(profile: str, dataset: str, ratio: float, seeds, n_clusters: int | str | None,
+                   xhats=XHATS) -> list[Row]:
+    """The Spherical VAE's rows; ``n_clusters`` is K (None: the true number), or the reason no K opens the
+    feasible region (the rows then say why they cannot run)."""
+    if isinstance(n_clusters, str):
+        return [Row(SPHERICAL + reading_name(None, x), kind="spherical", unavailable=n_clusters, paper_row=SPHERICAL,
+                    reading=f"x̂ {x}") for x in xhats]
+    return [Row(SPHERICAL + reading_name(None, x), tuple(spherical_configs(profile, dataset, ratio, seeds, n_clusters,
+                                                                          xhat=x)),
+                kind="spherical", paper_row=SPHERICAL, reading=f"x̂ {x}") for x in xhats]
+
+
+def seed_plan(profile: str) -> dict:
+    """Seeds per kind of run: {"main": ..., "other": ..., "conv": ...}, each {"baseline", "hct", "spherical"}.
+
+    At the main ratio every method gets the baselines' seeds (v1 averages five runs per row: five in the
+    ``paper`` profile); elsewhere and for the conv table: the baselines entry's ``other_seeds`` and ``conv_seeds``.
+    """
+    b = profile_settings(profile)["baselines"]
+    main = {kind: tuple(b["seeds"]) for kind in ("baseline", "hct", "spherical")}
+    return {"main": main, "other": {k: tuple(v) for k, v in b["other_seeds"].items()},
+            "conv": {k: tuple(v) for k, v in b["conv_seeds"].items()}}
+
+
+def table_rows(profile: str, dataset: str, ratio: float, seeds: dict, n_clusters: int | None,
+               readings=("min_k", "own_centre")) -> list[Row]:
+    """Every row of v1/v4 Table 1 for ``dataset`` at ``ratio``: baselines, HCT's stages, the Spherical VAE."""
+    return (baseline_rows(profile, dataset, ratio, seeds["baseline"])
+            + hct_rows(profile, dataset, ratio, seeds["hct"], readings)
+            + spherical_rows(profile, dataset, ratio, seeds["spherical"], n_clusters))
+
+
+def conv_rows(profile: str, dataset: str, ratio: float, seeds: dict, n_clusters: int | None,
+              spherical_error: str | None) -> list[Row]:
+    """v1 Table 2's rows with ``architecture="conv"``, and the Spherical VAE: as a row that says why it cannot run
+    when ``spherical_error`` is given, else trained with HCT's seeds."""
+    rows = baseline_rows(profile, dataset, ratio, seeds["baseline"], architecture="conv", names=CONV_BASELINES)
+    rows += hct_rows(profile, dataset, ratio, seeds["hct"], readings=("min_k",), architecture="conv", xhats=("sample",),
+                     collapsed_ratio=None)  # Table 2 has no distance to a collapsed model: no reference run
+    if spherical_error is not None or isinstance(n_clusters, str):
+        rows.append(Row(SPHERICAL, kind="spherical", unavailable=spherical_error or n_clusters))
+    else:
+        rows.append(Row(SPHERICAL, tuple(spherical_configs(profile, dataset, ratio, seeds["hct"], n_clusters,
+                                                           architecture="conv")), kind="spherical"))
+    return rows
+
+
+def plan(profile: str, datasets, n_clusters: dict, conv_datasets=(), spherical_conv_error: str | None = None,
+         table_ratios=None, sweep_ratios=None, seeds=None, image_datasets=(), image_table_ratios=None) -> dict:
+    """Every row of the chapter: {"tables": {(dataset, ratio): [Row]}, "sweeps": {dataset: {ratio: [Row]}},
+    "conv": {dataset: [Row]}, "main_ratio": ...}. Ratios default to the profile's baselines entry; the first
+    table ratio is the main one (both readings of HCT there; min_k elsewhere). ``seeds``: None for the
+    profile's :func:`seed_plan`, or one list used by every run. ``image_datasets`` get tables at
+    ``image_table_ratios`` (default: the profile's ``image_table_ratios``) and no sweep."""
+    b = profile_settings(profile)["baselines"]
+    table_ratios = tuple(float(r) for r in (b["table_ratios"] if table_ratios is None else table_ratios))
+    sweep_ratios = tuple(float(r) for r in (b["sweep_ratios"] if sweep_ratios is None else sweep_ratios))
+    if not table_ratios:
+        raise ValueError("need at least one table ratio (the first is the main table's)")
+    if seeds is None:
+        seeds = seed_plan(profile)
+    else:
+        same = tuple(int(s) for s in seeds)
+        if not same:
+            raise ValueError("seeds must be None (the profile's) or a non-empty list of seeds")
+        seeds = {group: {kind: same for kind in ("baseline", "hct", "spherical")} for group in ("main", "other", "conv")}
+    main = table_ratios[0]
+
+    def rows_at(ds, ratio):
+        at_main = math.isclose(ratio, main)
+        return table_rows(profile, ds, ratio, seeds["main" if at_main else "other"], n_clusters.get(ds),
+                          readings=("min_k", "own_centre") if at_main else ("min_k",))
+
+    tables = {(ds, r): rows_at(ds, r) for ds in datasets for r in table_ratios}
+    image_ratios = tuple(float(r) for r in (b["image_table_ratios"] if image_table_ratios is None
+                                            else image_table_ratios))
+    if image_datasets and (not image_ratios or not math.isclose(image_ratios[0], main)):
+        raise ValueError(f"the image sets' table ratios must start with the main ratio {main:g}; got {image_ratios}")
+    tables.update({(ds, r): rows_at(ds, r) for ds in image_datasets for r in image_ratios})
+    sweeps = {ds: {r: [row for row in (tables.get((ds, r)) or rows_at(ds, r)) if row.name in SWEEP_ROWS]
+                   for r in sweep_ratios} for ds in datasets}
+    conv = {ds: conv_rows(profile, ds, main, seeds["conv"], n_clusters.get(ds), spherical_conv_error)
+            for ds in conv_datasets if ds in datasets or ds in image_datasets}
+    return {"tables": tables, "sweeps": sweeps, "conv": conv, "main_ratio": main, "table_ratios": table_ratios,
+            "sweep_ratios": sweep_ratios, "seeds": seeds}
+
+
+def plan_configs(chapter_plan: dict) -> list:
+    """The distinct configs of a :func:`plan`, costliest first (so two workers finish together)."""
+    rows = [row for rs in chapter_plan["tables"].values() for row in rs]
+    rows += [row for by_ratio in chapter_plan["sweeps"].values() for rs in by_ratio.values() for row in rs]
+    rows += [row for rs in chapter_plan["conv"].values() for row in rs]
+    configs = list(dict.fromkeys(c for row in rows for c in row.configs))
+    return sorted(configs, key=estimated_cost, reverse=True)
+
+
+def estimated_cost(config) -> float:
+    """A rough cost (samples x epoch-equivalents) to order runs; not a measurement."""
+    n = config.data_size
+    conv = 2.5 if getattr(config, "architecture", "mlp") == "conv" else 1.0
+    if isinstance(config, HCTConfig):
+        return n * config.budget * 3 * conv
+    epochs = config.epochs
+    if isinstance(config, baselines.BaselineConfig) and config.method == "em_type":
+        alternating = config.epochs if config.em_epochs is None else min(config.em_epochs, config.epochs)
+        epochs += alternating * config.encoder_steps_max / 2
+    if isinstance(config, SphericalConfig):
+        epochs *= 1.5
+    return n * epochs * conv
+
+
+# ---- what the plan needs to know first --------------------------------------------------------------------------
+
+
+def check_images_present(profile: str, images: list, store) -> None:
+    """Before any work: an image set whose runs are neither stored nor computable (its prepared data absent) is
+    refused with the command that installs it."""
+    for name in images:
+        if image_data.available(name):
+            continue
+        probe = baseline_rows(profile, name, 2.0, profile_settings(profile)["baselines"]["seeds"][:1],
+                              names=("Vanilla VAE",))[0].configs[0]
+        if store.lookup(probe)[0] is None:
+            raise FileNotFoundError(image_data.missing_message(name))
+
+
+def k_for(profile: str, dataset: str) -> int | str:
+    """The Spherical VAE's K as chapter 05 chooses it: the true number, or the smallest K that opens the region;
+    where none does, the reason, in words (its rows then cannot run)."""
+    k = TRUE_CLUSTERS[dataset]
+    try:
+        prepare(spherical_configs(profile, dataset, 2.0, [0], k)[0])
+        return k
+    except EmptyFeasibleRegion as err:
+        if err.open_k is not None:
+            return err.open_k
+        return (f"the feasible region [WCSS, L_collapse] is empty on {dataset}'s shell for every K from {k} to "
+                f"{4 * k} (WCSS ≥ L_collapse), so v4 Theorem 3.4's condition fails and the method has no region "
+                "to train in")
+
+
+def spherical_conv_error(profile: str, dataset: str, n_clusters) -> str | None:
+    """Does the Spherical VAE accept the conv architecture? Its model builder says: None, or why not."""
+    try:
+        build_model(spherical_configs(profile, dataset, 2.0, [0], n_clusters, architecture="conv")[0], input_dim=2,
+                    sigma2_decoder=1.0)
+    except ValueError as err:
+        return str(err)
+    return None
