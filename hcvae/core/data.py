@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hcvae.core import image_data
+from hcvae.core import image_data, user_data
 from hcvae.core.dataset import Dataset, check_data  # noqa: F401 (the data sets' vocabulary, used across the package)
 
 BUILTIN_DATASETS = ("synthetic", "digits")
@@ -35,7 +35,29 @@ TRUE_CLUSTERS = {"synthetic": 8, "digits": 10, "mnist": 10, "fashion_mnist": 10,
                  "fashion_mnist_train": 10, "cifar10_train": 10}
 # the data sets read from the arrays `make data` prepared (v1 §5.1.2 image data; hcvae.core.image_data)
 FILE_DATASETS = image_data.NAMES
-DATASETS = (*BUILTIN_DATASETS, *FILE_DATASETS)
+DATASETS = (*BUILTIN_DATASETS, *FILE_DATASETS)  # by name; a user's file is a data set too (hcvae.core.user_data)
+
+
+def is_dataset(name) -> bool:
+    """A data set of the book by name, or a registered user data set (``user-<hash>``)."""
+    return name in DATASETS or user_data.is_name(name)
+
+
+def check_dataset(name) -> None:
+    """Raise ValueError unless ``name`` is a data set of the book or a registered user data set."""
+    if not is_dataset(name):
+        raise ValueError(f"unknown dataset {name!r}; allowed values: {', '.join(DATASETS)}, or a registered data "
+                         "file (user-<hash>, see hcvae.core.user_data)")
+
+
+def dataset_size(name: str) -> int:
+    """How many samples the data set ``name`` has in all."""
+    return user_data.size(name) if user_data.is_name(name) else DATASET_SIZES[name]
+
+
+def true_clusters(name: str) -> int | None:
+    """The data set's true number of clusters (None for a user's data: a chapter is given K, or picks it by BIC)."""
+    return None if user_data.is_name(name) else TRUE_CLUSTERS[name]
 
 
 def make_synthetic(
@@ -97,9 +119,10 @@ def load_dataset(name: str, n_samples: int | None = None, seed: int = 0, data_di
     every experiment sees the same population; ``seed`` only picks the subset.
     File-backed data sets are read from ``data_dir`` (default ``$HCVAE_DATA_DIR``, else ``data/``).
     """
-    if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; allowed values: {', '.join(DATASETS)}")
-    if name in FILE_DATASETS:
+    check_dataset(name)
+    if user_data.is_name(name):
+        ds = user_data.load(name, data_dir)
+    elif name in FILE_DATASETS:
         ds = image_data.load(name, data_dir)
     else:
         ds = make_synthetic() if name == "synthetic" else load_digits_scaled()

@@ -49,7 +49,7 @@ from dataclasses import dataclass
 import torch
 
 from hcvae.core import device
-from hcvae.core.data import DATASETS
+from hcvae.core.data import check_dataset
 from hcvae.core.metrics import evaluate
 from hcvae.core.models import ARCHITECTURES, DEFAULT_HIDDEN
 from hcvae.core.objectives import negative_elbo
@@ -107,7 +107,7 @@ class BaselineConfig(TrainingFields, StoredConfig):
     @classmethod
     def from_profile(cls, profile: str, dataset: str, method: str = "vanilla", **overrides) -> "BaselineConfig":
         """A config with ``profile``'s baseline settings for ``dataset`` and for ``method`` (if any), then ``overrides``."""
-        check_choice("dataset", dataset, DATASETS)
+        check_dataset(dataset)
         settings = profile_settings(profile)["baselines"]
         return cls(dataset=dataset, method=method, **{**settings[dataset], **settings.get(method, {}), **overrides})
 

@@ -14,12 +14,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hcvae.core.data import DATASETS, DATASET_SIZES
+from hcvae.core.data import DATASETS, dataset_size, is_dataset
 from hcvae.core.validation import Integer, Options, Real, validate_constraints
+
+
+class DatasetName(Options):
+    """A data set of the book by name, or a registered user data set (``user-<hash>``, hcvae.core.user_data)."""
+
+    def __init__(self):
+        super().__init__(*DATASETS)
+
+    def problem(self, value):
+        return None if is_dataset(value) else ""
+
+    def check(self, name: str, value) -> None:
+        if not is_dataset(value):
+            super().check(name, value)
 
 # The fields most kinds share, constrained once.
 COMMON_CONSTRAINTS = {
-    "dataset": Options(*DATASETS),
+    "dataset": DatasetName(),
     "n_samples": Integer(2, none="all"),
     "sigma2_ratio": Real(0.0, what=" (sigma2_decoder / lambda_max)"),
     "latent_dim": Integer(1),
@@ -77,5 +91,5 @@ class StoredConfig:
     @property
     def data_size(self) -> int:
         """How many samples the run trains on (``n_samples`` of the data set, or all of it)."""
-        full = DATASET_SIZES[self.dataset]
+        full = dataset_size(self.dataset)
         return full if self.n_samples is None else min(self.n_samples, full)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, fields
 import torch
 
 from hcvae.core import device
-from hcvae.core.data import BUILTIN_DATASETS, DATASETS
+from hcvae.core.data import BUILTIN_DATASETS, check_dataset
 from hcvae.core.metrics import evaluate
 from hcvae.core.models import ARCHITECTURES, DEFAULT_HIDDEN, MLP_ARCHITECTURES, check_hidden
 from hcvae.core.objectives import RECON_ESTIMATORS, negative_elbo
@@ -92,7 +92,7 @@ class VAEConfig(TrainingFields, StoredConfig):
     @classmethod
     def from_profile(cls, profile: str, dataset: str, architecture: str = "mlp", **overrides) -> "VAEConfig":
         """A config with ``profile``'s training settings for (``dataset``, ``architecture``), then ``overrides``."""
-        check_choice("dataset", dataset, DATASETS)
+        check_dataset(dataset)
         check_choice("architecture", architecture, ARCHITECTURES)
         settings = profile_settings(profile)[(dataset, architecture)]
         return cls(dataset=dataset, architecture=architecture, **{**settings, **overrides})

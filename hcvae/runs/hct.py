@@ -31,11 +31,11 @@ from hcvae.methods.clustering import INIT_PARAMS, READINGS, epsilon_excludes_col
 from hcvae.methods.consensus import (BETA_SCHEDULES, CYCLING, XHATS, HCTSettings, fixed_set_training,
                                      historical_consensus, parameter_distance, reconstruction_landing, selection_sizes)
 from hcvae.core import device
-from hcvae.core.data import DATASETS, TRUE_CLUSTERS, covariance_spectrum, load_dataset
+from hcvae.core.data import check_dataset, covariance_spectrum, load_dataset, true_clusters
 from hcvae.core.metrics import evaluate, information_check
 from hcvae.core.models import ARCHITECTURES, DEFAULT_HIDDEN, build_vae, check_hidden
 from hcvae.core.train import TrainingDiverged
-from hcvae.core.validation import Integer, Options, Real, check_choice
+from hcvae.core.validation import Integer, Options, Real
 from hcvae.runs.config import StoredConfig, common
 from hcvae.runs import gmm_runs
 from hcvae.runs.experiments import VAEConfig
@@ -82,12 +82,15 @@ class HCTConfig(HCTSettings, StoredConfig):
     def __post_init__(self):
         self.validate()
         object.__setattr__(self, "hidden", check_hidden(self.hidden, self.architecture))
+        if self.n_components is None and true_clusters(self.dataset) is None:
+            raise ValueError(f"n_components (K) is needed for {self.dataset}: a user's data set has no known number "
+                             "of clusters")
         selection_sizes(self.r0, self.keep_ratio)  # R0 a power of two (for halving), >= 2
         self.settings()  # every HCT hyper-parameter, checked by HCTSettings
 
     @property
     def k(self) -> int:
-        return self.n_components if self.n_components is not None else TRUE_CLUSTERS[self.dataset]
+        return self.n_components if self.n_components is not None else true_clusters(self.dataset)
 
     @property
     def budget(self) -> int:
@@ -113,7 +116,7 @@ class HCTConfig(HCTSettings, StoredConfig):
     @classmethod
     def from_profile(cls, profile: str, dataset: str, **overrides) -> "HCTConfig":
         """A config with ``profile``'s HCT settings for ``dataset``, then ``overrides``."""
-        check_choice("dataset", dataset, DATASETS)
+        check_dataset(dataset)
         return cls(dataset=dataset, **{**profile_settings(profile)["hct"][dataset], **overrides})
 
     def compute(self, store=None, progress: bool | None = None) -> tuple[dict, dict]:

@@ -10,9 +10,22 @@ from __future__ import annotations
 
 import os
 
+from hcvae.core import user_data
 from hcvae.core.validation import check_choice
 
 PROFILES = ("quick", "paper")
+USER = "user"  # the settings a user's own data set (user-<hash>, hcvae.core.user_data) trains with
+
+
+class _ByDataset(dict):
+    """Settings per data set (or per (data set, architecture)); a user's data set takes the ``"user"`` entry."""
+
+    def __missing__(self, key):
+        if user_data.is_name(key):
+            return self[USER]
+        if isinstance(key, tuple) and key and user_data.is_name(key[0]):
+            return self[(USER, *key[1:])]
+        raise KeyError(key)
 # the papers' image data sets and the readings of their sizes (hcvae.core.image_data): each is trained with the
 # synthetic data's settings (v1 Appendix B gives one optimiser, batch 512 and HCT's schedule for all of them)
 IMAGE_SETS = ("mnist", "fashion_mnist", "fashion_mnist_train", "cifar10", "cifar10_train")
@@ -34,14 +47,17 @@ _PROFILE_SETTINGS = {
         **{(name, arch): dict(n_samples=5_000, epochs=20 if arch == "mlp" else 60, batch_size=128,
                               lr=3e-3 if arch == "mlp" else 1e-2, trainer="stacked")
            for name in IMAGE_SETS for arch in ("mlp", "linear")},
+        **{(USER, arch): dict(n_samples=None, epochs=20 if arch == "mlp" else 60, batch_size=128,
+                              lr=3e-3 if arch == "mlp" else 1e-2, trainer="stacked") for arch in ("mlp", "linear")},
         # theorem-bound chapters: R0 EM clusterings (v1 §5.5.1 uses 16) on how many samples
-        "clusterings": dict(r0=8, n_samples={"synthetic": 5_000, "digits": None}),
+        "clusterings": dict(r0=8, n_samples={"synthetic": 5_000, "digits": None, USER: None}),
         # Historical Consensus Training (v1 Algorithm 1) and its controls, per data set
         "hct": {
             "synthetic": dict(n_samples=5_000, r0=8, epochs_per_round=5, max_refine_epochs=10, final_epochs=5, batch_size=128),
             "digits": dict(n_samples=None, r0=8, epochs_per_round=10, max_refine_epochs=20, final_epochs=10, batch_size=128),
             **{name: dict(n_samples=5_000, r0=8, epochs_per_round=5, max_refine_epochs=10, final_epochs=5,
                           batch_size=128) for name in IMAGE_SETS},
+            USER: dict(n_samples=None, r0=8, epochs_per_round=5, max_refine_epochs=10, final_epochs=5, batch_size=128),
         },
         # chapter 04's sensitivity check: v1 Appendix B's MLP (1024, 512, 256; 48 latents) at a reduced scale
         "hct_appendix_b": dict(n_samples=2_000, r0=4, epochs_per_round=3, max_refine_epochs=4, final_epochs=3,
@@ -51,6 +67,7 @@ _PROFILE_SETTINGS = {
             "synthetic": dict(n_samples=5_000, epochs=10, batch_size=128, lr=3e-3, warmup_epochs=5),
             "digits": dict(n_samples=None, epochs=20, batch_size=128, lr=3e-3, warmup_epochs=10),
             **{name: dict(n_samples=5_000, epochs=10, batch_size=128, lr=3e-3, warmup_epochs=5) for name in IMAGE_SETS},
+            USER: dict(n_samples=None, epochs=10, batch_size=128, lr=3e-3, warmup_epochs=5),
             "em_type": dict(encoder_steps_max=10, encoder_check_every=5, em_epochs=3),
             "betas": (1, 2, 4, 8),
             "seeds": (0,),
@@ -70,6 +87,7 @@ _PROFILE_SETTINGS = {
             "synthetic": dict(n_samples=5_000, epochs=20, batch_size=128, lr=3e-3),
             "digits": dict(n_samples=None, epochs=40, batch_size=128, lr=3e-3),
             **{name: dict(n_samples=5_000, epochs=20, batch_size=128, lr=3e-3) for name in IMAGE_SETS},
+            USER: dict(n_samples=None, epochs=20, batch_size=128, lr=3e-3),
             "seeds": (0,),
             "lambda_boundary_grid": (0.0, 10.0, 100.0, 1000.0),
         },
@@ -82,15 +100,15 @@ _PROFILE_SETTINGS = {
         ("digits", "mlp"): dict(n_samples=None, epochs=400, batch_size=128, lr=3e-3),
         ("digits", "linear"): dict(n_samples=None, epochs=600, batch_size=128, lr=1e-2),
         **{(name, arch): dict(n_samples=None, epochs=60, batch_size=512, lr=3e-3 if arch == "mlp" else 1e-2)
-           for name in IMAGE_SETS for arch in ("mlp", "linear")},
-        "clusterings": dict(r0=16, n_samples={"synthetic": None, "digits": None}),
+           for name in (*IMAGE_SETS, USER) for arch in ("mlp", "linear")},
+        "clusterings": dict(r0=16, n_samples={"synthetic": None, "digits": None, USER: None}),
         # v1 Appendix B: E = 30, epsilon 1e-4, beta 1 -> 4 annealed, batch 512 (digits: 128, it has 1,797 rows);
         # R0 = 16 (§5.5.1; Appendix B's 24 cannot halve to 2). Refinement capped at 100 epochs.
         "hct": {
             "synthetic": dict(n_samples=None, r0=16, epochs_per_round=30, max_refine_epochs=100, final_epochs=30, batch_size=512),
             "digits": dict(n_samples=None, r0=16, epochs_per_round=30, max_refine_epochs=100, final_epochs=30, batch_size=128),
             **{name: dict(n_samples=None, r0=16, epochs_per_round=30, max_refine_epochs=100, final_epochs=30,
-                          batch_size=512) for name in IMAGE_SETS},
+                          batch_size=512) for name in (*IMAGE_SETS, USER)},
         },
         # v1 Appendix B's MLP at chapter 07's ablation scale (10,000 synthetic samples, its shortened schedule)
         "hct_appendix_b": dict(n_samples=10_000, r0=16, epochs_per_round=10, max_refine_epochs=30, final_epochs=10,
@@ -100,7 +118,8 @@ _PROFILE_SETTINGS = {
         "baselines": {
             "synthetic": dict(n_samples=None, epochs=60, batch_size=512, lr=3e-3, warmup_epochs=20),
             "digits": dict(n_samples=None, epochs=400, batch_size=128, lr=3e-3, warmup_epochs=100),
-            **{name: dict(n_samples=None, epochs=60, batch_size=512, lr=3e-3, warmup_epochs=20) for name in IMAGE_SETS},
+            **{name: dict(n_samples=None, epochs=60, batch_size=512, lr=3e-3, warmup_epochs=20)
+               for name in (*IMAGE_SETS, USER)},
             # EM-type alternates for the first 5 epochs only (He et al. stop aggressive training early): each
             # alternating epoch costs about 40 plain ones, so the whole run would not fit the chapter's budget
             "em_type": dict(encoder_steps_max=100, encoder_check_every=15, em_epochs=5),
@@ -112,14 +131,14 @@ _PROFILE_SETTINGS = {
             "conv_seeds": dict(baseline=(0, 1, 2), hct=(0,)),
             # v1 Table 1's image columns at the table's own ratio, 2 lambda_max (with v1 Table 2 on CIFAR-10's conv
             # VAE): the data sets whose runs the shipped reference holds
-            "image_datasets": ("cifar10", "mnist", "fashion_mnist"),
+            "image_datasets": (),
             "image_table_ratios": (2.0,),
         },
         # the Spherical VAE at the paper's scale: 50,000 x 32 synthetic samples, batch 512 (v1 Appendix B's optimiser)
         "spherical": {
             "synthetic": dict(n_samples=None, epochs=60, batch_size=512, lr=3e-3),
             "digits": dict(n_samples=None, epochs=400, batch_size=128, lr=3e-3),
-            **{name: dict(n_samples=None, epochs=60, batch_size=512, lr=3e-3) for name in IMAGE_SETS},
+            **{name: dict(n_samples=None, epochs=60, batch_size=512, lr=3e-3) for name in (*IMAGE_SETS, USER)},
             "seeds": (0, 1, 2),
             "lambda_boundary_grid": (0.0, 10.0, 100.0, 1000.0),
         },
@@ -141,6 +160,18 @@ _PROFILE_SETTINGS["paper"]["diffusion"] = dict(
     n_samples={"synthetic": 6000, "digits": None}, T=1000, hidden=128, depth=2, batch_size=256, lr=2e-3, R=8,
     epochs_per_round=30, models=(*_DIFFUSION_QUICK_MODELS, "Algorithm 2, timestep only"), n_generated=600,
     unseen_schedules=2, gain_points=500, gain_grid=60)
+
+
+def _by_dataset(settings: dict) -> dict:
+    """The profile's settings, with every per-data-set table resolving a user's data set to its ``"user"`` entry."""
+    out = _ByDataset(settings)
+    for name in ("hct", "baselines", "spherical"):
+        out[name] = _ByDataset(settings[name])
+    out["clusterings"] = {**settings["clusterings"], "n_samples": _ByDataset(settings["clusterings"]["n_samples"])}
+    return out
+
+
+_PROFILE_SETTINGS = {name: _by_dataset(settings) for name, settings in _PROFILE_SETTINGS.items()}
 
 
 def resolve_profile(profile: str) -> str:

@@ -52,7 +52,7 @@ import numpy as np
 import torch
 
 from hcvae.core import device
-from hcvae.core.data import DATASETS, TRUE_CLUSTERS, covariance_spectrum, load_dataset
+from hcvae.core.data import check_dataset, covariance_spectrum, load_dataset, true_clusters
 from hcvae.core.metrics import evaluate
 from hcvae.core.models import ARCHITECTURES, GaussianVAE
 from hcvae.core.objectives import gaussian_nll, kl_standard_normal
@@ -64,7 +64,7 @@ from hcvae.methods.spherical import (BOUNDARY_READINGS, PENALTY_FORMS, SHELL_REA
                         cluster_aware_loss, interval_penalty, norm_penalty)
 from hcvae.core.metrics import information_check
 from hcvae.core.train import train, validate_training
-from hcvae.core.validation import Boolean, Integer, Options, Real, check_choice
+from hcvae.core.validation import Boolean, Integer, Options, Real
 from hcvae.methods.consensus import XHATS
 
 SIGMA2_REFERENCES = ("shell", "raw")
@@ -141,7 +141,7 @@ class SphericalConfig(TrainingFields, StoredConfig):
 
     @property
     def k(self) -> int:
-        return TRUE_CLUSTERS[self.dataset] if self.n_clusters is None else self.n_clusters
+        return true_clusters(self.dataset) if self.n_clusters is None else self.n_clusters
 
     @property
     def stage1_epochs(self) -> int:
@@ -161,7 +161,7 @@ class SphericalConfig(TrainingFields, StoredConfig):
     @classmethod
     def from_profile(cls, profile: str, dataset: str, **overrides) -> "SphericalConfig":
         """A config with ``profile``'s Spherical-VAE training settings for ``dataset``, then ``overrides``."""
-        check_choice("dataset", dataset, DATASETS)
+        check_dataset(dataset)
         settings = profile_settings(profile)["spherical"][dataset]
         return cls(dataset=dataset, **{**settings, **overrides})
 
