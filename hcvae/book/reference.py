@@ -14,6 +14,7 @@ Command line::
                                                # --chapter 02 for one chapter's runs (diff takes --chapter too)
     python -m hcvae.reference diff             # compare that recomputation with the reference
     python -m hcvae.reference info             # size, entries, compute time
+    python -m hcvae.reference export runs.csv  # every shipped run as one tidy table (config columns, final metrics)
     python -m hcvae.reference record --profile quick 01 02 ...
                                                # the same for the quick profile, into book/reference/quick/
                                                # (what `make test`'s book build reads instead of training)
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import io
 import json
 import os
 import sys
@@ -395,18 +397,15 @@ def diff(root: Path | None = None, reference: Path = REFERENCE_DIR, with_ledger:
                                       "in_spread": []})
         k["entries"] += 1
         k["agree"] += not verdict["mismatches"]
-        table = spread.get("kinds", {}).get(kind, {})
         for path, x, y in _metric_changes(ref, new):
             per_metric[path.split("[")[0]] = max(per_metric.get(path.split("[")[0], 0.0), _rel(x, y))
-            if agreement.series_position(path) is not None:
-                continue
+        for path, x, y, s_ in agreement.final_changes(ref, new, spread):
             k["measurements"] += 1
             if (path == "metrics.kl" or path.endswith(".kl") and "stage_end" in path) and max(abs(x), abs(y)) >= 0.005:
                 kl_changes.append(_rel(x, y))
             if x != y:
                 k["moved"] += 1
                 k["rel"].append(_rel(x, y))
-                s_ = table.get(agreement.pattern(path), 0.0)
                 if s_ > 0 and max(abs(x), abs(y)) >= agreement.ATOL:
                     k["in_spread"].append(abs(x - y) / (s_ * max(abs(x), abs(y))))
     for k in by_kind.values():
@@ -494,6 +493,41 @@ def diff_lines(out: dict) -> list[str]:
     return lines
 
 
+def export_rows(reference: Path = REFERENCE_DIR, profile: str = "paper") -> list[dict]:
+    """The shipped runs of ``profile`` as tidy rows: the key and kind, every config field (``config.*``), every
+    scalar final metric (``metrics.*``), and the run's wall time and date (one row per run; a field a kind lacks
+    is empty)."""
+    rows = []
+    for key, entry in Reference(reference).profile(profile).entries():
+        config = entry.get("config") or {}
+        prov = entry.get("provenance") or {}
+        row = {"key": key, "kind": config.get("kind"), "version": entry.get("version")}
+        row.update({f"config.{k}": v if not isinstance(v, (list, dict)) else json.dumps(v)
+                    for k, v in config.items() if k != "kind"})
+        row.update({f"metrics.{k}": v for k, v in (entry.get("metrics") or {}).items()
+                    if isinstance(v, (int, float)) and not isinstance(v, bool)})
+        row.update({"wall_time_s": prov.get("wall_time_s"), "created": prov.get("created")})
+        rows.append(row)
+    return rows
+
+
+def export_csv(path: Path, reference: Path = REFERENCE_DIR, profile: str = "paper") -> int:
+    """Write :func:`export_rows` to ``path`` as CSV (columns: key, kind, version, the config fields, the metrics,
+    wall time, date); returns the number of runs."""
+    import csv
+
+    rows = export_rows(reference, profile)
+    fixed = ["key", "kind", "version"]
+    columns = fixed + sorted({c for r in rows for c in r if c.startswith("config.")}) \
+        + sorted({c for r in rows for c in r if c.startswith("metrics.")}) + ["wall_time_s", "created"]
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    store_mod.atomic_write(Path(path), lambda f: f.write(text.getvalue().encode()))
+    return len(rows)
+
+
 def main(argv=None) -> int:
     import argparse
 
@@ -514,6 +548,9 @@ def main(argv=None) -> int:
     d.add_argument("--chapter", action="append", help="only this chapter's runs (repeatable)")
     d.add_argument("--no-ledger", action="store_true", help="compare metrics only, not the claims' verdicts")
     sub.add_parser("info", help="size, entries and compute time of the reference")
+    ex = sub.add_parser("export", help="every shipped run as one tidy CSV table (config columns, final metrics)")
+    ex.add_argument("path", help="the CSV file to write, e.g. runs.csv")
+    ex.add_argument("--profile", default="paper", choices=PROFILES)
     args = parser.parse_args(argv)
     for c in getattr(args, "chapter", None) or []:  # record, reproduce and diff: unknown chapters before any work
         try:
@@ -552,6 +589,10 @@ def main(argv=None) -> int:
         _write_json(REFERENCE_DIR / DIFF_FILE, out)
         print("\n".join(diff_lines(out)))
         return 1 if out.get("flipped") else 0
+    if args.command == "export":
+        n = export_csv(Path(args.path), profile=args.profile)
+        print(f"wrote {args.path}: {n} runs of the {args.profile} profile")
+        return 0
     print(json.dumps(info(), indent=1))
     return 0
 

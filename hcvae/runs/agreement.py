@@ -169,6 +169,23 @@ def compare_arrays(stored: dict, recomputed: dict, rule: str) -> list:
     return out
 
 
+def final_changes(stored: dict, recomputed: dict, spread: dict | None = None):
+    """``(path, stored, recomputed, seed spread)`` of every final measurement the cross-machine rule compares
+    (numbers outside per-step series, single latent dimensions and discrete choices): what a reproduction on
+    other kernels moved, with the spread each is held to."""
+    spread = load_spread() if spread is None else spread
+    table = spread.get("kinds", {}).get(_kind(stored), {})
+    own = spread.get("groups", {}).get(group_id(stored.get("config") or {}), {})
+    b = dict(numbers_in(recomputed))
+    for path, x in numbers_in(stored):
+        y = b.get(path)
+        if (series_position(path) is not None or _CHOICES.search(path) or _PER_DIM.search(path)
+                or path.endswith(".__len__") or isinstance(x, bool) or not isinstance(x, float)
+                or not isinstance(y, float) or path.split(".")[0] in NOT_MEASURED):
+            continue
+        yield path, x, y, max(table.get(pattern(path), 0.0), own.get(pattern(path), 0.0))
+
+
 def tolerance(x: float, y: float, s: float) -> float:
     """How far a final measurement may move on other kernels, given its seed spread ``s`` (a relative spread)."""
     return ATOL + RTOL * abs(x) + SPREAD_K * s * max(abs(x), abs(y))
