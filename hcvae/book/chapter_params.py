@@ -22,6 +22,8 @@ def check_parameters(page: str, namespace: dict, partial: bool = False) -> dict:
     checked; raises :class:`hcvae.chapters.base.ParameterError` naming the first bad one and what it allows.
     ``partial``: check only the names given (the command line)."""
     params = params_of(page)
-    if partial:
-        return params.check(dict(namespace), partial=True)
+    if partial:  # the values given, with the others at their defaults: cross-field checks run too
+        checked = params.check(dict(namespace), partial=True)
+        params.from_values(**checked)
+        return checked
     return params.check({f.name: namespace[f.name] for f in params.declared() if f.name in namespace})

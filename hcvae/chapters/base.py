@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Callable, ClassVar
 
 from hcvae.core.validation import Anything, Constraint, Options
-from hcvae.core import image_data
+from hcvae.core import image_data, user_data
 from hcvae.core.data import FILE_DATASETS
 from hcvae.runs.store import ResultStore
 
@@ -56,14 +56,20 @@ def _data_hint(value) -> str:
     return f" ({value}'s files are present, but this parameter takes only the values listed)"
 
 
-def per_dataset_counts(allowed) -> Callable:
-    """An ``extra`` check for a mapping of data sets (of ``allowed``) to integers >= 1, e.g. K per data set."""
+def per_dataset_counts(allowed, files: bool = False) -> Callable:
+    """An ``extra`` check for a mapping of data sets (of ``allowed``) to integers >= 1, e.g. K per data set.
+    ``files``: a data file's path (``.npy``/``.npz``) or a registered user data set's name (``user-<hash>``) is a
+    key too (:mod:`hcvae.core.user_data`)."""
+    def known(k) -> bool:
+        return k in allowed or (files and (user_data.is_path(k) or user_data.is_name(k)))
+
     def check(name: str, value: dict) -> None:
         bad = {k: v for k, v in value.items()
-               if k not in allowed or isinstance(v, bool) or not isinstance(v, int) or v < 1}
+               if not known(k) or isinstance(v, bool) or not isinstance(v, int) or v < 1}
         if bad or not value:
-            raise ParameterError(f"parameter {name!r} must map data sets ({', '.join(allowed)}) to integers >= 1; "
-                                 f"got {value!r}")
+            also = " (a data file by its path, too)" if files else ""
+            raise ParameterError(f"parameter {name!r} must map data sets ({', '.join(allowed)}) to integers >= 1"
+                                 f"{also}; got {value!r}")
     return check
 
 

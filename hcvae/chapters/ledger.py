@@ -1,4 +1,4 @@
-"""The types of the claims ledger, in a leaf module every chapter module can import.
+"""The types of the claims ledger, in a module every chapter module can import (it imports no chapter).
 
 A :class:`Claim` states where a paper makes it, the quantity, the claimed value
 and conditions, the chapter that shows the evidence and the verdict rule, written
@@ -13,7 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
+from hcvae.chapters.user_sets import YOUR_DATA
+from hcvae.core import user_data
+
 VERDICTS = ("reproduced", "not reproduced", "depends on reading", "not comparable", "not testable here")
+# the short mark of each verdict (the compact ledger, the scoreboard)
+MARKS = {"reproduced": "✓", "not reproduced": "✗", "depends on reading": "±", "not comparable": "≠",
+         "not testable here": "·"}
 
 
 @dataclass(frozen=True)
@@ -55,7 +61,10 @@ def combine(verdicts: dict) -> str:
 
 def setting_differs(ours: dict, paper: dict) -> str | None:
     """None when a run's setting is the paper's, else the differences in words, e.g. "data set digits (the paper:
-    synthetic)". Keys compared: whatever ``paper`` names (data set, sigma'^2/lambda_max, samples, ...)."""
+    synthetic)". Keys compared: whatever ``paper`` names (data set, sigma'^2/lambda_max, samples, ...). A run on a
+    user's own data set (``user-<hash>``, :mod:`hcvae.core.user_data`) differs by that alone: :data:`YOUR_DATA`."""
+    if user_data.is_name(ours.get("dataset")):
+        return YOUR_DATA
     names = {"dataset": "data set", "sigma2_ratio": "σ'²/λ_max", "n_samples": "samples", "scale": "scale"}
     diffs = []
     for key, want in paper.items():
@@ -69,4 +78,8 @@ def setting_differs(ours: dict, paper: dict) -> str | None:
 
 
 def not_comparable(why: str) -> str:
+    """The verdict of a row whose setting is not the paper's (``why``: :func:`setting_differs`'s words); on a user's
+    own data set it reads exactly "not comparable (your data)"."""
+    if why == YOUR_DATA:
+        return f"not comparable ({YOUR_DATA})"
     return f"not comparable (the setting differs: {why})"

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from hcvae.chapters.base import Chapter, Parameters, parameter
+from hcvae.core.models import MLP_ARCHITECTURES
+from hcvae.chapters.user_sets import DataSetOrFile, check_sizes, resolve_params
 from hcvae.chapters.ledger import Claim, Measurement
 from hcvae.chapters.rules import COLLAPSE_KL, margins
 from hcvae.core.data import load_dataset
 from hcvae.core.theory import linear_vae_kl_curve, linear_vae_optimum
-from hcvae.core.validation import Integer, ListOf, Options, Real
+from hcvae.core.validation import Integer, ListOf, Real
 from hcvae.runs import experiments, runner
 from hcvae.runs.experiments import VAEConfig
 from hcvae.runs.profiles import profile_settings
@@ -198,7 +200,8 @@ class Params(Parameters):
     PAGE = CHAPTER
 
     seed: int = parameter(0, Integer(0), "first training seed; the profile sets how many follow it")
-    datasets: list = parameter(list(BUILTIN), ListOf(Options(*BUILTIN)), "the data sets to run")
+    datasets: list = parameter(list(BUILTIN), ListOf(DataSetOrFile(*BUILTIN)), "the data sets to run: the book's, or "
+                               "the path of your own .npy/.npz file")
     kl_bound: float = parameter(COLLAPSE_KL, Real(0.0), "the collapse bound in nats; v1 §5.2 calls D_KL < 0.01 "
                                 "complete collapse")
     above_ratio: float = parameter(1.5, Real(0.0), "every run at this sigma'^2 / lambda_max or above must stay under "
@@ -208,10 +211,16 @@ class Params(Parameters):
     kl_rtol: float = parameter(0.05, Real(0.0, strict=False), "the closed-form tolerance, relative")
     probe_epochs_factor: int = parameter(4, Integer(1), "retrain early-collapsing models this many times longer")
 
+    def __post_init__(self):  # a file too small for a batch is refused before any work; files become names
+        settings = profile_settings(self.profile)
+        check_sizes(self.datasets, [settings[("user", arch)]["batch_size"] for arch in MLP_ARCHITECTURES])
+        resolve_params(self)
+
     @property
     def seeds(self) -> list:
         """The training seeds: ``seed`` and as many after it as the profile runs."""
         return [self.seed + i for i in range(len(profile_settings(self.profile)["seeds"]))]
+
 
 
 @dataclass

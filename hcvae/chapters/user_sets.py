@@ -1,0 +1,108 @@
+"""A researcher's own data file as a chapter's data set: the parameter that takes it, and what the page says of it.
+
+A chapter's ``datasets`` may name a ``.npy`` or ``.npz`` file beside the book's data sets
+(:class:`DataSetOrFile`): the file is checked when the parameters are (before any work: an unreadable file, the
+wrong rank, NaN or infinite values, an integer array without a scale, each refused in one line naming the file),
+and registered under its content name (``user-<hash>``, :mod:`hcvae.core.user_data`) when the chapter runs, so
+that its runs are keyed by what the file holds, not where it lives. :func:`about` is the table a page shows at its
+top for every such data set: the file's name, the hash, the shape and λ_max.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from hcvae.chapters.base import ParameterError
+from hcvae.core import user_data
+from hcvae.core.data import lambda_max, load_dataset
+from hcvae.core.validation import Options
+
+YOUR_DATA = "your data"  # what a paper column says of a run on a user's data set
+
+
+class DataSetOrFile(Options):
+    """One of the named data sets, or the path of a data file (``.npy``, or ``.npz`` with ``x``)."""
+
+    def problem(self, value):
+        if user_data.is_name(value):  # a file registered before, by its content name
+            return None if (user_data.folder() / f"{value}.npz").exists() else \
+                f" ({value} is not registered here: give the data file's path)"
+        if user_data.is_path(value):
+            try:
+                user_data.read_file(value)
+            except user_data.UserDataError as err:
+                return f" ({err})"
+            return None
+        return super().problem(value)
+
+    def describe(self) -> str:
+        return super().describe() + ", or a .npy/.npz data file"
+
+
+def resolve(datasets) -> list[str]:
+    """The data sets' names: a book data set's as it is, a file's as its registered content name."""
+    return [user_data.register(ds) if user_data.is_path(ds) else ds for ds in datasets]
+
+
+def resolve_params(params, field: str = "datasets", keyed=()) -> None:
+    """In a chapter's frozen ``Params.__post_init__``: replace the data files named in ``field`` by their content
+    names, and the same files among the keys of the mappings named in ``keyed`` (e.g. K per data set), so that
+    everything downstream (configs, tables, the cache key) reads names, never paths."""
+    given = list(getattr(params, field))
+    object.__setattr__(params, field, resolve(given))
+    for name in keyed:
+        mapping = getattr(params, name)
+        object.__setattr__(params, name, {user_data.register(k) if user_data.is_path(k) else k: v
+                                          for k, v in mapping.items()})
+
+
+@functools.lru_cache(maxsize=32)
+def k_by_bic(name: str, ks: tuple = tuple(range(2, 11)), max_rows: int = 5000) -> tuple[int, dict]:
+    """For a user's data set without a stated K: the K of ``ks`` whose full-covariance Gaussian mixture has the
+    lowest BIC (on at most ``max_rows`` rows of a permutation seeded 0), and every K's BIC."""
+    from sklearn.mixture import GaussianMixture
+
+    x = load_dataset(name).x
+    x = x[np.random.default_rng(0).permutation(len(x))[:max_rows]]
+    ks = tuple(k for k in ks if k < len(x))
+    bic = {k: float(GaussianMixture(k, covariance_type="full", random_state=0).fit(x).bic(x)) for k in ks}
+    return min(bic, key=bic.get), bic
+
+
+def k_note(chosen: dict) -> str:
+    """The sentence a page prints for the K it picked by BIC: {data set: (K, {K: BIC})}."""
+    if not chosen:
+        return ""
+    return " ".join(f"For {name} no K was given (`n_components`), so K = {k} was chosen by BIC among "
+                    f"{min(bic)}–{max(bic)} Gaussian-mixture components." for name, (k, bic) in chosen.items())
+
+
+def check_sizes(datasets, batch_sizes=(), k: int | None = None, name: str = "datasets") -> None:
+    """Refuse, before any work, a user's file with fewer samples than a batch of its runs or than K."""
+    for ds in datasets:
+        if user_data.is_path(ds):
+            n = user_data.read_file(ds)[0].shape[0]
+            try:
+                for batch in batch_sizes:
+                    user_data.check_size(ds, n, batch_size=batch)
+                user_data.check_size(ds, n, k=k)
+            except user_data.UserDataError as err:
+                raise ParameterError(f"parameter {name!r}: {err}") from None
+
+
+def about(names) -> tuple[list, list] | None:
+    """The page's table of the user data sets among ``names`` (header, rows), or None when there is none."""
+    rows = []
+    for name in names:
+        if user_data.is_name(name):
+            ds = load_dataset(name)
+            rows.append((ds.meta["source"], name, ds.meta["hash"], f"{ds.n} × {ds.dim}", lambda_max(ds.x)))
+    if not rows:
+        return None
+    return ["file", "data set", "content hash", "shape", "λ_max"], rows
+
+
+def is_user(name: str) -> bool:
+    return user_data.is_name(name)
