@@ -116,11 +116,12 @@ def seed_plan(profile: str) -> dict:
 
 
 def table_rows(profile: str, dataset: str, ratio: float, seeds: dict, n_clusters: int | None,
-               readings=("min_k", "own_centre")) -> list[Row]:
-    """Every row of v1/v4 Table 1 for ``dataset`` at ``ratio``: baselines, HCT's stages, the Spherical VAE."""
+               readings=("min_k", "own_centre"), xhats=XHATS) -> list[Row]:
+    """Every row of v1/v4 Table 1 for ``dataset`` at ``ratio``: baselines, HCT's stages, the Spherical VAE (HCT
+    under ``readings`` of ℓ_C, both methods under the ``xhats`` readings of x̂)."""
     return (baseline_rows(profile, dataset, ratio, seeds["baseline"])
-            + hct_rows(profile, dataset, ratio, seeds["hct"], readings)
-            + spherical_rows(profile, dataset, ratio, seeds["spherical"], n_clusters))
+            + hct_rows(profile, dataset, ratio, seeds["hct"], readings, xhats=xhats)
+            + spherical_rows(profile, dataset, ratio, seeds["spherical"], n_clusters, xhats=xhats))
 
 
 def conv_rows(profile: str, dataset: str, ratio: float, seeds: dict, n_clusters: int | None,
@@ -144,7 +145,8 @@ def plan(profile: str, datasets, n_clusters: dict, conv_datasets=(), spherical_c
     "conv": {dataset: [Row]}, "main_ratio": ...}. Ratios default to the profile's baselines entry; the first
     table ratio is the main one (both readings of HCT there; min_k elsewhere). ``seeds``: None for the
     profile's :func:`seed_plan`, or one list used by every run. ``image_datasets`` get tables at
-    ``image_table_ratios`` (default: the profile's ``image_table_ratios``) and no sweep."""
+    ``image_table_ratios`` (default: the profile's ``image_table_ratios``), with HCT under the profile's
+    ``image_readings`` and both methods under its ``image_xhats``, and no sweep."""
     b = profile_settings(profile)["baselines"]
     table_ratios = tuple(float(r) for r in (b["table_ratios"] if table_ratios is None else table_ratios))
     sweep_ratios = tuple(float(r) for r in (b["sweep_ratios"] if sweep_ratios is None else sweep_ratios))
@@ -169,7 +171,12 @@ def plan(profile: str, datasets, n_clusters: dict, conv_datasets=(), spherical_c
                                             else image_table_ratios))
     if image_datasets and (not image_ratios or not math.isclose(image_ratios[0], main)):
         raise ValueError(f"the image sets' table ratios must start with the main ratio {main:g}; got {image_ratios}")
-    tables.update({(ds, r): rows_at(ds, r) for ds in image_datasets for r in image_ratios})
+    # the image columns run v1's own reading (min_k, sampled x̂) unless the profile names more: each HCT run of
+    # Algorithm 1's schedule on 60,000 images costs about ten CPU-minutes
+    tables.update({(ds, r): table_rows(profile, ds, r, seeds["main" if math.isclose(r, main) else "other"],
+                                       n_clusters.get(ds), readings=tuple(b["image_readings"]),
+                                       xhats=tuple(b["image_xhats"]))
+                   for ds in image_datasets for r in image_ratios})
     sweeps = {ds: {r: [row for row in (tables.get((ds, r)) or rows_at(ds, r)) if row.name in SWEEP_ROWS]
                    for r in sweep_ratios} for ds in datasets}
     conv = {ds: conv_rows(profile, ds, main, seeds["conv"], n_clusters.get(ds), spherical_conv_error)

@@ -81,6 +81,8 @@ _PROFILE_SETTINGS = {
             # chapter 06's image columns (none here: `make test` has no image data) and their ratios
             "image_datasets": (),
             "image_table_ratios": (2.0,),
+            "image_readings": ("min_k",),
+            "image_xhats": ("sample",),
         },
         # the Spherical VAE (v4 §3.3, §4.1): training settings per data set, seeds, the lambda_1 grid of its sweep
         "spherical": {
@@ -133,6 +135,8 @@ _PROFILE_SETTINGS = {
             # VAE): the data sets whose runs the shipped reference holds
             "image_datasets": (),
             "image_table_ratios": (2.0,),
+            "image_readings": ("min_k",),
+            "image_xhats": ("sample",),
         },
         # the Spherical VAE at the paper's scale: 50,000 x 32 synthetic samples, batch 512 (v1 Appendix B's optimiser)
         "spherical": {
