@@ -16,6 +16,8 @@ from hcvae.core.data import BUILTIN_DATASETS
 from hcvae.chapters.ledger import Claim, Measurement, combine
 from hcvae.chapters.base import Chapter, ParameterError, Parameters, parameter, per_dataset_counts
 from hcvae.chapters.numbers import fmt as _fmt
+from hcvae.chapters.user_sets import DataSetOrFile, check_files, k_by_bic, resolve_params
+from hcvae.core import user_data
 from hcvae.core.validation import Integer, ListOf, Mapping, Options, Real
 from hcvae.methods import clustering
 from hcvae.methods.clustering import INIT_PARAMS, READINGS
@@ -35,9 +37,11 @@ class Params(Parameters):
     PAGE = CHAPTER
 
     seed: int = parameter(0, Integer(0), "first EM seed; the R0 runs use seed, seed + 1, ...")
-    datasets: list = parameter(list(BUILTIN), ListOf(Options(*BUILTIN)), "the data sets to run")
-    n_components: dict = parameter({"synthetic": 8, "digits": 10}, Mapping(), "K of every mixture, per data set",
-                                   extra=per_dataset_counts(BUILTIN))
+    datasets: list = parameter(list(BUILTIN), ListOf(DataSetOrFile(*BUILTIN)), "the data sets to run: the book's, or "
+                               "the path of your own .npy/.npz file")
+    n_components: dict = parameter({"synthetic": 8, "digits": 10}, Mapping(), "K of every mixture, per data set (a "
+                                   "data file by its path; one without a K gets the K of lowest BIC)",
+                                   extra=per_dataset_counts(BUILTIN, files=True))
     r0: int | None = parameter(None, Integer(2, none="the profile's"), "number of EM clusterings; None: the "
                                "profile's (16 in the paper profile, v1 §5.5.1)")
     init_alternative: str = parameter("random_from_data", Options(*INIT_PARAMS),
@@ -45,11 +49,24 @@ class Params(Parameters):
     ari_same: float = parameter(0.99, Real(0.0, high=1.0), "two clusterings with at least this adjusted Rand index "
                                 "count as one solution")
 
-    def __post_init__(self):
-        missing = [ds for ds in self.datasets if ds not in self.n_components]
+    def __post_init__(self):  # files too small for K are refused before any work; then files become names
+        check_files(self.datasets, self.n_components)
+        resolve_params(self, keyed=("n_components",))
+        missing = [ds for ds in self.datasets if ds not in self.n_components and not user_data.is_name(ds)]
         if missing:
             raise ParameterError(f"parameter 'n_components' names no K for {', '.join(missing)}; give one per "
                                  "data set")
+
+    @property
+    def k_chosen(self) -> dict:
+        """{user data set: (K, {K: BIC})} for your data sets without a K in ``n_components``: picked by BIC."""
+        return {ds: k_by_bic(ds) for ds in self.datasets if ds not in self.n_components}
+
+    @property
+    def components(self) -> dict:
+        """K per data set: ``n_components``'s, or for your data set without one, the K of lowest BIC."""
+        chosen = self.k_chosen
+        return {ds: chosen[ds][0] if ds in chosen else self.n_components[ds] for ds in self.datasets}
 
     @property
     def r0_used(self) -> int:
@@ -85,7 +102,8 @@ class BarrierChapter:
 def configs(p: Params) -> dict:
     """(data set, EM start) -> the stored run of its R₀ EM clusterings and v1 §4.3's checks of them."""
     n_samples = profile_settings(p.profile)["clusterings"]["n_samples"]
-    return {(ds, init): BarrierConfig(dataset=ds, n_samples=n_samples[ds], n_components=p.n_components[ds],
+    k = p.components
+    return {(ds, init): BarrierConfig(dataset=ds, n_samples=n_samples[ds], n_components=k[ds],
                                       r0=p.r0_used, init_params=init, first_seed=p.seed)
             for ds in p.datasets for init in p.inits}
 

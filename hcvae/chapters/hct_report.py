@@ -30,11 +30,13 @@ from hcvae.chapters.hct_summaries import (PAPER_TABLE1_SETTING, PAPER_TABLE1_SYN
 from hcvae.chapters.ledger import Claim, Measurement, combine
 from hcvae.chapters.numbers import fmt as _fmt
 from hcvae.chapters.rules import COLLAPSE_KL
-from hcvae.core.data import DATASET_SIZES
+from hcvae.chapters.user_sets import DataSetOrFile, check_sizes, k_by_bic, resolve_params
+from hcvae.core import user_data
+from hcvae.core.data import dataset_size
 from hcvae.core.validation import Boolean, Integer, ListOf, Options, Real
 from hcvae.methods.consensus import XHATS, selection_sizes
 from hcvae.runs.hct import HCTConfig
-from hcvae.runs.profiles import profile_settings
+from hcvae.runs.profiles import USER, profile_settings
 from hcvae.runs.runner import run_all
 
 CHAPTER = "04-historical-consensus"
@@ -55,7 +57,8 @@ class Params(Parameters):
 
     PAGE = CHAPTER
 
-    datasets: list = parameter(list(BUILTIN), ListOf(Options(*BUILTIN)), "the data sets to run")
+    datasets: list = parameter(list(BUILTIN), ListOf(DataSetOrFile(*BUILTIN)), "the data sets to run: the book's, or "
+                               "the path of your own .npy/.npz file")
     seeds: list | None = parameter(None, ListOf(Integer(0), none="the profile's"), "training seeds; None: the "
                                    "profile's Table 1 seeds (five in the paper profile, as v1 averages five runs)")
     sigma2_ratio: float = parameter(2.0, Real(0.0), "sigma'^2 / lambda_max, the violating condition of v1 §5.4")
@@ -67,6 +70,26 @@ class Params(Parameters):
     xhats: list = parameter(list(XHATS), ListOf(Options(*XHATS)), "which reconstructions enter ell_C: f(z), "
                             "z ~ q(z|x), and/or f(mu(x))")
     appendix_b: bool = parameter(True, Boolean(), "also run v1 Appendix B's MLP (48 latents) at the ablation scale")
+    n_components: int | None = parameter(None, Integer(2, none="chosen by BIC"), "K for your own data sets; None: "
+                                         "chosen by BIC")
+
+    def __post_init__(self):  # a file too small for a batch or for K is refused before any work; files become names
+        check_sizes(self.datasets, [profile_settings(self.profile)["hct"][USER]["batch_size"]], k=self.n_components)
+        resolve_params(self)
+
+    @property
+    def k_chosen(self) -> dict:
+        """{user data set: (K, {K: BIC})}: your data sets' K picked by BIC, where ``n_components`` gives none."""
+        if self.n_components is not None:
+            return {}
+        return {ds: k_by_bic(ds) for ds in self.datasets if user_data.is_name(ds)}
+
+    @property
+    def components(self) -> dict:
+        """Your data sets' K (the book's data sets keep their own: their configs name none)."""
+        chosen = self.k_chosen
+        return {ds: chosen[ds][0] if ds in chosen else self.n_components for ds in self.datasets
+                if user_data.is_name(ds)}
 
     @property
     def runs(self) -> tuple:
@@ -171,9 +194,12 @@ def _pick(results: list, ds: str, method: str, reading: str, xhat: str, seed: in
 
 
 def configs(p: Params) -> list[HCTConfig]:
-    """Every run of the chapter for ``p``: data set x (method, reading, x̂) x seed."""
-    return chapter_configs(p.profile, tuple(p.datasets), p.seeds, runs=p.runs, sigma2_ratio=p.sigma2_ratio,
-                           collapsed_ratio=p.collapsed_ratio, em_init=p.em_init)
+    """Every run of the chapter for ``p``: data set x (method, reading, x̂) x seed; your data sets with their K."""
+    k = p.components
+    return [c for ds in p.datasets
+            for c in chapter_configs(p.profile, (ds,), p.seeds, runs=p.runs, sigma2_ratio=p.sigma2_ratio,
+                                     collapsed_ratio=p.collapsed_ratio, em_init=p.em_init,
+                                     **({"n_components": k[ds]} if ds in k else {}))]
 
 
 def stored_runs(p: Params, store=None, progress: bool | None = None) -> list[dict]:
@@ -264,10 +290,14 @@ def epsilon_stage(p: Params, results: list) -> EpsilonStage:
 
 
 def table1(p: Params, results: list) -> dict:
-    """(reading, x̂) -> v1 Table 1's synthetic rows beside ours (:func:`table1_rows`); empty without synthetic."""
-    if "synthetic" not in p.datasets:
+    """(reading, x̂) -> v1 Table 1's synthetic rows beside ours (:func:`table1_rows`), on the synthetic data and on
+    each of your data sets (their rows named so, each "not comparable (your data)"); empty without either."""
+    compared = [ds for ds in p.datasets if ds == "synthetic" or user_data.is_name(ds)]
+    if not compared:
         return {}
-    return {(rd, x): table1_rows(results, "synthetic", rd, x) for rd in READINGS for x in p.xhats}
+    return {(rd, x): [{**t, "row": t["row"] if ds == "synthetic" else f"{t['row']}, {ds}", "dataset": ds}
+                      for ds in compared for t in table1_rows(results, ds, rd, x)]
+            for rd in READINGS for x in p.xhats}
 
 
 def appendix_b(p: Params, store=None, progress: bool | None = None) -> list[dict]:
@@ -286,7 +316,7 @@ def tables(p: Params, setting: dict, mem: dict, cons: list, finals: list, sep: S
     rows = []
     for ds, c in setting.items():
         sizes = selection_sizes(c["r0"], c["keep_ratio"])
-        rows.append((ds, c["n_samples"] or DATASET_SIZES[ds], c["sigma2_ratio"], c["r0"], " → ".join(map(str, sizes)),
+        rows.append((ds, c["n_samples"] or dataset_size(ds), c["sigma2_ratio"], c["r0"], " → ".join(map(str, sizes)),
                      c["epochs_per_round"], c["max_refine_epochs"], c["final_epochs"],
                      f"{c['beta']:g} → {c['beta_final']:g} ({c['beta_schedule']})", c["epsilon"], c["batch_size"],
                      c["latent_dim"]))
@@ -344,7 +374,7 @@ def sentences(p: Params, cons: list, finals: list, info: Information, sep: Separ
         "paper_hct_kl": " / ".join(f"{v['kl']:g}" for k, v in paper.items() if k.startswith("Ours")),
         "paper_vanilla_kl": f"{paper['Vanilla VAE']['kl']:g}",
         "r0_24_error": r0_24_error(),
-        "ref_kl": ", ".join(f"{v:.2g} nats on {ds}" for ds, v in sep.ref_kl.items()),
+        "ref_kl": ", ".join(f"{_fmt(v, 2)} nats on {ds}" for ds, v in sep.ref_kl.items()),
         "distance_verdict": (
             f"grew over training in {sep.grew_collapsed} run(s) that ended collapsed (KL < 0.01): a growing distance "
             "to one collapsed model does not show that a model avoids collapse" if sep.grew_collapsed else
@@ -378,18 +408,21 @@ def sentences(p: Params, cons: list, finals: list, info: Information, sep: Separ
                     f"broke the bound in {info.sample_violations} (it cannot, up to its Monte Carlo error).")
     findings.append(f"Theorem 4.4's condition ε_T < δ held while the model collapsed in {eps.contradictions} of "
                     f"{eps.n_hct} HCT runs.")
-    for (rd, x), rows in t1.items():
-        findings.append(f"v1 Table 1 (synthetic), {rd.replace('_', '-')} reading, x̂ {x}: "
-                        + " / ".join(t["verdict"] for t in rows[1:]) + " for the pre-refinement / post-refinement / "
-                        f"final rows; vanilla: {rows[0]['verdict']} (paper {rows[0]['paper_kl']:g}, ours "
-                        f"{_fmt(rows[0]['kl'])}).")
+    for (rd, x), all_rows in t1.items():
+        for ds in dict.fromkeys(t["dataset"] for t in all_rows):
+            rows = [t for t in all_rows if t["dataset"] == ds]
+            where = "" if ds == "synthetic" else f" beside {ds}"
+            findings.append(f"v1 Table 1 (synthetic){where}, {rd.replace('_', '-')} reading, x̂ {x}: "
+                            + " / ".join(t["verdict"] for t in rows[1:]) + " for the pre-refinement / "
+                            f"post-refinement / final rows; vanilla: {rows[0]['verdict']} (paper "
+                            f"{rows[0]['paper_kl']:g}, ours {_fmt(rows[0]['kl'])}).")
     findings.append(f"The parameter distance to the collapsed reference grew in {sep.grew_collapsed} run(s) that "
                     "ended collapsed.")
     if ab:
         rows_b = final_metrics_rows(ab)
         most = max(rows_b, key=lambda f: f["active_paper"])
         findings.append(f"With v1 Appendix B's MLP (48 latents) at the ablation scale, at most "
-                        f"{most['active_paper']:.3g} of 48 units stay active by v1's criterion "
+                        f"{_fmt(most['active_paper'])} of 48 units stay active by v1's criterion "
                         f"({_label(most['method'], most['reading'], most['xhat'])}), beside v1's "
                         f"{PAPER_ACTIVE_OF_48[0]}–{PAPER_ACTIVE_OF_48[1]}; largest final KL "
                         f"{_fmt(max(f['kl'] for f in rows_b))} nats.")

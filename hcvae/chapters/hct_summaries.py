@@ -74,7 +74,7 @@ def table1_rows(results: list[dict], dataset: str = "synthetic", reading: str = 
     * ``same_side``: our KL and the paper's lie on the same side of the 0.01 collapse threshold;
     * ``within_2x``: our KL is within a factor 2 of the paper's;
     * the run's setting (data set, sigma'^2/lambda_max, samples) must be the paper's, else the verdict is
-      "not comparable" and says what differs.
+      "not comparable" and says what differs ("not comparable (your data)" on a user's own data set).
     """
     def mean_over(rs, get):
         return float(np.mean([get(r) for r in rs])) if rs else float("nan")
@@ -153,7 +153,7 @@ def consensus_effect(results: list[dict], dataset: str, reading: str, xhat: str)
     else:
         source = "both"
     return {"dataset": dataset, "reading": reading, "xhat": xhat, "seeds": len(seeds), "kl_hct": kl_h,
-            "kl_single": kl_s, "diff": diff, "diff_se": se,
+            "kl_single": kl_s, "diff": diff, "diff_se": se, "diffs": d.tolist(),
             "elbo_paid_hct": paid["hct"], "elbo_paid_single": paid["single"], "source": source}
 
 

@@ -15,10 +15,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from hcvae.core.data import BUILTIN_DATASETS
+from hcvae.chapters.numbers import fmt
 from hcvae.chapters.base import Chapter, ParameterError, Parameters, parameter, per_dataset_counts
 from hcvae.chapters.ledger import Claim, Measurement
 from hcvae.core.data import lambda_max, load_dataset
-from hcvae.core.validation import Anything, Integer, ListOf, Mapping, Options, Real
+from hcvae.chapters.user_sets import DataSetOrFile, check_files, k_by_bic, resolve_params
+from hcvae.core import user_data
+from hcvae.core.validation import Anything, Integer, ListOf, Mapping, Real
 from hcvae.methods import feasible
 from hcvae.methods.spherical import SHELL_READINGS
 from hcvae.runs import region_runs
@@ -52,20 +55,36 @@ class Params(Parameters):
     PAGE = CHAPTER
 
     seed: int = parameter(0, Integer(0), "the K-means seed")
-    datasets: list = parameter(list(BUILTIN), ListOf(Options(*BUILTIN)), "the data sets to run")
+    datasets: list = parameter(list(BUILTIN), ListOf(DataSetOrFile(*BUILTIN)), "the data sets to run: the book's, or "
+                               "the path of your own .npy/.npz file")
     n_components: dict = parameter({"synthetic": 8, "digits": 10}, Mapping(), "the true number of components or "
-                                   "classes, per data set", extra=per_dataset_counts(BUILTIN))
+                                   "classes, per data set (a data file by its path; one without a K gets the K of "
+                                   "lowest BIC)", extra=per_dataset_counts(BUILTIN, files=True))
     k_values: list = parameter([2, 4, 6, 8, 10, 12, 16, 20], ListOf(Integer(1)), "the K of the curves")
     shells: list = parameter([["minmax", 1.0, 2.0], ["clip", 1.0, 2.0], ["minmax", 1.0, 1.1], ["minmax", 0.1, 2.0]],
                              ListOf(Anything(), unique=False), "[reading, r_min, r_max] per shell", extra=_shells)
     n_init: int = parameter(4, Integer(1), "K-means restarts per fit")
     identity_rtol: float = parameter(1e-9, Real(0.0), "tolerance of TSS - WCSS - L_collapse, relative to TSS")
 
-    def __post_init__(self):
-        missing = [ds for ds in self.datasets if ds not in self.n_components]
+    def __post_init__(self):  # files too small for a K of the curves are refused before any work; files become names
+        check_files(self.datasets, self.n_components, self.k_values)
+        resolve_params(self, keyed=("n_components",))
+        missing = [ds for ds in self.datasets if ds not in self.n_components and not user_data.is_name(ds)]
         if missing:
             raise ParameterError(f"parameter 'n_components' names no K for {', '.join(missing)}; give one per "
                                  "data set")
+
+    @property
+    def k_chosen(self) -> dict:
+        """{user data set: (K, {K: BIC})} for your data sets without a K in ``n_components``: picked by BIC."""
+        return {ds: k_by_bic(ds) for ds in self.datasets if ds not in self.n_components}
+
+    @property
+    def components(self) -> dict:
+        """K per data set (the curves' marked K): ``n_components``'s, or for your data set without one, the K of
+        lowest BIC."""
+        chosen = self.k_chosen
+        return {ds: chosen[ds][0] if ds in chosen else self.n_components[ds] for ds in self.datasets}
 
     @property
     def default_shell(self) -> str:
@@ -75,7 +94,7 @@ class Params(Parameters):
     @property
     def ks(self) -> list:
         """The K of the curves: ``k_values`` and every data set's true K (always on the curve)."""
-        return sorted(set(self.k_values) | {self.n_components[ds] for ds in self.datasets})
+        return sorted(set(self.k_values) | set(self.components.values()))
 
     @property
     def keys(self) -> list:
@@ -147,7 +166,7 @@ def configs(p: Params) -> tuple[dict, dict]:
     curves = {(ds, name): {k: RegionConfig(dataset=ds, n_samples=n_samples[ds], k=k, **transforms[name], **common)
                            for k in p.ks} for ds, name in p.keys}
     first = dict(shell=p.shells[0][0], r_min=float(p.shells[0][1]), r_max=float(p.shells[0][2]))
-    anchors = {ds: RegionConfig(dataset=ds, n_samples=n_samples[ds], k=p.n_components[ds], probes=True, **first,
+    anchors = {ds: RegionConfig(dataset=ds, n_samples=n_samples[ds], k=p.components[ds], probes=True, **first,
                                 **common) for ds in p.datasets}
     return curves, anchors
 
@@ -245,7 +264,7 @@ def compute(p: Params, store=None, progress: bool | None = None) -> RegionChapte
     lams = lambdas(raw, shelled)
     fits = curve_fits(p, store)
     curvs = curves(fits)
-    worst, regs = worst_identity(curvs), regions(curvs, p.n_components)
+    worst, regs = worst_identity(curvs), regions(curvs, p.components)
     stored = anchor_fits(p, store)
     anchs, probs = anchors(stored), probes(stored)
     table = tables(p, lams, regs, anchs, probs)
@@ -267,7 +286,7 @@ def _identity(profile: str):
 def _region_nonempty(profile: str):
     ch = chapter(profile)
     at_default = {key: r for key, r in ch.regions.items() if key.endswith(ch.default_shell)}
-    parts = [f"{key.split(',')[0]}: WCSS {r['wcss']:.3g} vs L_collapse {r['l_collapse']:.3g}"
+    parts = [f"{key.split(',')[0]}: WCSS {fmt(r['wcss'])} vs L_collapse {fmt(r['l_collapse'])}"
              for key, r in at_default.items()]
     ok = all(r["nonempty"] for r in at_default.values())
     return Measurement("; ".join(parts) + f" (shell {ch.default_shell}, K = true number)",

@@ -18,23 +18,26 @@ the order :func:`compute` calls them: :func:`feasible_k`, :func:`ablation_runs`,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from hcvae.chapters.base import Chapter, Parameters, parameter
-from hcvae.chapters.ledger import Claim, Measurement, combine, not_comparable
+from hcvae.chapters.ledger import Claim, Measurement, combine, not_comparable, setting_differs
+from hcvae.chapters import numbers
 from hcvae.chapters.numbers import fmt as _fmt
 from hcvae.chapters.spherical_analyses import (ABLATION_VARIANTS, CONTROL, CONTROL_OVERRIDES,  # noqa: F401
                                               PAPER_TABLE2, PLAIN, TABLE2_METRICS, ablation_configs, instability,
                                               paper_pairs, pairs_in_order, penalty_sweep, seeds_of, settled_epoch,
                                               summarise, table2_metrics, variant_name)
-from hcvae.core.data import TRUE_CLUSTERS
+from hcvae.chapters.user_sets import DataSetOrFile, check_sizes, k_by_bic, resolve_params
+from hcvae.core import user_data
+from hcvae.core.data import true_clusters
 from hcvae.core.validation import Integer, ListOf, Options, Real
 from hcvae.methods.consensus import XHATS
 from hcvae.runs import runner, spherical_runs
 from hcvae.runs.experiments import VAEConfig
-from hcvae.runs.profiles import profile_settings
+from hcvae.runs.profiles import USER, profile_settings
 from hcvae.runs.spherical_runs import EmptyFeasibleRegion, SphericalConfig
 
 
@@ -51,7 +54,8 @@ class Params(Parameters):
     PAGE = CHAPTER
 
     seed: int = parameter(0, Integer(0), "first training seed; the profile sets how many follow it")
-    datasets: list = parameter(list(BUILTIN), ListOf(Options(*BUILTIN)), "the data sets to run")
+    datasets: list = parameter(list(BUILTIN), ListOf(DataSetOrFile(*BUILTIN)), "the data sets to run: the book's, or "
+                               "the path of your own .npy/.npz file")
     sigma2_ratio: float = parameter(2.0, Real(0.0), "sigma'^2 / lambda_max of the shell data: a violating condition "
                                     "(v4 §4.1)")
     boundary_reading: str = parameter("per_sample", Options("per_sample", "per_batch"), "the reading of v4 eq. 8, "
@@ -60,6 +64,27 @@ class Params(Parameters):
     lambda_norm: float = parameter(100.0, Real(0.0, strict=False), "lambda_2, also held fixed while lambda_1 is swept")
     kl_bound: float = parameter(0.01, Real(0.0), "the collapse bound in nats; v1 §5.2 calls D_KL < 0.01 complete "
                                 "collapse")
+    n_components: int | None = parameter(None, Integer(2, none="chosen by BIC"), "K for your own data sets; None: "
+                                         "chosen by BIC")
+
+    def __post_init__(self):  # a file too small for a batch or for K is refused before any work; files become names
+        check_sizes(self.datasets, [profile_settings(self.profile)["spherical"][USER]["batch_size"]],
+                    k=self.n_components)
+        resolve_params(self)
+
+    @property
+    def k_chosen(self) -> dict:
+        """{user data set: (K, {K: BIC})}: your data sets' K picked by BIC, where ``n_components`` gives none."""
+        if self.n_components is not None:
+            return {}
+        return {ds: k_by_bic(ds) for ds in self.datasets if user_data.is_name(ds)}
+
+    @property
+    def components(self) -> dict:
+        """Your data sets' K before the region check (:func:`feasible_k`); the book's keep their true number."""
+        chosen = self.k_chosen
+        return {ds: chosen[ds][0] if ds in chosen else self.n_components for ds in self.datasets
+                if user_data.is_name(ds)}
 
     @property
     def seeds(self) -> list[int]:
@@ -83,6 +108,7 @@ class Region:
 
     k_used: dict  # data set -> K the chapter trains with
     empty: dict | None  # digits at K = 10: wcss, l_collapse, open_k, message; None when the region is not empty
+    moved: dict = field(default_factory=dict)  # your data set -> the same, where its region is empty at its K
 
 
 @dataclass
@@ -151,21 +177,38 @@ def _configs(p: Params, ds: str, k_used: dict, **overrides) -> list[SphericalCon
 # ---- the chapter's steps, in the order its page calls them -------------------------------------------------------
 
 
+def _refusal(err: EmptyFeasibleRegion) -> dict:
+    assert err.wcss >= err.l_collapse  # the refusal is an invariant: it names an empty region
+    return {"wcss": err.wcss, "l_collapse": err.l_collapse, "open_k": err.open_k,
+            "message": f"{type(err).__name__}: {err}"}
+
+
 def feasible_k(p: Params) -> Region:
     """The K each data set trains with: its true number of clusters, except digits at K = 10, where the method
-    refuses an empty region and names the K that opens it (checked without training or asking the store)."""
-    k_used = {ds: TRUE_CLUSTERS[ds] for ds in p.datasets}
+    refuses an empty region and names the K that opens it (checked without training or asking the store). Your
+    data set trains at its K (``n_components``, or chosen by BIC), or, if its region is empty there, at the K that
+    opens it (no K opens it: the method's refusal, raised)."""
+    yours = p.components
+    k_used = {ds: yours[ds] if ds in yours else true_clusters(ds) for ds in p.datasets}
+    moved = {}
+    for ds in yours:
+        try:
+            spherical_runs.prepare(SphericalConfig.from_profile(p.profile, ds, seed=p.seeds[0], n_clusters=k_used[ds],
+                                                                **p.common))
+        except EmptyFeasibleRegion as err:
+            if err.open_k is None:
+                raise
+            moved[ds] = _refusal(err)
+            k_used[ds] = err.open_k
     empty = None
     if "digits" in p.datasets:
         try:  # the check run() makes before training
             spherical_runs.prepare(SphericalConfig.from_profile(p.profile, "digits", seed=p.seeds[0], **p.common))
         except EmptyFeasibleRegion as err:
-            assert err.wcss >= err.l_collapse  # the refusal is an invariant: it names an empty region
-            empty = {"wcss": err.wcss, "l_collapse": err.l_collapse, "open_k": err.open_k,
-                     "message": f"{type(err).__name__}: {err}"}
+            empty = _refusal(err)
             if err.open_k is not None:
                 k_used["digits"] = err.open_k
-    return Region(k_used, empty)
+    return Region(k_used, empty, moved)
 
 
 def ablation_runs(p: Params, region: Region, store=None, progress: bool | None = None) -> dict:
@@ -290,6 +333,15 @@ def forced_run(p: Params, region: Region, store=None, progress: bool | None = No
     return forced
 
 
+def table2_verdict(ds: str, order: dict) -> str:
+    """The verdict of one of v4 Table 2's orderings on ``ds`` (:func:`pairs_in_order`): the paper names no data set,
+    so the book's are compared; on your own data set it is "not comparable (your data)"."""
+    differs = setting_differs({"dataset": ds}, {})
+    if differs:
+        return not_comparable(differs)
+    return "reproduced" if order["reproduced"] else "not reproduced"
+
+
 def tables(p: Params, anchor: dict, summ: dict, order: dict, ctrl: Control, dyn: Dynamics, sw: Sweep,
            compare: dict) -> dict:
     """The chapter's tables, (header, rows) each."""
@@ -303,8 +355,7 @@ def tables(p: Params, anchor: dict, summ: dict, order: dict, ctrl: Control, dyn:
                       for m in [region["reference"][point]]])
 
     def pm(stat, digits=3):
-        mean, std = stat
-        return _fmt(mean, digits) + (f" ± {std:.2g}" if len(p.seeds) > 1 else "")
+        return numbers.pm(*stat, len(p.seeds), digits)
 
     rows = []
     for ds in p.datasets:
@@ -317,7 +368,7 @@ def tables(p: Params, anchor: dict, summ: dict, order: dict, ctrl: Control, dyn:
                         "norm sat., ours", "recon. error, v4", "recon. error (MSE), ours", "active units", "−ELBO"], rows)
     out["order"] = (["data", "x̂", "metric", "paper's order (best first)", "our order", "pairs kept", "verdict"],
                     [(ds, x, metric, " > ".join(o["paper_order"]), " > ".join(o["our_order"]), f"{o['kept']} of {o['of']}",
-                      "reproduced" if o["reproduced"] else "not reproduced")
+                      table2_verdict(ds, o))
                      for x in XHATS for ds in p.datasets for metric in TABLE2_METRICS for o in [order[(ds, metric, x)]]])
     out["control"] = (["data", "x̂", "run", "KL", "−ELBO", "own-centre share f(z)", "nats it needs",
                        "f(μ) share within KL (seeds)"],
@@ -393,18 +444,18 @@ def sentences(p: Params, region: Region, anchor: dict, summ: dict, order: dict, 
     if forced is not None:
         fm, fr = forced["metrics"], forced["region"]
         texts["forced"] = (
-            f"Trained anyway (first seed): KL = {fm['kl']:.3g} nats, mean cluster-aware loss {fm['cluster_loss']:.3g} "
-            f"against L_collapse = {fr['l_collapse']:.3g} and WCSS = {fr['wcss']:.3g} (the penalty's least value is "
-            f"at {(fr['l_collapse'] + fr['wcss']) / 2:.3g}), coverage {fm['coverage']:.3g}, norm satisfaction "
-            f"{fm['norm_satisfaction']:.3g}. With K = {k_used['digits']} the full method reached KL = "
-            f"{full_kl['digits']:.3g} nats. "
+            f"Trained anyway (first seed): KL = {_fmt(fm['kl'])} nats, mean cluster-aware loss {_fmt(fm['cluster_loss'])} "
+            f"against L_collapse = {_fmt(fr['l_collapse'])} and WCSS = {_fmt(fr['wcss'])} (the penalty's least value is "
+            f"at {_fmt((fr['l_collapse'] + fr['wcss']) / 2)}), coverage {_fmt(fm['coverage'])}, norm satisfaction "
+            f"{_fmt(fm['norm_satisfaction'])}. With K = {k_used['digits']} the full method reached KL = "
+            f"{_fmt(full_kl['digits'])} nats. "
             + ("So the model stays away from collapse even where Theorem 3.4's condition fails: what holds it there "
                "is not the region." if fm["kl"] >= p.kl_bound else "Without a region the model collapses."))
     else:
         texts["forced"] = "Digits at K = 10 have a region in this build, or are not among its data sets."
     findings = {
-        "empty": (f"On digits at K = 10 the feasible region is empty (WCSS {empty['wcss']:.3g} ≥ L_collapse "
-                  f"{empty['l_collapse']:.3g}); the method refuses to train and names K = {empty['open_k']}, the "
+        "empty": (f"On digits at K = 10 the feasible region is empty (WCSS {_fmt(empty['wcss'])} ≥ L_collapse "
+                  f"{_fmt(empty['l_collapse'])}); the method refuses to train and names K = {empty['open_k']}, the "
                   "smallest K that opens it." if empty is not None else
                   "On digits at K = 10 the feasible region is not empty in this build."),
         "ablation": (f"v4 Table 2's ordering of its four variants holds in {n_reproduced} of {len(order)} (data set, "

@@ -92,6 +92,27 @@ def check_sizes(datasets, batch_sizes=(), k: int | None = None, name: str = "dat
                 raise ParameterError(f"parameter {name!r}: {err}") from None
 
 
+MIN_BIC_SAMPLES = 3  # BIC picks K among 2, 3, ... below the number of samples: it needs at least three
+
+
+def check_files(datasets, n_components: dict, ks=()) -> None:
+    """Refuse, before any work, a data file with fewer samples than its K or than any K of ``ks`` (chapter 03's
+    curves), one too small for BIC to choose its K where none is given, and a K given for a file that is not among
+    the data sets (it would apply to nothing)."""
+    strays = [k for k in n_components if user_data.is_path(k) and k not in datasets]
+    if strays:
+        raise ParameterError(f"parameter 'n_components' gives a K for {', '.join(strays)}, which is not among "
+                             f"'datasets' ({', '.join(map(str, datasets))}); name the file the same way in both")
+    for ds in datasets:
+        if user_data.is_path(ds):
+            given = n_components.get(ds)
+            check_sizes([ds], k=max([given or 1, *ks]))
+            n = user_data.read_file(ds)[0].shape[0]
+            if given is None and n < MIN_BIC_SAMPLES:
+                raise ParameterError(f"parameter 'datasets': {ds}: {n} samples is too few to choose K by BIC; give "
+                                     "its K in 'n_components'")
+
+
 def about(names) -> tuple[list, list] | None:
     """The page's table of the user data sets among ``names`` (header, rows), or None when there is none."""
     rows = []
