@@ -58,7 +58,8 @@ def build(out: Path, env: dict) -> int:
     jb = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(jb), "build", "-W", "-n", "--keep-going", "--path-output", str(out), "--config",
            str(out / "_config.yml"), str(ROOT)]
-    return subprocess.run(cmd, cwd=ROOT, env=env).returncode
+    # the pages' .ipynb downloads are nbval's executed notebooks (hcvae.book.downloads)
+    return subprocess.run(cmd, cwd=ROOT, env={**env, "HCVAE_EXECUTED_DIR": str(out / "executed")}).returncode
 
 
 def main(out: str) -> int:

@@ -1,6 +1,7 @@
 """The baselines chapter's table builders and verdict rule, on constructed results (no training)."""
 
 import math
+import numpy as np
 from pathlib import Path
 
 import matplotlib
@@ -17,9 +18,10 @@ from hcvae.chapters.baselines_paper import (CONV_BASELINES, PAPER_V1_TABLE1, PAP
                                             paper_points)
 from hcvae.chapters.baselines_plan import (Row, baseline_rows, plan, plan_configs, seed_plan,  # noqa: E402
                                            spherical_rows)
-from hcvae.chapters.baselines_tables import (beta_vanilla_pairs, markdown, metrics_of, ratio_curves,  # noqa: E402
+from hcvae.chapters.baselines_tables import (beta_vanilla_pairs, cells, markdown, metrics_of, ratio_curves,  # noqa: E402
                                              summarise, table, verdict_counts)
 from hcvae.chapters.base import ParameterError  # noqa: E402
+from hcvae.chapters.numbers import csv_text  # noqa: E402
 from hcvae.chapters.rules import kl_verdict  # noqa: E402
 from hcvae.book import notebook, plots  # noqa: E402
 from hcvae.runs.hct import HCTConfig  # noqa: E402
@@ -145,17 +147,29 @@ def test_table_means_sds_paper_numbers_and_verdicts():
 
 def test_markdown_shows_ours_beside_the_paper():
     rows, results = constructed_rows_and_results()
-    text = markdown(table(rows, results, "synthetic", 2.0))
+    text = markdown("t", table(rows, results, "synthetic", 2.0))
     lines = text.splitlines()
-    assert lines[0].startswith("| method | seeds | KL, ours | KL, paper |")
-    assert len(lines) == 2 + len(rows)
+    assert lines[0].startswith("| method | KL, ours | KL, paper |")
+    assert len(lines) == 2 + len(rows) + 4  # then the CSV link and the paper's sources, each after a blank line
     vanilla = next(line for line in lines if line.startswith("| Vanilla VAE"))
-    assert "2e-05 ± 1e-05" in vanilla and "| 0.32 |" in vanilla and "v1 Table 1, Synthetic" in vanilla
+    assert "≈0 (< 1e-4, 2 seeds)" in vanilla and "| 0.32 |" in vanilla  # a collapsed KL reads as one
+    assert "Paper numbers: v1 Table 1 (Synthetic column)" in lines[-1]
+    assert 'download="t.csv"' in lines[-3]
     beta8 = next(line for line in lines if line.startswith("| β-VAE (β=8)"))
-    assert "±" not in beta8 and "no paper number" in beta8  # one seed: no spread shown
+    assert "±" not in beta8 and "(1 seed)" in beta8 and "no paper number" in beta8  # one seed: no spread shown
     assert "cannot run: no conv" in next(line for line in lines if line.startswith(f"| {SPHERICAL}"))
-    conv = markdown(table(rows[:1], results, "digits", 2.0, "conv"), ms_ssim=True)
-    assert "MS-SSIM, paper" in conv.splitlines()[0] and "| 0.35 |" in conv and "v1 Table 2, CIFAR-10" in conv
+    conv = markdown("c", table(rows[:1], results, "digits", 2.0, "conv"), ms_ssim=True)
+    assert "MS-SSIM, paper" in conv.splitlines()[0] and "| 0.35 |" in conv and "v1 Table 2 (CIFAR-10 column)" in conv
+
+
+def test_a_tables_csv_keeps_the_exact_values_the_page_rounds():
+    rows, results = constructed_rows_and_results()
+    t = table(rows, results, "synthetic", 2.0)
+    header, cells_ = cells(t)
+    text = csv_text(header, cells_)
+    vanilla = next(r for r in t if r["row"] == "Vanilla VAE")
+    kl = vanilla["per_seed"]["kl"]
+    assert repr(float(np.mean(kl))) in text and "≈0" not in text
 
 
 def test_metrics_of_and_summarise_fail_clearly():
@@ -267,7 +281,7 @@ def test_spherical_rows_say_why_they_cannot_run_where_no_k_opens_the_region():
     assert all(r.unavailable == reason and not r.configs and r.compared_with == SPHERICAL for r in rows)
     t = table(rows, {}, "synthetic", 2.0)
     assert all(r["note"] == reason and r["seeds"] == 0 and r["verdict"] is None for r in t)
-    assert all(f"cannot run: {reason}" in line for line in markdown(t).splitlines()[2:])
+    assert all(f"cannot run: {reason}" in line for line in markdown("t", t).splitlines()[2:-4])
 
 
 # ---- the chapter's parameters and its first step -----------------------------------------------------------

@@ -1,6 +1,6 @@
 import pytest
 
-from hcvae.book import claims
+from hcvae.book import claims, plots
 
 
 def test_every_claim_has_a_rule_a_chapter_and_a_measurement_function():
@@ -60,3 +60,46 @@ def test_the_ledger_has_no_import_circle():
         tree = ast.parse(path.read_text())
         imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
         assert not imported & {"hcvae.book", "hcvae.book.claims"}, path.name
+
+
+def test_every_claim_has_a_target_in_its_chapter_where_the_scoreboard_links():
+    from pathlib import Path
+
+    from hcvae.book.plots.scoreboard import claim_anchor
+
+    root = Path(__file__).resolve().parent.parent / "notebooks"
+    missing = [(c.id, c.chapter) for c in claims.all_claims()
+               if f"\n({claim_anchor(c.id)})=\n" not in (root / f"{c.chapter}.md").read_text()]
+    assert not missing, f"no (claim-<id>)= target before the section that measures: {missing}"
+
+
+def _row(id_, verdict, by_reading, measured="m"):
+    return {"id": id_, "paper": "v1", "where": "Table 1", "quantity": "KL", "claimed": "2.6", "chapter": "04-x",
+            "measured": measured, "headline": "", "verdict": verdict, "by_reading": by_reading, "margins": ()}
+
+
+def test_the_scoreboard_has_a_cell_per_data_set_and_per_reading():
+    rows = [_row("a", "depends on reading", {"synthetic, min_k, x̂ sample": "not reproduced",
+                                             "digits, min_k, x̂ sample": "reproduced",
+                                             "synthetic, own_centre, x̂ sample": "reproduced"}),
+            _row("b", "reproduced", {})]
+    board = claims.scoreboard(rows)
+    assert board["datasets"] == ["synthetic", "digits"]
+    assert board["columns"] == ["min_k, x̂ sample", "own_centre, x̂ sample"]
+    a = board["rows"][0]
+    assert a["by_dataset"] == {"synthetic": "depends on reading", "digits": "reproduced"}
+    assert a["cells"] == {"min_k, x̂ sample": "depends on reading", "own_centre, x̂ sample": "reproduced"}
+    assert board["rows"][1]["cells"] == {} and board["rows"][1]["by_dataset"] == {}
+    html = plots.scoreboard(board)
+    assert html.count("href='../notebooks/04-x.html#claim-a'") == 2 + 2 + 2  # label, verdict, 2 data sets, 2 readings
+
+
+def test_the_compact_ledger_shows_the_default_reading_without_the_verdict_note():
+    long = "; ".join(f"min_k, x̂ {x}: KL 0.1 (not comparable (the setting differs: samples 5000 (the paper: 50000)))"
+                     for x in ("sample", "mean", "other", "more", "still", "again"))
+    row = _row("a", "not comparable", {"min_k, x̂ sample": "not comparable"}, measured=long)
+    header, (cells,) = claims.compact_rows([row])
+    assert cells[2] == "min_k, x̂ sample: KL 0.1; …" and cells[3] == "≠ not comparable"
+    assert claims.differs(row) == "samples 5000 (the paper: 50000)"
+    assert ("**not comparable**: min_k, x̂ sample: KL 0.1, on a setting other than the paper's (samples 5000 (the "
+            "paper: 50000))") in claims.findings([{**row, "id": "v4-table1-spherical"}])

@@ -73,11 +73,11 @@ def test_chapter_04_shows_what_its_chapter_module_computes(quick_book):
     assert int(glued["n_runs"]) == ch.n_runs and int(glued["n_seeds"]) == ch.n_seeds
     assert {"settings", "memory", "consensus", "information", "eps", "final", "distance", "appendix_b"} <= set(ch.tables)
     for name, table in ch.tables.items():
-        assert glued[f"{name}_table"] == tables.markdown_table(*table), name
+        assert glued[f"{name}_table"] == tables.glued(f"{name}_table", table), name
     for name, text in ch.texts.items():
         assert glued[name] == text, name
     assert glued["table1"] == "\n\n".join(f"{ch.texts[f'table1_{rd}_{x}']}\n\n"
-                                           f"{tables.markdown_table(*ch.tables[f'table1_{rd}_{x}'])}" for rd, x in ch.table1)
+                                           f"{tables.downloadable(f'table1_{rd}_{x}', *ch.tables[f'table1_{rd}_{x}'])}" for rd, x in ch.table1)
     assert int(glued["mean_loophole"]) == ch.information.mean_loophole
     assert int(glued["sample_violations"]) == ch.information.sample_violations
     assert int(glued["n_final"]) == ch.information.n_final
@@ -93,7 +93,7 @@ def test_chapter_08_shows_what_its_chapter_module_computes(quick_book):
     for name, value in ch.texts.items():  # sentences, and the numbers the prose formats itself
         assert glued[name] == str(value), name
     for name, table in ch.tables.items():
-        assert glued[f"{name}_table"] == tables.markdown_table(*table), name
+        assert glued[f"{name}_table"] == tables.glued(f"{name}_table", table), name
     for name, text in ch.findings.items():
         assert glued[f"finding_{name}"] == text, name
     for key, section in (("p1_verdict", ch.p1), ("p3_verdict", ch.p3), ("p4_verdict", ch.p4)):
@@ -118,10 +118,10 @@ def test_chapter_01_shows_what_its_chapter_module_computes(quick_book):
 
     glued = _glued(quick_book, "notebooks/01-phase-transition")
     ch = phase.chapter("quick")
-    assert glued["threshold_table"] == tables.markdown_table(*ch.tables["threshold"])
+    assert glued["threshold_table"] == tables.glued("threshold_table", ch.tables["threshold"])
     probe_rows = ch.tables["probe"][1]  # the longer runs' table follows their sentence, where there are any
     assert glued["probe_summary"] == ch.texts["probe_summary"] + (
-        "\n\n" + tables.markdown_table(*ch.tables["probe"]) if probe_rows else "")
+        "\n\n" + tables.downloadable("probe", *ch.tables["probe"]) if probe_rows else "")
     for name, value in ch.numbers.items():  # numbers the prose formats: glued as themselves
         assert glued[name] == repr(value), name
     assert int(glued["n_above"]) == ch.above.n_runs and int(glued["closed_form_n"]) == len(ch.agreement["rows"])
@@ -144,7 +144,7 @@ def test_chapter_07_shows_what_its_chapter_module_computes(quick_book):
         if name not in execution:
             assert glued[name] == str(value), name
     for name, table in ch.tables.items():
-        assert glued[f"{name}_table"] == tables.markdown_table(*table), name
+        assert glued[f"{name}_table"] == tables.glued(f"{name}_table", table), name
     assert int(glued["n_cached"]) + int(glued["n_computed"]) == int(glued["n_unique"]) == ch.sweep.n_unique
     assert int(glued["n_v1_reproduced"]) == sum(v.startswith("reproduced") for (p, _), v in ch.verdicts.items()
                                                 if p in ablations.V1_PARAMS)
@@ -159,7 +159,7 @@ def test_chapter_05_shows_what_its_chapter_module_computes(quick_book):
     ch = spherical_report.chapter("quick")
     assert int(glued["n_seeds"]) == len(ch.params.seeds)
     for name, table in ch.tables.items():
-        assert glued[f"{name}_table"] == tables.markdown_table(*table), name
+        assert glued[f"{name}_table"] == tables.glued(f"{name}_table", table), name
     for name, text in ch.texts.items():
         assert glued[name] == text, name
     for name, text in ch.findings.items():
@@ -179,7 +179,7 @@ def test_chapter_06_shows_what_its_chapter_module_computes(quick_book):
             assert glued[name] == text, name
     assert int(glued["n_cached"]) + int(glued["n_computed"]) == int(glued["n_configs"]) == len(ch.plan.configs)
     for name, table in ch.overview.items():
-        assert glued[f"{name}_table"] == tables.markdown_table(*table), name
+        assert glued[f"{name}_table"] == tables.glued(f"{name}_table", table), name
     assert ch.texts["findings"] == "\n".join(f"* {f}" for f in ch.findings)
 
 
@@ -193,7 +193,7 @@ def test_chapters_02_and_03_show_what_their_chapter_modules_compute(quick_book, 
     glued = _glued(quick_book, page)
     ch = importlib.import_module(f"hcvae.chapters.{module}").chapter("quick")
     for name, table in ch.tables.items():
-        assert glued[f"{name}_table"] == tables.markdown_table(*table), name
+        assert glued[f"{name}_table"] == tables.glued(f"{name}_table", table), name
     for name, text in ch.texts.items():
         assert glued[name] == text, name
     for name, text in ch.findings.items():

@@ -1,8 +1,10 @@
 """A reader's test: the quick build (the session fixture ``quick_book``) opened in headless Chromium, as a
 reader with no kernel sees it.
 
-Every page: no error in the browser console (JavaScript errors and failed resources alike) and every image
-loaded. Every explorer (hcvae.book.widgets: controls jslinked to nested Stacks of precomputed frames): each control
+Every page: no error in the browser console (JavaScript errors and failed resources alike), every image loaded,
+no table wider than its column at a 1280-pixel window (``scrollWidth <= clientWidth`` for every table's
+container, and for the page), a notebook page's download menu offering its executed ``.ipynb``, and every table's
+CSV link holding that table. Every explorer (hcvae.book.widgets: controls jslinked to nested Stacks of precomputed frames): each control
 is moved through its options, and after every move the frame on screen must be the frame that the page's
 embedded widget state holds for the controls' new values -- the image's bytes as the browser shows them
 against the base64 PNG of that frame in the state (or a message frame's text), not merely "something changed".
@@ -300,12 +302,61 @@ def _exercise(driver, explorer: Explorer, root_id: str, page: str) -> int:
     return moves
 
 
+# ---- tables that fit, and what a page offers to take away ------------------------------------------------------
+_WIDE_TABLES_JS = """
+const out = [];
+for (const table of document.querySelectorAll('.bd-article table')) {
+  const box = table.closest('.pst-scrollable-table-container') || table.parentElement;
+  if (box.scrollWidth > box.clientWidth + 1 || table.getBoundingClientRect().width > box.clientWidth + 1) {
+    const head = table.querySelector('th, td');
+    out.push({head: head ? head.textContent.trim().slice(0, 60) : '', scroll: box.scrollWidth, client: box.clientWidth});
+  }
+}
+// a wide table may take the theme's wide-content width over the margin, but the page must not scroll sideways
+const page = document.documentElement;
+if (page.scrollWidth > page.clientWidth + 1)
+  out.push({head: '(the page itself)', scroll: page.scrollWidth, client: page.clientWidth});
+const article = document.querySelector('.bd-article-container');
+if (article && ['auto', 'scroll'].includes(getComputedStyle(article).overflowX) && article.scrollWidth > article.clientWidth + 1)
+  out.push({head: '(the article)', scroll: article.scrollWidth, client: article.clientWidth});
+return out;
+"""
+
+
+def _takeaways(page: str, page_html: str, html_dir: Path) -> list[str]:
+    """A notebook page's download menu offers its executed .ipynb, and the file is there; every CSV link holds a
+    table whose header is one of the page's table headers."""
+    problems = []
+    if 'download-notebook-button' in page_html or page.startswith("notebooks/"):
+        m = re.search(r'href="([^"]*_sources/[^"]+\.ipynb)"', page_html)
+        if not m:
+            problems.append(f"{page}: the download menu offers no .ipynb")
+        else:
+            target = (html_dir / page).parent / m.group(1)
+            if not target.resolve().exists():
+                problems.append(f"{page}: the .ipynb download {m.group(1)} is missing")
+            else:
+                nb = json.loads(target.read_text())
+                if not any(c.get("outputs") for c in nb["cells"] if c["cell_type"] == "code"):
+                    problems.append(f"{page}: the .ipynb download is not the executed notebook")
+    import csv
+    import io
+
+    for name, data in re.findall(r'download="([^"]+\.csv)" href="data:text/csv;charset=utf-8;base64,([^"]+)"', page_html):
+        rows = list(csv.reader(io.StringIO(base64.b64decode(data).decode())))
+        if len(rows) < 1 or not rows[0]:
+            problems.append(f"{page}: {name} is empty")
+        elif html_lib.escape(rows[0][0]) not in page_html:
+            problems.append(f"{page}: {name}'s header {rows[0][:3]} is not a table's on the page")
+    return problems
+
+
 # ---- the test --------------------------------------------------------------------------------------------------
 def test_every_page_reads_cleanly_and_every_explorer_follows_its_controls(site, browser):
     base, html_dir = site
     pages = _pages(html_dir)
     assert "notebooks/01-phase-transition.html" in pages and "book/intro.html" in pages
-    problems, explored = [], {}
+    problems, explored, csv_pages = [], {}, 0
     browser.get(base + "/book/intro.html")  # a first load, so the log starts clean
     browser.get_log("browser")
     for page in pages:
@@ -317,6 +368,10 @@ def test_every_page_reads_cleanly_and_every_explorer_follows_its_controls(site, 
                   f"{page}: widgets to render")
         _, images = _wait(lambda: _loaded_images(browser), f"{page}: images to load")
         problems += [f"{page}: image did not load: {i['src'][:100]}" for i in images if not i["width"]]
+        problems += [f"{page}: a table is wider than its column ({w['scroll']} > {w['client']} px): {w['head']!r}"
+                     for w in browser.execute_script(_WIDE_TABLES_JS)]
+        problems += _takeaways(page, (html_dir / page).read_text(), html_dir)
+        csv_pages += page.startswith("notebooks/") and 'class="hcvae-csv"' in (html_dir / page).read_text()
         for root_id, explorer in explorers.items():
             explored[f"{page}#{root_id}"] = _exercise(browser, explorer, root_id, page)
         problems += [f"{page}: console: {m}" for m in _console_errors(browser)]
@@ -325,3 +380,4 @@ def test_every_page_reads_cleanly_and_every_explorer_follows_its_controls(site, 
     chapters = {key.split("#")[0] for key in explored}
     assert {"notebooks/01-phase-transition.html", "notebooks/03-feasible-region.html"} <= chapters, explored
     assert all(n > 0 for n in explored.values()), explored
+    assert csv_pages == sum(p.startswith("notebooks/") for p in pages), "a chapter offers no table as CSV"

@@ -14,11 +14,13 @@ measurement carries the verdict of each reading.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from hcvae.chapters import hct_report, spherical_report
 from hcvae.chapters.pages import CHAPTERS
-from hcvae.chapters.ledger import Claim, Measurement, VERDICTS, combine  # noqa: F401 (the ledger's types)
+from hcvae.chapters.ledger import MARKS, Claim, Measurement, VERDICTS, combine  # noqa: F401 (the ledger's types)
 from hcvae.methods.consensus import XHATS
 from hcvae.runs import baselines, runner
 
@@ -84,7 +86,7 @@ def ledger(profile: str, claims=None) -> list[dict]:
         if m.verdict not in VERDICTS:
             raise ValueError(f"claim {c.id!r} has verdict {m.verdict!r}; allowed: {', '.join(VERDICTS)}")
         rows.append({"id": c.id, "paper": c.paper, "where": c.where, "quantity": c.quantity, "claimed": c.claimed,
-                     "conditions": c.conditions, "rule": c.rule, "chapter": c.chapter, "measured": m.value,
+                     "conditions": c.conditions, "rule": c.rule, "chapter": c.chapter, "measured": m.value, "headline": m.headline,
                      "verdict": m.verdict, "by_reading": dict(m.by_reading), "margins": list(m.margins)})
     return rows
 
@@ -99,3 +101,114 @@ def runs_used(profile: str) -> list[dict]:
 
 def verdict_counts(rows: list[dict]) -> dict:
     return {v: sum(r["verdict"] == v for r in rows) for v in VERDICTS}
+
+
+# ---- the answer at a glance ----------------------------------------------------------------------------------
+
+READING_ORDER = ("min_k, x̂ sample", "min_k, x̂ mean", "own_centre, x̂ sample", "own_centre, x̂ mean", "min_k",
+                 "own_centre", "x̂ sample", "x̂ mean")
+DATASET_ORDER = ("synthetic", "digits", "mnist", "fashion_mnist", "cifar10")
+
+
+def _split(key: str) -> tuple[str | None, str]:
+    """A by-reading key as (data set, reading): "synthetic, min_k, x̂ sample" -> ("synthetic", "min_k, x̂ sample");
+    a key without a data set in front -> (None, key)."""
+    head, _, rest = key.partition(", ")
+    return (head, rest) if rest and head in DATASET_ORDER else (None, key)
+
+
+def scoreboard(rows: list[dict]) -> dict:
+    """Every claim against every data set and every reading it was measured under: {"datasets": the data sets some
+    claim names, "columns": readings in a fixed order, "rows": [{"id", "label", "chapter", "verdict", "by_dataset":
+    {data set: verdict}, "cells": {reading: verdict}}]}; a reading measured on several data sets (or a data set
+    under several readings) gets their combined verdict (:func:`hcvae.chapters.ledger.combine`)."""
+    datasets, columns, out = [], [], []
+    for r in rows:
+        by_reading, by_dataset = {}, {}
+        for key, verdict in r["by_reading"].items():
+            ds, reading = _split(key)
+            by_reading.setdefault(reading, {})[key] = verdict
+            if ds is not None:
+                by_dataset.setdefault(ds, {})[key] = verdict
+        cells = {reading: combine(v) for reading, v in by_reading.items()}
+        columns += [c for c in cells if c not in columns]
+        datasets += [d for d in by_dataset if d not in datasets]
+        out.append({"id": r["id"], "label": f"{r['paper']} {r['where']}: {r['quantity']}", "chapter": r["chapter"],
+                    "verdict": r["verdict"], "cells": cells,
+                    "by_dataset": {ds: combine(v) for ds, v in by_dataset.items()}})
+    order = [c for c in READING_ORDER if c in columns] + sorted(c for c in columns if c not in READING_ORDER)
+    return {"datasets": [d for d in DATASET_ORDER if d in datasets], "columns": order, "rows": out}
+
+
+_VERDICT_NOTE = re.compile(r" \((?:not comparable|reproduced|not reproduced)\b.*$")
+_DIFFERS = re.compile(r"the setting differs: (.*)$")
+
+
+HEADLINE_CHARS = 140  # a measurement this short is shown whole; a longer one by its first clause
+
+
+def headline(row: dict) -> str:
+    """Our number under the book's default reading: the claim's own headline where its measurement gives one, else
+    the measurement without the verdict notes the ledger's verdict column repeats, whole where it is short and by
+    its first clause (the book's default reading, or the first data set) and "…" where it is not; every clause is
+    in the report's detail."""
+    if row.get("headline"):
+        return row["headline"]
+    clauses = [_VERDICT_NOTE.sub("", c) for c in row["measured"].split("; ")]
+    whole = "; ".join(clauses)
+    return whole if len(whole) <= HEADLINE_CHARS else clauses[0] + "; …"
+
+
+def differs(row: dict) -> str:
+    """How a not-comparable row's setting differs from the paper's ("samples 5000 (the paper: 50000)"), or ""."""
+    m = _DIFFERS.search(row["measured"].split("; ")[0])
+    if not m:
+        return ""
+    text = m.group(1)
+    while text.count(")") > text.count("("):  # the closing brackets of the notes around it
+        text = text[:-1]
+    return text
+
+
+def compact_rows(rows: list[dict]) -> tuple[list, list]:
+    """The compact ledger (header, rows): the claim, the paper's number, ours under the default reading, the
+    verdict as its mark and word, and the verdicts under the other readings as marks (:data:`MARKS`)."""
+    board = {b["id"]: b for b in scoreboard(rows)["rows"]}
+    out = []
+    for r in rows:
+        cells = board[r["id"]]["cells"]
+        marks = "; ".join(f"{MARKS[v]} {reading}" for reading, v in cells.items())
+        verdict = f"{MARKS[r['verdict']]} {r['verdict']}" + (" (at the threshold)" if r["margins"] else "")
+        out.append((f"{r['paper']} {r['where']}: {r['quantity']}", r["claimed"], headline(r), verdict, marks or "—"))
+    return ["claim", "the paper", "ours (default reading)", "verdict", "under each reading"], out
+
+
+def _verdict_phrase(row: dict) -> str:
+    """The verdict and our number in a sentence: "**verdict**: headline", with how the setting differs where the
+    row is not comparable."""
+    why = differs(row)
+    first = headline(row).removesuffix("; …")
+    return f"**{row['verdict']}**: {first}" + (
+        f", on a setting other than the paper's ({why})" if row["verdict"] == "not comparable" and why else "")
+
+
+def findings(rows: list[dict]) -> str:
+    """The book's answer in a few sentences, from the ledger: the counts, then the headline claims of the theory both
+    papers rest on, of v1 (HCT keeps KL where a vanilla VAE collapses) and of v4 (the Spherical VAE's KL)."""
+    counts = verdict_counts(rows)
+    by_id = {r["id"]: r for r in rows}
+    parts = [f"Of the {len(rows)} claims of both papers this book tests, {counts['reproduced']} reproduce, "
+             f"{counts['not reproduced']} do not, {counts['depends on reading']} depend on how an ambiguous passage is "
+             f"read, and {counts['not comparable']} were measured on another setting than the paper's"
+             + (f" ({counts['not testable here']} cannot be tested here)" if counts["not testable here"] else "") + "."]
+    theory = by_id.get("phase-threshold")
+    if theory:
+        parts.append(f"The phase transition both papers rest on is {_verdict_phrase(theory)}.")
+    v1 = by_id.get("figure5-violating")
+    if v1:
+        parts.append("v1's headline, that Historical Consensus Training keeps the KL up at σ'² = 2·λ_max where a "
+                     f"vanilla VAE collapses, is {_verdict_phrase(v1)}.")
+    v4 = by_id.get("v4-table1-spherical")
+    if v4:
+        parts.append(f"v4's Spherical VAE against its Table 1 is {_verdict_phrase(v4)}.")
+    return " ".join(parts)

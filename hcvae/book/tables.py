@@ -1,17 +1,22 @@
-"""Tables as the book prints them: MyST/GFM markdown from a header and rows (the chapter modules return both)."""
+"""Tables as the book prints them (:mod:`hcvae.chapters.numbers` writes them; the chapter modules return a header
+and rows), each with a link that downloads it as CSV with its numbers exact."""
 
 from __future__ import annotations
 
+from hcvae.chapters.numbers import csv_link, csv_text, downloadable, markdown_table  # noqa: F401
 
-def markdown_table(header: list[str], rows: list[tuple]) -> str:
-    """A MyST/GFM table; floats to 3 significant digits, None as an em dash, and any ``|`` inside a cell
-    escaped (as in |KL − KL*|), so that it cannot split the cell."""
-    def cell(v):
-        if v is None:
-            return "—"
-        if isinstance(v, float):
-            return f"{v:.3g}"
-        return str(v).replace("|", "\\|")
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
+
+def glued(name: str, value):
+    """What a chapter's notebook glues under ``name``: a (header, rows) table as :func:`downloadable`, any other
+    value (a sentence, a number) unchanged."""
+    return downloadable(name, *value) if isinstance(value, tuple) else value
+
+
+def show(name: str, value) -> None:
+    """Glue ``value`` under ``name`` for a page's prose: a (header, rows) table as :func:`downloadable` Markdown, a
+    sentence as Markdown, anything else (a number, a figure) as it is."""
+    from IPython.display import Markdown
+    from myst_nb import glue
+
+    value = glued(name, value)
+    glue(name, Markdown(value) if isinstance(value, str) else value, display=False)

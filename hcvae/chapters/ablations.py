@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hcvae.chapters.numbers import fmt
 from hcvae.chapters.base import Chapter, ParameterError, Parameters, parameter, scheduler_address
 from hcvae.chapters.ledger import Claim, Measurement, combine
 from hcvae.chapters.rules import COLLAPSE_KL
@@ -70,11 +71,11 @@ def verdict(param: str, curve: dict) -> str:
     """The computed verdict of the claim on ``param`` for one curve of :func:`summarise`."""
     values, kl = curve["values"], np.asarray(curve["mean"])
     if kl.max() < COLLAPSE_KL:
-        return f"not reproduced: every point collapsed (largest mean KL {kl.max():.2g} < {COLLAPSE_KL})"
+        return f"not reproduced: every point collapsed (largest mean KL {fmt(kl.max(), 2)} < {COLLAPSE_KL})"
     best_value, best_kl = _best(curve)
     flat = kl.max() - kl.min() <= SATURATION_TOL * kl.max()
     if param in ("epsilon", "keep_ratio", "beta") and flat:
-        return f"not reproduced: no effect (mean KL {kl.min():.3g} to {kl.max():.3g}, within {SATURATION_TOL:.0%})"
+        return f"not reproduced: no effect (mean KL {fmt(kl.min())} to {fmt(kl.max())}, within {SATURATION_TOL:.0%})"
     if param == "r0":
         if 16 not in values or 32 not in values:
             return "not testable on this grid (needs R0 = 16 and 32)"
@@ -82,17 +83,17 @@ def verdict(param: str, curve: dict) -> str:
         improves = k[16] > k[min(values)]
         saturates = abs(k[32] - k[16]) <= SATURATION_TOL * max(k[16], COLLAPSE_KL)
         return ("reproduced" if improves and saturates else "not reproduced") + \
-            f": KL({min(values)}) = {k[min(values)]:.3g}, KL(16) = {k[16]:.3g}, KL(32) = {k[32]:.3g}"
+            f": KL({min(values)}) = {fmt(k[min(values)])}, KL(16) = {fmt(k[16])}, KL(32) = {fmt(k[32])}"
     if param == "epsilon":
         ok = best_value == min(values)
-        return ("reproduced" if ok else "not reproduced") + f": best epsilon {best_value:g} (KL {best_kl:.3g})"
+        return ("reproduced" if ok else "not reproduced") + f": best epsilon {best_value:g} (KL {fmt(best_kl)})"
     if param == "keep_ratio":
         ok = abs(best_value - 0.5) < 1e-9
-        return ("reproduced" if ok else "not reproduced") + f": best ratio {best_value:.3g} (KL {best_kl:.3g})"
+        return ("reproduced" if ok else "not reproduced") + f": best ratio {fmt(best_value)} (KL {fmt(best_kl)})"
     if param == "beta":
         ok = 2.0 <= best_value <= 3.0
-        return ("reproduced" if ok else "not reproduced") + f": best beta {best_value:g} (KL {best_kl:.3g})"
-    return f"no numerical claim (the paper's figure was lost): best value {best_value:g} (KL {best_kl:.3g})"
+        return ("reproduced" if ok else "not reproduced") + f": best beta {best_value:g} (KL {fmt(best_kl)})"
+    return f"no numerical claim (the paper's figure was lost): best value {best_value:g} (KL {fmt(best_kl)})"
 
 
 # ---- the chapter's parameters -----------------------------------------------------------------------------------
@@ -198,7 +199,7 @@ def tables(results: dict, summaries: dict, verdicts: dict) -> dict:
     v1_rows = []
     for param in V1_PARAMS:
         for reading, curve in summaries[param].items():
-            shape = ", ".join(f"{x:g}: {m:.3g}" for x, m in zip(curve["values"], curve["mean"]))
+            shape = ", ".join(f"{x:g}: {fmt(m)}" for x, m in zip(curve["values"], curve["mean"]))
             v1_rows.append((CLAIMS[param], reading, shape, verdicts[(param, reading)]))
     floor = summarise(results["epsilon"], "epsilon", metric=lambda r: r["record"]["refinement"]["floor"])
     reached = summarise(results["epsilon"], "epsilon", metric=lambda r: float(r["record"]["refinement"]["reached"]))

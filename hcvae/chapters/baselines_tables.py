@@ -19,7 +19,7 @@ import numpy as np
 from hcvae.chapters.baselines_paper import COLUMN_NAMES, PAPER_SIZES, paper_number
 from hcvae.chapters.baselines_plan import Row
 from hcvae.chapters.ledger import not_comparable, setting_differs
-from hcvae.chapters.numbers import fmt
+from hcvae.chapters.numbers import downloadable, mean_sd
 from hcvae.chapters.rules import AT_THRESHOLD, kl_verdict, margins
 
 METRICS = ("kl", "active_burda", "active_paper", "mse", "neg_elbo")
@@ -67,40 +67,64 @@ def table(rows: list[Row], results: dict, dataset: str, ratio: float, architectu
         if differs:
             verdict = not_comparable(differs)
         notes = margins(s["kl"][0], paper["kl"]) if verdict is not None and not differs else []
-        out.append({**entry, "seeds": s.pop("n"), "runs": [m["kl"] for m in per_seed], **{k: v[0] for k, v in s.items()},
+        out.append({**entry, "seeds": s.pop("n"), "runs": [m["kl"] for m in per_seed],
+                    "per_seed": {k: [m[k] for m in per_seed] for k in METRICS}, **{k: v[0] for k, v in s.items()},
                     **{f"{k}_sd": v[1] for k, v in s.items()}, "verdict": verdict, "setting_differs": differs,
                     "margins": notes})
     return out
 
 
-def _pm(mean: float, sd: float, n: int, digits: int = 3) -> str:
-    return fmt(mean, digits) + (f" ± {sd:.2g}" if n > 1 else "")
+def _pm(runs: list[float], digits: int = 3):
+    return mean_sd(runs, digits)
 
 
-def markdown(rows: list[dict], ms_ssim: bool = False) -> str:
-    """A MyST table of :func:`table` rows: ours beside the paper's, KL then active units, MSE, −ELBO, verdict."""
-    header = ["method", "seeds", "KL, ours", "KL, paper", "active (Burda), ours", "active (v1), ours",
-              "active, paper", "MSE", "−ELBO", "verdict", "paper's source"]
+def cells(rows: list[dict], ms_ssim: bool = False) -> tuple[list, list]:
+    """A compact table of :func:`table` rows (header, rows): ours (mean ± sd over seeds) beside the paper's, KL
+    then active units (Burda's count / v1's), MSE, −ELBO, verdict. The papers' numbers print as printed; which
+    table and column they come from is :func:`sources`, and why a row is not comparable :func:`differences`."""
+    header = ["method", "KL, ours", "KL, paper", "active units, ours (Burda / v1)", "active, paper", "MSE, ours",
+              "−ELBO, ours", "verdict"]
     if ms_ssim:
-        header.insert(7, "MS-SSIM, paper")
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        header.insert(5, "MS-SSIM, paper")
+    out = []
     for r in rows:
         p = r["paper"]
         paper_kl = "—" if p is None else f"{p['kl']:.2f}"
         paper_active = "—" if p is None else f"{p['active']:g}"
-        source = "—" if p is None else f"{p['source']}, {COLUMN_NAMES[p['column']]}"
         if r["note"] is not None:
-            cells = [r["row"], "0", f"cannot run: {r['note']}", paper_kl, "—", "—", paper_active, "—", "—", "—", source]
+            row = [r["row"], f"cannot run: {r['note']}", paper_kl, "—", paper_active, "—", "—", "—"]
         else:
-            n = r["seeds"]
-            cells = [r["row"], str(n), _pm(r["kl"], r["kl_sd"], n), paper_kl, _pm(r["active_burda"], r["active_burda_sd"], n, 2),
-                     _pm(r["active_paper"], r["active_paper_sd"], n, 2), paper_active, _pm(r["mse"], r["mse_sd"], n),
-                     _pm(r["neg_elbo"], r["neg_elbo_sd"], n, 4),
-                     (r["verdict"] or "no paper number") + (f" ({AT_THRESHOLD})" if r.get("margins") else ""), source]
+            per = r["per_seed"]
+            verdict = r["verdict"] or "no paper number"
+            verdict = ("not comparable" if r.get("setting_differs") else verdict) + (
+                f" ({AT_THRESHOLD})" if r.get("margins") else "")
+            row = [r["row"], _pm(per["kl"]), paper_kl,
+                   f"{_pm(per['active_burda'], 2).split(' (')[0]} / {_pm(per['active_paper'], 2).split(' (')[0]}",
+                   paper_active, _pm(per["mse"]), _pm(per["neg_elbo"], 4), verdict]
         if ms_ssim:
-            cells.insert(7, "—" if p is None or "ms_ssim" not in p else f"{p['ms_ssim']:.2f}")
-        lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
-    return "\n".join(lines)
+            row.insert(5, "—" if p is None or "ms_ssim" not in p else f"{p['ms_ssim']:.2f}")
+        out.append(tuple(row))
+    return header, out
+
+
+def sources(rows: list[dict]) -> str:
+    """Where the rows' paper numbers come from, e.g. "v1 Table 1 (CIFAR-10 column)"."""
+    seen = dict.fromkeys(f"{r['paper']['source']} ({COLUMN_NAMES[r['paper']['column']]} column)"
+                         for r in rows if r["paper"] is not None)
+    return "; ".join(seen) or "no paper number"
+
+
+def differences(rows: list[dict]) -> str:
+    """Why the rows marked "not comparable" are not: each distinct difference of setting once."""
+    return "; ".join(dict.fromkeys(r["setting_differs"] for r in rows if r.get("setting_differs")))
+
+
+def markdown(name: str, rows: list[dict], ms_ssim: bool = False) -> str:
+    """:func:`cells` as a MyST table with its CSV link (``name``.csv), the paper's sources and, where some row's
+    setting differs from the paper's, how, beneath it."""
+    text = downloadable(name, *cells(rows, ms_ssim)) + f"\n\nPaper numbers: {sources(rows)}."
+    why = differences(rows)
+    return text + (f" Not comparable: {why}." if why else "")
 
 
 def short_verdict(verdict: str) -> str:

@@ -80,7 +80,7 @@ def sentences(p, chapter_plan, runs, tabs, curves) -> tuple[dict, list]:
 
     def tables_md(ratio):
         return "\n\n".join(f"**{ds}** at σ'² = {ratio:g}·λ_max (paper column: {COLUMN_NAMES[PAPER_COLUMN[ds]]})\n\n"
-                           + markdown(tabs.mlp[(ds, ratio)]) for ds in datasets if (ds, ratio) in tabs.mlp)
+                           + markdown(f"table-{ds}-{ratio:g}", tabs.mlp[(ds, ratio)]) for ds in datasets if (ds, ratio) in tabs.mlp)
 
     texts["main_tables"] = tables_md(main)
     texts["other_tables"] = "\n\n".join(tables_md(r) for r in others) or "No other ratio in this build."
@@ -111,7 +111,7 @@ def sentences(p, chapter_plan, runs, tabs, curves) -> tuple[dict, list]:
                                  "this build's ratios hold no pair r, 2r to compare them at.")
 
     texts["conv_tables"] = "\n\n".join(
-        f"**{ds}**, conv, σ'² = {main:g}·λ_max (paper column: CIFAR-10)\n\n" + markdown(rows, ms_ssim=True)
+        f"**{ds}**, conv, σ'² = {main:g}·λ_max (paper column: CIFAR-10)\n\n" + markdown(f"conv-{ds}", rows, ms_ssim=True)
         for ds, rows in tabs.conv.items()) or "No image data set for the conv VAE in this build."
     library, error = tabs.ms_ssim_library, chapter_plan.spherical_conv_error
     texts["ms_ssim_text"] = (

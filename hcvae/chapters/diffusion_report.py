@@ -23,6 +23,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from hcvae.chapters import diffusion_rules, diffusion_text
+from hcvae.chapters.numbers import fmt
 from hcvae.chapters.base import Chapter, ParameterError, Parameters, parameter
 from hcvae.chapters.diffusion_rules import LEDGER_VERDICT, P3_BASELINES, READINGS
 from hcvae.chapters.diffusion_text import fmt_t
@@ -386,7 +387,7 @@ def measure_p1(profile: str, ch: DiffusionChapter | None = None) -> Measurement:
     largest = [c["max_gain_after"] for c in ch.p1.cases if c["max_gain_after"] is not None]
     return Measurement(f"chapter: {ch.p1.verdict}; recovered share < {ch.params.independence_tol:g} from t_c "
                        f"on in {'; '.join(parts)}"
-                       + (f"; largest share from t_c on {min(largest):.2g} to {max(largest):.2g}" if largest else "")
+                       + (f"; largest share from t_c on {fmt(min(largest), 2)} to {fmt(max(largest), 2)}" if largest else "")
                        + f"; the reverse step's own gain on x_t is ≥ {ch.p1.min_reverse:.2f} at every t",
                        diffusion_rules.combine_readings(diffusion_rules.p1_by_reading(by_reading)))
 
@@ -414,8 +415,8 @@ def measure_p4(profile: str, ch: DiffusionChapter | None = None) -> Measurement:
     for ds, ok in zip(ch.runs.results, ch.p4.alg2_ok):
         d = ch.p4.degradation[(ds, "Algorithm 2")]
         worst.append(f"{ds}: {'no degradation' if ok else 'degrades'} (worst distance {d['energy']['worst']} at "
-                     f"{d['energy']['excess'] / ch.sampling.floors[ds]:.3g} floors, worst accuracy {d['c2st']['worst']} "
-                     f"{d['c2st']['worst_value']:.3g} vs own {d['c2st']['own_value']:.3g})")
+                     f"{fmt(d['energy']['excess'] / ch.sampling.floors[ds])} floors, worst accuracy {d['c2st']['worst']} "
+                     f"{fmt(d['c2st']['worst_value'])} vs own {fmt(d['c2st']['own_value'])})")
     return Measurement(f"chapter: {ch.p4.verdict}; Algorithm 2 without degradation on {sum(ch.p4.alg2_ok)} of "
                        f"{len(ch.p4.alg2_ok)} data sets; " + "; ".join(worst), LEDGER_VERDICT[ch.p4.verdict])
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from hcvae.chapters.numbers import fmt
 from hcvae.chapters.diffusion_rules import first_below
 
 
@@ -142,7 +143,7 @@ def sentences(p, runs, tc, train, sel, p1,
                         else " (no unseen random schedules in this profile)"),
         "clip_state": "on (into the training data's range)" if p.clip_x0 else "off",
         "p3_verdict": f"**{p3.verdict}**", "p3_counts": counts, "z_margin": p.z_margin, "p3_n": len(p3.verdicts),
-        "floor_table": ", ".join(f"{ds} {f:.3g}" for ds, f in samp.floors.items()),
+        "floor_table": ", ".join(f"{ds} {fmt(f)}" for ds, f in samp.floors.items()),
         "own_acc_range": "{:.2f} to {:.2f}".format(*p4.own_acc_range), "p4_verdict": f"**{p4.verdict}**",
         "p4_alg2_ok": sum(p4.alg2_ok), "n_datasets": len(p4.alg2_ok),
         "p4_controls": "; ".join(f"{m}: {k} of {len(p4.alg2_ok)}" for m, k in p4.controls.items()),
@@ -154,7 +155,7 @@ def sentences(p, runs, tc, train, sel, p1,
         "tc": ("Eq. 13 has a critical timestep only when λ_max < 1: in "
                f"{tc.n_with_tc} of {len(tc.rows)} (data set, scaling) pairs, and in none under per-feature "
                "standardisation, the scaling eq. 12 presumes. As loaded, "
-               + ", ".join(f"{ds} (λ_max {r['lambda_max']:.3g}) has "
+               + ", ".join(f"{ds} (λ_max {fmt(r['lambda_max'])}) has "
                            + (f"t_c = {r['eq13'][ts]} on the {ts} schedule" if r["eq13"][ts] else "none")
                            for ds, r in tc.as_loaded.items()) + "."),
         "p1": (f"Prediction 1 is {p1.verdict}: the share of x_0 that the denoiser's estimate recovers from x_t stays "

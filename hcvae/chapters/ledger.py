@@ -30,6 +30,9 @@ class Measurement:
     # measurements the verdict reads that lie within the cross-machine spread of a threshold it compares them with
     # (hcvae.chapters.rules.margins): on another processor this verdict may flip, and the ledger says so
     margins: tuple = ()
+    # the result in one clause a newcomer can read (the report's answer, the intro); "" where the first clause of
+    # ``value`` (the book's default reading) says it
+    headline: str = ""
 
 
 @dataclass(frozen=True)

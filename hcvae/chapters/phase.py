@@ -7,11 +7,12 @@ measured from the same result; :func:`runs` the stored results they read."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 import numpy as np
 
+from hcvae.chapters.numbers import fmt
 from hcvae.chapters.base import Chapter, Parameters, parameter
 from hcvae.core.models import MLP_ARCHITECTURES
 from hcvae.chapters.user_sets import DataSetOrFile, check_sizes, resolve_params
@@ -436,12 +437,17 @@ def _threshold(profile: str):
     ok = all(th["verdict"] == "consistent" for th in ch.thresholds.values())
     notes = tuple(f"{ds} {arch}, ratio {r:g}: {n}" for (ds, arch), row in sorted(ch.sweep.table.items())
                   for r, kl in zip(row["ratio"], row["kl_mean"]) for n in margins(float(kl), what="mean KL"))
-    return Measurement("; ".join(parts), "reproduced" if ok else "not reproduced", margins=notes)
+    brackets = Counter((th["lower"], th["upper"]) for th in ch.thresholds.values())
+    n_ok = sum(th["verdict"] == "consistent" for th in ch.thresholds.values())
+    headline = ("KL vanishes between " + " or ".join(f"{lo:g} and {hi:g}·λ_max" for lo, hi in brackets)
+                + f" on the grid, a bracket containing λ_max in {n_ok} of {len(ch.thresholds)} (data set, model) "
+                "settings")
+    return Measurement("; ".join(parts), "reproduced" if ok else "not reproduced", margins=notes, headline=headline)
 
 
 def _closed_form(profile: str):
     ch = chapter(profile)  # the chapter's own tolerances (kl_atol + kl_rtol * KL*)
-    return Measurement(f"largest |KL − KL*| = {ch.agreement['max_abs_error']:.3g} nats over "
+    return Measurement(f"largest |KL − KL*| = {fmt(ch.agreement['max_abs_error'])} nats over "
                        f"{len(ch.agreement['rows'])} runs", "reproduced" if ch.agreement["all_within"] else "not reproduced")
 
 

@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+from hcvae.chapters.numbers import fmt
+
 import math
 
 COLLAPSE_KL = 0.01  # nats; v1 §5.2: "D_KL < 0.01" is complete collapse
@@ -54,11 +56,11 @@ def margins(kl: float, paper_kl: float | None = None, bound: float = COLLAPSE_KL
     any machine the reproduction was checked on)."""
     notes = []
     if near(kl, bound):
-        notes.append(f"{what} {kl:.3g} is within ±{CROSS_MACHINE_RTOL:.0%} of the {bound:g} collapse bound")
+        notes.append(f"{what} {fmt(kl)} is within ±{CROSS_MACHINE_RTOL:.0%} of the {bound:g} collapse bound")
     if paper_kl is not None and not collapsed(paper_kl):
         for edge, side in ((paper_kl / FACTOR, "lower"), (paper_kl * FACTOR, "upper")):
             if near(kl, edge):
-                notes.append(f"{what} {kl:.3g} is within ±{CROSS_MACHINE_RTOL:.0%} of the {side} edge {edge:.3g} of "
+                notes.append(f"{what} {fmt(kl)} is within ±{CROSS_MACHINE_RTOL:.0%} of the {side} edge {fmt(edge)} of "
                              f"the factor-{FACTOR:g} band around the paper's {paper_kl:g}")
     return notes
 
