@@ -14,6 +14,7 @@ from hcvae.book import notebook
 from hcvae.chapters import barrier_report, hct_report, region_report, spherical_report, user_sets
 from hcvae.chapters.ledger import not_comparable, setting_differs
 from hcvae.core import user_data
+from tests.test_user_data import _glued
 from hcvae.runs.store import ResultStore
 
 NOT_COMPARABLE = "not comparable (your data)"
@@ -194,14 +195,3 @@ def test_a_too_small_file_is_refused_in_one_line_before_any_work(tmp_path, monke
     assert not (tmp_path / "data" / "user").exists()  # nothing registered
 
 
-def _glued(path) -> dict:
-    import nbformat
-
-    out = {}
-    for cell in nbformat.read(path, as_version=4).cells:
-        for o in cell.get("outputs", []):
-            md = o.get("metadata", {}).get("scrapbook", {})
-            if md.get("name"):
-                data = {k.replace(md.get("mime_prefix", ""), ""): v for k, v in o["data"].items()}
-                out[md["name"]] = data.get("text/markdown", data.get("text/plain"))
-    return out

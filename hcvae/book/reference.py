@@ -42,7 +42,7 @@ import time
 from pathlib import Path
 
 from hcvae.runs.kinds import KINDS
-from hcvae.runs.layout import Reference, ReferenceFolder, read_entry
+from hcvae.runs.layout import Reference, ReferenceFolder
 from hcvae.book.notebook import execute
 from hcvae.core import device
 from hcvae.runs import agreement, kernels, profiles, store as store_mod

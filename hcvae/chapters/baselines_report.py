@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hcvae.chapters.base import Chapter, ParameterError, Parameters, parameter, scheduler_address
+from hcvae.chapters.base import Chapter, Parameters, parameter, scheduler_address
 from hcvae.chapters.baselines_paper import (CONV_PAPER_COLUMN, IMAGE_SETS, SPHERICAL, paper_points)
 from hcvae.chapters.baselines_plan import (check_images_present, k_for, plan, plan_configs, reading_name,
                                            spherical_conv_error)

@@ -30,7 +30,8 @@ from hcvae.chapters.hct_summaries import (PAPER_TABLE1_SETTING, PAPER_TABLE1_SYN
 from hcvae.chapters.ledger import Claim, Measurement, combine
 from hcvae.chapters.numbers import fmt as _fmt
 from hcvae.chapters.rules import COLLAPSE_KL
-from hcvae.chapters.user_sets import DataSetOrFile, check_sizes, k_by_bic, resolve_params
+from hcvae.chapters import user_sets
+from hcvae.chapters.user_sets import DataSetOrFile, check_sizes, resolve_params
 from hcvae.core import user_data
 from hcvae.core.data import dataset_size
 from hcvae.core.validation import Boolean, Integer, ListOf, Options, Real
@@ -80,16 +81,12 @@ class Params(Parameters):
     @property
     def k_chosen(self) -> dict:
         """{user data set: (K, {K: BIC})}: your data sets' K picked by BIC, where ``n_components`` gives none."""
-        if self.n_components is not None:
-            return {}
-        return {ds: k_by_bic(ds) for ds in self.datasets if user_data.is_name(ds)}
+        return user_sets.k_chosen(self.datasets, self.n_components)
 
     @property
     def components(self) -> dict:
         """Your data sets' K (the book's data sets keep their own: their configs name none)."""
-        chosen = self.k_chosen
-        return {ds: chosen[ds][0] if ds in chosen else self.n_components for ds in self.datasets
-                if user_data.is_name(ds)}
+        return user_sets.components(self.datasets, self.n_components)
 
     @property
     def runs(self) -> tuple:

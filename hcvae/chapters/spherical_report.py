@@ -30,8 +30,8 @@ from hcvae.chapters.spherical_analyses import (ABLATION_VARIANTS, CONTROL, CONTR
                                               PAPER_TABLE2, PLAIN, TABLE2_METRICS, ablation_configs, instability,
                                               paper_pairs, pairs_in_order, penalty_sweep, seeds_of, settled_epoch,
                                               summarise, table2_metrics, variant_name)
-from hcvae.chapters.user_sets import DataSetOrFile, check_sizes, k_by_bic, resolve_params
-from hcvae.core import user_data
+from hcvae.chapters import user_sets
+from hcvae.chapters.user_sets import DataSetOrFile, check_sizes, resolve_params
 from hcvae.core.data import true_clusters
 from hcvae.core.validation import Integer, ListOf, Options, Real
 from hcvae.methods.consensus import XHATS
@@ -75,16 +75,12 @@ class Params(Parameters):
     @property
     def k_chosen(self) -> dict:
         """{user data set: (K, {K: BIC})}: your data sets' K picked by BIC, where ``n_components`` gives none."""
-        if self.n_components is not None:
-            return {}
-        return {ds: k_by_bic(ds) for ds in self.datasets if user_data.is_name(ds)}
+        return user_sets.k_chosen(self.datasets, self.n_components)
 
     @property
     def components(self) -> dict:
         """Your data sets' K before the region check (:func:`feasible_k`); the book's keep their true number."""
-        chosen = self.k_chosen
-        return {ds: chosen[ds][0] if ds in chosen else self.n_components for ds in self.datasets
-                if user_data.is_name(ds)}
+        return user_sets.components(self.datasets, self.n_components)
 
     @property
     def seeds(self) -> list[int]:

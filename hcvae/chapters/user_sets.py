@@ -113,6 +113,20 @@ def check_files(datasets, n_components: dict, ks=()) -> None:
                                      "its K in 'n_components'")
 
 
+def k_chosen(datasets, n_components: int | None) -> dict:
+    """{user data set: (K, {K: BIC})}: the user data sets' K picked by BIC (:func:`k_by_bic`), where one
+    ``n_components`` for all of them gives none (chapters 04 and 05)."""
+    if n_components is not None:
+        return {}
+    return {ds: k_by_bic(ds) for ds in datasets if user_data.is_name(ds)}
+
+
+def components(datasets, n_components: int | None) -> dict:
+    """{user data set: K}: ``n_components``, or BIC's choice where it is None (:func:`k_chosen`)."""
+    chosen = k_chosen(datasets, n_components)
+    return {ds: chosen[ds][0] if ds in chosen else n_components for ds in datasets if user_data.is_name(ds)}
+
+
 def about(names) -> tuple[list, list] | None:
     """The page's table of the user data sets among ``names`` (header, rows), or None when there is none."""
     rows = []
