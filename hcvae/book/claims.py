@@ -20,7 +20,8 @@ import numpy as np
 
 from hcvae.chapters import hct_report, spherical_report
 from hcvae.chapters.pages import CHAPTERS
-from hcvae.chapters.ledger import MARKS, Claim, Measurement, VERDICTS, combine  # noqa: F401 (the ledger's types)
+from hcvae.chapters.ledger import (MARKS, Claim, Measurement, VERDICTS, across_datasets,  # noqa: F401 (the
+                                   combine)  # ledger's types)
 from hcvae.methods.consensus import XHATS
 from hcvae.runs import baselines, runner
 
@@ -110,9 +111,11 @@ READING_ORDER = ("min_k, x̂ sample", "min_k, x̂ mean", "own_centre, x̂ sample
 DATASET_ORDER = ("synthetic", "digits", "mnist", "fashion_mnist", "cifar10")
 
 
-def _split(key: str) -> tuple[str | None, str]:
+def _split(key: str) -> tuple[str | None, str | None]:
     """A by-reading key as (data set, reading): "synthetic, min_k, x̂ sample" -> ("synthetic", "min_k, x̂ sample");
-    a key without a data set in front -> (None, key)."""
+    a data set alone -> (data set, None); a key without a data set in front -> (None, key)."""
+    if key in DATASET_ORDER:
+        return key, None
     head, _, rest = key.partition(", ")
     return (head, rest) if rest and head in DATASET_ORDER else (None, key)
 
@@ -121,16 +124,18 @@ def scoreboard(rows: list[dict]) -> dict:
     """Every claim against every data set and every reading it was measured under: {"datasets": the data sets some
     claim names, "columns": readings in a fixed order, "rows": [{"id", "label", "chapter", "verdict", "by_dataset":
     {data set: verdict}, "cells": {reading: verdict}}]}; a reading measured on several data sets (or a data set
-    under several readings) gets their combined verdict (:func:`hcvae.chapters.ledger.combine`)."""
+    under several readings) gets their combined verdict (:func:`hcvae.chapters.ledger.across_datasets` over data
+    sets, :func:`hcvae.chapters.ledger.combine` over readings)."""
     datasets, columns, out = [], [], []
     for r in rows:
         by_reading, by_dataset = {}, {}
         for key, verdict in r["by_reading"].items():
             ds, reading = _split(key)
-            by_reading.setdefault(reading, {})[key] = verdict
+            if reading is not None:
+                by_reading.setdefault(reading, {})[key] = verdict
             if ds is not None:
                 by_dataset.setdefault(ds, {})[key] = verdict
-        cells = {reading: combine(v) for reading, v in by_reading.items()}
+        cells = {reading: across_datasets(v) for reading, v in by_reading.items()}
         columns += [c for c in cells if c not in columns]
         datasets += [d for d in by_dataset if d not in datasets]
         out.append({"id": r["id"], "label": f"{r['paper']} {r['where']}: {r['quantity']}", "chapter": r["chapter"],
@@ -212,3 +217,14 @@ def findings(rows: list[dict]) -> str:
     if v4:
         parts.append(f"v4's Spherical VAE against its Table 1 is {_verdict_phrase(v4)}.")
     return " ".join(parts)
+
+
+def dataset_counts(rows: list[dict]) -> tuple[list, list]:
+    """Per data set a claim was measured on (the scoreboard's data-set cells), how many claims reproduce, do not,
+    depend on the reading or are not comparable there (header, rows)."""
+    board = scoreboard(rows)
+    out = []
+    for ds in board["datasets"]:
+        cells = [r["by_dataset"][ds] for r in board["rows"] if ds in r["by_dataset"]]
+        out.append((ds, len(cells), *(sum(c == v for c in cells) for v in VERDICTS)))
+    return ["data set", "claims measured there", *VERDICTS], out

@@ -173,7 +173,10 @@ def plan(profile: str, datasets, n_clusters: dict, conv_datasets=(), spherical_c
         raise ValueError(f"the image sets' table ratios must start with the main ratio {main:g}; got {image_ratios}")
     # the image columns run v1's own reading (min_k, sampled x̂) unless the profile names more: each HCT run of
     # Algorithm 1's schedule on 60,000 images costs about ten CPU-minutes
-    tables.update({(ds, r): table_rows(profile, ds, r, seeds["main" if math.isclose(r, main) else "other"],
+    n_image = b["image_seeds"]  # None: the tables' seeds; n: their first n (the image columns' compute budget)
+    image_seeds = {group: {kind: tuple(s)[:n_image] if n_image is not None else tuple(s) for kind, s in by.items()}
+                   for group, by in seeds.items()}
+    tables.update({(ds, r): table_rows(profile, ds, r, image_seeds["main" if math.isclose(r, main) else "other"],
                                        n_clusters.get(ds), readings=tuple(b["image_readings"]),
                                        xhats=tuple(b["image_xhats"]))
                    for ds in image_datasets for r in image_ratios})

@@ -12,6 +12,7 @@ from hcvae.chapters.baselines_paper import (COLUMN_NAMES, PAPER_COLUMN, PAPER_V1
 from hcvae.chapters.baselines_plan import reading_name
 from hcvae.chapters.baselines_tables import MS_SSIM_LIBRARIES, markdown, short_verdict
 from hcvae.chapters.numbers import fmt, span
+from hcvae.runs.profiles import profile_settings
 from hcvae.chapters.rules import COLLAPSE_KL, FACTOR
 from hcvae.methods.consensus import XHATS
 
@@ -33,8 +34,9 @@ def paper_texts() -> dict:
     }
 
 
-def image_text(images: list) -> str:
-    """The paragraph on the image data sets: which have columns of their own in this build, if any."""
+def image_text(images: list, readings=("min_k",), xhats=("sample",)) -> str:
+    """The paragraph on the image data sets: which have columns of their own in this build, if any, and which
+    readings of ℓ_C and x̂ HCT runs there."""
     if not images:
         return ("This build has no image column (the `quick` profile's tests run without the image data); digits "
                 "(8×8, 64 features) stand in for MNIST in the MLP tables and for CIFAR-10 (8×8 grayscale in v1, 64 "
@@ -42,7 +44,15 @@ def image_text(images: list) -> str:
                 "pinned registry packages; `-p image_datasets '[\"mnist\"]'` adds a column.")
     return ("The papers' image sets have columns of their own at σ'² = 2·λ_max, v1 Table 1's ratio: "
             + ", ".join(IMAGE_NAMES[n] for n in images) + " (v1 §5.1.1's preprocessing: 14×14 grayscale for MNIST "
-            "and Fashion-MNIST, 8×8 BT.601 luma for CIFAR-10). Digits still stand in for MNIST in the sweep.")
+            "and Fashion-MNIST, 8×8 BT.601 luma for CIFAR-10). There HCT runs under " + ", ".join(readings)
+            + " with x̂ " + ", ".join(xhats) + " (v1's own reading; the other readings are run on the "
+            "synthetic data and digits), and each cell says over how many seeds its mean is. Digits still stand in "
+            "for MNIST in the sweep.")
+
+
+def _image_readings(profile: str) -> tuple:
+    b = profile_settings(profile)["baselines"]
+    return tuple(b["image_readings"]), tuple(b["image_xhats"])
 
 
 def counts_text(counts: dict) -> str:
@@ -69,7 +79,7 @@ def sentences(p, chapter_plan, runs, tabs, curves) -> tuple[dict, list]:
     each under (Markdown), findings a list of sentences (also glued as one bullet list, ``texts["findings"]``)."""
     datasets, main, k_used = chapter_plan.datasets, chapter_plan.main_ratio, chapter_plan.k_used
     others = chapter_plan.other_ratios
-    texts = {**paper_texts(), "profile": f"`{p.profile}`", "image_text": image_text(chapter_plan.images),
+    texts = {**paper_texts(), "profile": f"`{p.profile}`", "image_text": image_text(chapter_plan.images, *_image_readings(p.profile)),
              "n_configs": str(len(chapter_plan.configs)), "n_cached": str(runs.n_cached),
              "n_computed": str(runs.n_computed), "sweep_time": f"{runs.wall_time_s:.0f} s", "main_ratio": f"{main:g}",
              "other_ratios": " and ".join(f"{r:g}·λ_max" for r in others) or "no other ratio",

@@ -62,6 +62,22 @@ def combine(verdicts: dict) -> str:
     return "not testable here"
 
 
+def across_datasets(verdicts: dict) -> str:
+    """One verdict from per-data-set verdicts: a paper number is compared only where the setting is the paper's,
+    so "not comparable" data sets drop out while any comparable one is left; the claim then reproduces where it
+    reproduces on every comparable data set, and not where it fails on any."""
+    comparable = {d: v for d, v in verdicts.items() if v != "not comparable"}
+    if not comparable:
+        return "not comparable"
+    distinct = set(comparable.values())
+    if distinct == {"reproduced"}:
+        return "reproduced"
+    for v in ("not reproduced", "depends on reading", "not testable here"):
+        if v in distinct:
+            return v
+    return combine(comparable)
+
+
 def setting_differs(ours: dict, paper: dict) -> str | None:
     """None when a run's setting is the paper's, else the differences in words, e.g. "data set digits (the paper:
     synthetic)". Keys compared: whatever ``paper`` names (data set, sigma'^2/lambda_max, samples, ...). A run on a

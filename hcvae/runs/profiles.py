@@ -83,6 +83,7 @@ _PROFILE_SETTINGS = {
             "image_table_ratios": (2.0,),
             "image_readings": ("min_k",),
             "image_xhats": ("sample",),
+            "image_seeds": None,  # the image columns' seeds: None for the tables' own, n for their first n
         },
         # the Spherical VAE (v4 §3.3, §4.1): training settings per data set, seeds, the lambda_1 grid of its sweep
         "spherical": {
@@ -137,6 +138,7 @@ _PROFILE_SETTINGS = {
             "image_table_ratios": (2.0,),
             "image_readings": ("min_k",),
             "image_xhats": ("sample",),
+            "image_seeds": None,  # the image columns' seeds: None for the tables' own, n for their first n
         },
         # the Spherical VAE at the paper's scale: 50,000 x 32 synthetic samples, batch 512 (v1 Appendix B's optimiser)
         "spherical": {
