@@ -51,8 +51,13 @@ def baseline_table_kl(tables: dict, kl_bound: float = COLLAPSE_KL, floor: float 
     """
     n = len(tables)
     height = max(len(rows) for rows in tables.values())
-    fig, axes = plt.subplots(1, n, figsize=(5.4 * n, 0.36 * height + 1.6), squeeze=False, sharey=False)
-    for ax, (title, rows) in zip(axes[0], tables.items()):
+    ncols = min(n, 3)  # three panels a row: five data sets' columns stay legible in the page's width
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5.4 * ncols, (0.36 * height + 1.6) * nrows), squeeze=False,
+                             sharey=False)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    for ax, (title, rows) in zip(axes.flat, tables.items()):
         names = [r["row"] for r in rows]
         y = np.arange(len(rows))[::-1]
         for yi, r in zip(y, rows):
@@ -75,10 +80,10 @@ def baseline_table_kl(tables: dict, kl_bound: float = COLLAPSE_KL, floor: float 
         ax.set_xlabel(f"KL (nats, floored at {floor:g})")
         ax.set_title(title, fontsize=10)
     unique = {}
-    for ax in axes[0]:
+    for ax in axes.flat[:n]:
         for handle, label in zip(*ax.get_legend_handles_labels()):
             unique.setdefault(label, handle)
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.tight_layout(rect=(0, 0.06 / nrows, 1, 1))
     fig.legend(unique.values(), unique.keys(), fontsize=8, loc="lower center", ncol=len(unique), frameon=False)
     return fig
 
