@@ -6,12 +6,11 @@ from typing import Sequence
 
 import numpy as np
 
-from hcvae.chapters.numbers import fmt
-
 
 def label(v) -> str:
-    """A control's label for the value ``v``: a number in ``g`` format (6 significant figures), else its text."""
-    return fmt(v, 6) if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) else str(v)
+    """A control's label for the value ``v``: a number in ``g`` format (6 significant figures), else its text.
+    A label names a setting (a ratio, an epsilon), not a measurement: no measurement floor, no padded zeros."""
+    return format(v, ".6g") if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) else str(v)
 
 
 def index_results(results: Sequence[dict], keys: Sequence[str], key_of: dict | None = None) -> tuple[dict, list]:
