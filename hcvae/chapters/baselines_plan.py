@@ -182,7 +182,8 @@ def plan(profile: str, datasets, n_clusters: dict, conv_datasets=(), spherical_c
                    for ds in image_datasets for r in image_ratios})
     sweeps = {ds: {r: [row for row in (tables.get((ds, r)) or rows_at(ds, r)) if row.name in SWEEP_ROWS]
                    for r in sweep_ratios} for ds in datasets}
-    conv = {ds: conv_rows(profile, ds, main, seeds["conv"], n_clusters.get(ds), spherical_conv_error)
+    conv = {ds: conv_rows(profile, ds, main, (image_seeds if ds in image_datasets else seeds)["conv"],
+                          n_clusters.get(ds), spherical_conv_error)
             for ds in conv_datasets if ds in datasets or ds in image_datasets}
     return {"tables": tables, "sweeps": sweeps, "conv": conv, "main_ratio": main, "table_ratios": table_ratios,
             "sweep_ratios": sweep_ratios, "seeds": seeds}

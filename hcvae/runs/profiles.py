@@ -134,11 +134,11 @@ _PROFILE_SETTINGS = {
             "conv_seeds": dict(baseline=(0, 1, 2), hct=(0,)),
             # v1 Table 1's image columns at the table's own ratio, 2 lambda_max (with v1 Table 2 on CIFAR-10's conv
             # VAE): the data sets whose runs the shipped reference holds
-            "image_datasets": (),
+            "image_datasets": ("mnist", "fashion_mnist", "cifar10"),
             "image_table_ratios": (2.0,),
             "image_readings": ("min_k",),
             "image_xhats": ("sample",),
-            "image_seeds": None,  # the image columns' seeds: None for the tables' own, n for their first n
+            "image_seeds": 1,  # the image columns' seeds: None for the tables' own, n for their first n
         },
         # the Spherical VAE at the paper's scale: 50,000 x 32 synthetic samples, batch 512 (v1 Appendix B's optimiser)
         "spherical": {
