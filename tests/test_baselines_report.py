@@ -256,6 +256,21 @@ def test_plan_seed_override_and_image_sets_build_without_their_files():
         plan("quick", ["synthetic"], {}, table_ratios=[])
 
 
+def test_the_image_columns_and_the_conv_table_run_the_first_image_seeds(monkeypatch):
+    """The image sets' compute budget (the profile's image_seeds) bounds their tables and v1 Table 2's conv runs;
+    the synthetic tables keep all of their seeds."""
+    import hcvae.chapters.baselines_plan as bp
+    settings = profile_settings("paper")
+    monkeypatch.setattr(bp, "profile_settings", lambda profile: {
+        **settings, "baselines": {**settings["baselines"], "image_seeds": 2}})
+    chapter = plan("paper", ["synthetic"], {"synthetic": 3, "mnist": 10, "cifar10": 10}, ["cifar10"], "no conv",
+                   image_datasets=["mnist", "cifar10"])
+    seeds_of = lambda rows: {c.seed for r in rows for c in r.configs}  # noqa: E731
+    assert seeds_of(chapter["tables"][("mnist", 2.0)]) == {0, 1}
+    assert seeds_of(chapter["conv"]["cifar10"]) == {0, 1}
+    assert seeds_of(chapter["tables"][("synthetic", 2.0)]) == set(settings["baselines"]["seeds"])
+
+
 def test_paper_profile_seed_plan():
     seeds = seed_plan("paper")
     assert len(seeds["main"]["baseline"]) == 5  # v1 averages five runs
