@@ -271,6 +271,20 @@ def test_the_image_columns_and_the_conv_table_run_the_first_image_seeds(monkeypa
     assert seeds_of(chapter["tables"][("synthetic", 2.0)]) == set(settings["baselines"]["seeds"])
 
 
+def test_the_spherical_k_is_searched_over_stored_region_runs(tmp_path, monkeypatch):
+    """k_for reads each K's clustering as a stored region run: computed once (digits' true K = 10 leaves the region
+    empty and the search goes on to the first K that opens it), then served with computing switched off, as a
+    build without the image files serves the image sets' K."""
+    from hcvae.chapters.baselines_plan import k_for
+    from hcvae.runs.store import ResultStore
+    store = ResultStore(tmp_path, reference=False)
+    k = k_for("quick", "digits", store)
+    stored = sorted(p.name.split("-")[0] for p in tmp_path.iterdir() if p.is_dir())
+    assert isinstance(k, int) and k > 10 and stored == ["region"] * (k - 10 + 1)  # every K from 10 to the opening one
+    monkeypatch.setenv("HCVAE_NO_COMPUTE", "1")
+    assert k_for("quick", "digits", store) == k
+
+
 def test_paper_profile_seed_plan():
     seeds = seed_plan("paper")
     assert len(seeds["main"]["baseline"]) == 5  # v1 averages five runs

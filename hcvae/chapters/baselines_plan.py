@@ -21,7 +21,9 @@ from hcvae.methods.consensus import XHATS
 from hcvae.runs import baselines
 from hcvae.runs.hct import HCTConfig
 from hcvae.runs.profiles import profile_settings
-from hcvae.runs.spherical_runs import EmptyFeasibleRegion, SphericalConfig, build_model, prepare
+from hcvae.runs.region_runs import RegionConfig
+from hcvae.runs.runner import run
+from hcvae.runs.spherical_runs import SphericalConfig, build_model
 
 
 @dataclass(frozen=True)
@@ -228,19 +230,23 @@ def check_images_present(profile: str, images: list, store) -> None:
             raise FileNotFoundError(image_data.missing_message(name))
 
 
-def k_for(profile: str, dataset: str) -> int | str:
-    """The Spherical VAE's K as chapter 05 chooses it: the true number, or the smallest K that opens the region;
-    where none does, the reason, in words (its rows then cannot run)."""
+def k_for(profile: str, dataset: str, store=None) -> int | str:
+    """The Spherical VAE's K as chapter 05 chooses it: the true number, or the smallest K up to four times it that
+    opens the region; where none does, the reason, in words (its rows then cannot run). Each K's clustering is a
+    stored region run (:class:`hcvae.runs.region_runs.RegionConfig`, the run's own K-means settings), so a build
+    reads the answer from the reference instead of refitting K-means on the image sets, whose files it may not
+    have."""
     k = TRUE_CLUSTERS[dataset]
-    try:
-        prepare(spherical_configs(profile, dataset, 2.0, [0], k)[0])
-        return k
-    except EmptyFeasibleRegion as err:
-        if err.open_k is not None:
-            return err.open_k
-        return (f"the feasible region [WCSS, L_collapse] is empty on {dataset}'s shell for every K from {k} to "
-                f"{4 * k} (WCSS ≥ L_collapse), so v4 Theorem 3.4's condition fails and the method has no region "
-                "to train in")
+    c = spherical_configs(profile, dataset, 2.0, [0], k)[0]
+    for kk in range(k, min(4 * k, c.data_size - 1) + 1):  # spherical_runs.first_open_k's range
+        region = run(RegionConfig(dataset=dataset, n_samples=c.n_samples, shell=c.shell_reading, r_min=c.r_min,
+                                  r_max=c.r_max, k=kk, seed=c.kmeans_seed, n_init=c.kmeans_n_init),
+                     store=store, progress=False)["region"]
+        if region["nonempty"]:
+            return kk
+    return (f"the feasible region [WCSS, L_collapse] is empty on {dataset}'s shell for every K from {k} to "
+            f"{4 * k} (WCSS ≥ L_collapse), so v4 Theorem 3.4's condition fails and the method has no region "
+            "to train in")
 
 
 def spherical_conv_error(profile: str, dataset: str, n_clusters) -> str | None:

@@ -144,7 +144,7 @@ def plan_chapter(p: Params, store=None) -> ChapterPlan:
     images = p.images
     check_images_present(p.profile, images, store)
     datasets = list(p.datasets) + images
-    k_used = {ds: k_for(p.profile, ds) for ds in datasets}
+    k_used = {ds: k_for(p.profile, ds, store) for ds in datasets}
     conv_datasets = [ds for ds in datasets if ds in CONV_PAPER_COLUMN]
     conv_error = spherical_conv_error(p.profile, conv_datasets[0], k_used[conv_datasets[0]]) if conv_datasets else None
     rows = plan(p.profile, p.datasets, k_used, conv_datasets, conv_error, table_ratios=p.table_ratios,
