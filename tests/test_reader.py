@@ -337,7 +337,9 @@ def _takeaways(page: str, page_html: str, html_dir: Path) -> list[str]:
                 problems.append(f"{page}: the .ipynb download {m.group(1)} is missing")
             else:
                 nb = json.loads(target.read_text())
-                if not any(c.get("outputs") for c in nb["cells"] if c["cell_type"] == "code"):
+                code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+                # executed: every code cell ran (a page whose cells only glue, like computed.md, shows no output)
+                if not code or any(c.get("execution_count") is None for c in code):
                     problems.append(f"{page}: the .ipynb download is not the executed notebook")
     import csv
     import io
