@@ -238,14 +238,15 @@ def k_for(profile: str, dataset: str, store=None) -> int | str:
     have."""
     k = TRUE_CLUSTERS[dataset]
     c = spherical_configs(profile, dataset, 2.0, [0], k)[0]
-    for kk in range(k, min(4 * k, c.data_size - 1) + 1):  # spherical_runs.first_open_k's range
+    k_max = min(4 * k, c.data_size - 1)  # spherical_runs.first_open_k's range
+    for kk in range(k, k_max + 1):
         region = run(RegionConfig(dataset=dataset, n_samples=c.n_samples, shell=c.shell_reading, r_min=c.r_min,
                                   r_max=c.r_max, k=kk, seed=c.kmeans_seed, n_init=c.kmeans_n_init),
                      store=store, progress=False)["region"]
         if region["nonempty"]:
             return kk
     return (f"the feasible region [WCSS, L_collapse] is empty on {dataset}'s shell for every K from {k} to "
-            f"{4 * k} (WCSS ≥ L_collapse), so v4 Theorem 3.4's condition fails and the method has no region "
+            f"{k_max} (WCSS ≥ L_collapse), so v4 Theorem 3.4's condition fails and the method has no region "
             "to train in")
 
 

@@ -62,11 +62,13 @@ def table(rows: list[Row], results: dict, dataset: str, ratio: float, architectu
         per_seed = [metrics_of(results[c], row.stage) for c in row.configs]
         s = summarise(per_seed)
         verdict = kl_verdict(s["kl"][0], None if paper is None else paper["kl"])
-        ours = {"dataset": COLUMN_NAMES.get(dataset, dataset), "n_samples": results[row.configs[0]]["data"]["n"]}
-        theirs = {"dataset": COLUMN_NAMES[paper["column"]], "n_samples": PAPER_SIZES[paper["column"]]} if paper else {}
-        if paper and row.kind == "spherical":  # v4 clusters into the data set's classes; another K is another setting
-            ours["K"], theirs["K"] = row.configs[0].k, TRUE_CLUSTERS.get(paper["column"])
-        differs = None if paper is None else setting_differs(ours, theirs)
+        differs = None
+        if paper is not None:
+            ours = {"dataset": COLUMN_NAMES.get(dataset, dataset), "n_samples": results[row.configs[0]]["data"]["n"]}
+            theirs = {"dataset": COLUMN_NAMES[paper["column"]], "n_samples": PAPER_SIZES[paper["column"]]}
+            if row.kind == "spherical":  # v4 clusters into the data set's classes: another K is another setting
+                ours["K"], theirs["K"] = row.configs[0].k, TRUE_CLUSTERS.get(paper["column"])
+            differs = setting_differs(ours, theirs)
         if differs:
             verdict = not_comparable(differs)
         notes = margins(s["kl"][0], paper["kl"]) if verdict is not None and not differs else []
