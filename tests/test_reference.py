@@ -123,3 +123,19 @@ def test_the_book_has_a_citation_file():
 
     cff = yaml.safe_load((reference.ROOT / "CITATION.cff").read_text())
     assert cff["cff-version"] == "1.2.0" and cff["title"].startswith("hcvae") and cff["references"]
+
+
+def test_reproducing_a_chapter_with_image_runs_refuses_before_any_work_without_the_data(tmp_path):
+    """Chapter 06's paper runs include MNIST's: with no prepared files, `reproduce --chapter 06` stops at once with
+    the `make data` command, and its store stays empty."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "HCVAE_DATA_DIR": str(tmp_path / "no-data"), "HCVAE_RESULTS": str(tmp_path / "store")}
+    proc = subprocess.run([sys.executable, "-m", "hcvae.reference", "reproduce", "--chapter", "06"], env=env,
+                          capture_output=True, text=True, cwd=reference.ROOT, timeout=300)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    line = proc.stderr.strip().splitlines()[-1]
+    assert line.startswith("reproduce: ") and "make data" in line and str(tmp_path / "no-data") in line
+    assert not any((tmp_path / "store").glob("**/result.json"))

@@ -44,7 +44,7 @@ from pathlib import Path
 from hcvae.runs.kinds import KINDS
 from hcvae.runs.layout import Reference, ReferenceFolder
 from hcvae.book.notebook import execute
-from hcvae.core import device
+from hcvae.core import device, image_data
 from hcvae.runs import agreement, kernels, profiles, store as store_mod
 from hcvae.runs.agreement import numbers_in
 from hcvae.runs.closure import imports_of, module_hash, module_path
@@ -334,12 +334,23 @@ def reference_configs(reference: Path = REFERENCE_DIR, only=None) -> list:
     return out
 
 
+def check_image_data(configs) -> None:
+    """Before any work: every image data set the ``configs`` train on is prepared here, else a FileNotFoundError
+    whose one line names it and the ``make data`` command (recomputing ignores the reference, so its runs need
+    the files)."""
+    needed = dict.fromkeys(getattr(c, "dataset", None) for c in configs)
+    for name in needed:
+        if name in image_data.NAMES and not image_data.available(name):
+            raise FileNotFoundError(image_data.missing_message(name))
+
+
 def reproduce(scheduler: str | None = None, n_workers: int | None = None, reference: Path = REFERENCE_DIR,
               on: str | None = None, only=None):
     """Recompute every reference run (of chapters ``only``, default all) into the local store, ignoring the
     reference (resumable: stored points are read, not recomputed), on a local Dask cluster or ``scheduler``."""
 
     configs = reference_configs(reference, only)
+    check_image_data(configs)
     store = store_mod.ResultStore(reference=None)
     return run_sweep(configs, store=store, scheduler=scheduler, n_workers=n_workers, progress=True, on=on)
 
@@ -578,6 +589,9 @@ def main(argv=None) -> int:
             parser.error(str(err))
         try:
             res = reproduce(args.scheduler, args.workers, on=args.device, only=args.chapter)
+        except FileNotFoundError as err:
+            print(f"reproduce: {err}", file=sys.stderr)
+            return 2
         except KeyboardInterrupt:
             print("\ninterrupted: every finished run is stored; run `make reproduce` again to resume", file=sys.stderr)
             return 130

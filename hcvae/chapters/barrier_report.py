@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hcvae.core.data import BUILTIN_DATASETS
+from hcvae.core.data import BUILTIN_DATASETS, TRUE_CLUSTERS
 from hcvae.chapters.ledger import Claim, Measurement, combine
 from hcvae.chapters.base import Chapter, ParameterError, Parameters, parameter, per_dataset_counts
 from hcvae.chapters.numbers import fmt as _fmt
 from hcvae.chapters.user_sets import DataSetOrFile, check_files, k_by_bic, resolve_params
-from hcvae.core import user_data
+from hcvae.core import image_data, user_data
 from hcvae.core.validation import Integer, ListOf, Mapping, Options, Real
 from hcvae.methods import clustering
 from hcvae.methods.clustering import INIT_PARAMS, READINGS
@@ -41,7 +41,7 @@ class Params(Parameters):
                                "the path of your own .npy/.npz file")
     n_components: dict = parameter({"synthetic": 8, "digits": 10}, Mapping(), "K of every mixture, per data set (a "
                                    "data file by its path; one without a K gets the K of lowest BIC)",
-                                   extra=per_dataset_counts(BUILTIN, files=True))
+                                   extra=per_dataset_counts((*BUILTIN, *image_data.NAMES), files=True))
     r0: int | None = parameter(None, Integer(2, none="the profile's"), "number of EM clusterings; None: the "
                                "profile's (16 in the paper profile, v1 §5.5.1)")
     init_alternative: str = parameter("random_from_data", Options(*INIT_PARAMS),
@@ -52,7 +52,9 @@ class Params(Parameters):
     def __post_init__(self):  # files too small for K are refused before any work; then files become names
         check_files(self.datasets, self.n_components)
         resolve_params(self, keyed=("n_components",))
-        missing = [ds for ds in self.datasets if ds not in self.n_components and not user_data.is_name(ds)]
+        # an image set's K defaults to its ten classes (v1 §5.1.1); a user's file without one gets BIC's
+        missing = [ds for ds in self.datasets if ds not in self.n_components and not user_data.is_name(ds)
+                   and ds not in image_data.NAMES]
         if missing:
             raise ParameterError(f"parameter 'n_components' names no K for {', '.join(missing)}; give one per "
                                  "data set")
@@ -60,13 +62,14 @@ class Params(Parameters):
     @property
     def k_chosen(self) -> dict:
         """{user data set: (K, {K: BIC})} for your data sets without a K in ``n_components``: picked by BIC."""
-        return {ds: k_by_bic(ds) for ds in self.datasets if ds not in self.n_components}
+        return {ds: k_by_bic(ds) for ds in self.datasets if ds not in self.n_components and user_data.is_name(ds)}
 
     @property
     def components(self) -> dict:
         """K per data set: ``n_components``'s, or for your data set without one, the K of lowest BIC."""
         chosen = self.k_chosen
-        return {ds: chosen[ds][0] if ds in chosen else self.n_components[ds] for ds in self.datasets}
+        return {ds: chosen[ds][0] if ds in chosen else self.n_components.get(ds, TRUE_CLUSTERS.get(ds))
+                for ds in self.datasets}
 
     @property
     def r0_used(self) -> int:

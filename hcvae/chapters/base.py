@@ -91,8 +91,8 @@ def check_value(name: str, constraint: Constraint, value, extra: Callable | None
     reason = constraint.problem(value)
     if reason is not None:
         hint = ""
-        if isinstance(value, list) and hasattr(constraint, "item"):  # the hint of the item refused, if any
-            hint = next((_data_hint(v) for v in value if constraint.item.problem(v) is not None), "")
+        if isinstance(value, list) and hasattr(constraint, "item"):  # the hint of an item refused without a reason
+            hint = next((_data_hint(v) for v in value if constraint.item.problem(v) == ""), "")
         elif reason == "":
             hint = _data_hint(value)
         reason = reason.replace('"NAME: ', f'"{name}: ')  # the papermill hint names the parameter

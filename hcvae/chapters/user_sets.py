@@ -15,7 +15,7 @@ import functools
 import numpy as np
 
 from hcvae.chapters.base import ParameterError
-from hcvae.core import user_data
+from hcvae.core import image_data, user_data
 from hcvae.core.data import lambda_max, load_dataset
 from hcvae.core.validation import Options
 
@@ -23,9 +23,12 @@ YOUR_DATA = "your data"  # what a paper column says of a run on a user's data se
 
 
 class DataSetOrFile(Options):
-    """One of the named data sets, or the path of a data file (``.npy``, or ``.npz`` with ``x``)."""
+    """One of the named data sets, one of the papers' image sets that ``make data`` prepares (its files must be
+    here: :mod:`hcvae.core.image_data`), or the path of a data file (``.npy``, or ``.npz`` with ``x``)."""
 
     def problem(self, value):
+        if isinstance(value, str) and value in image_data.NAMES:
+            return None if image_data.available(value) else f" ({image_data.missing_message(value)})"
         if user_data.is_name(value):  # a file registered before, by its content name
             return None if (user_data.folder() / f"{value}.npz").exists() else \
                 f" ({value} is not registered here: give the data file's path)"
@@ -38,7 +41,7 @@ class DataSetOrFile(Options):
         return super().problem(value)
 
     def describe(self) -> str:
-        return super().describe() + ", or a .npy/.npz data file"
+        return super().describe() + f", an image set of `make data` ({', '.join(image_data.NAMES)}), or a .npy/.npz data file"
 
 
 def resolve(datasets) -> list[str]:

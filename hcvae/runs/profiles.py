@@ -50,7 +50,8 @@ _PROFILE_SETTINGS = {
         **{(USER, arch): dict(n_samples=None, epochs=20 if arch == "mlp" else 60, batch_size=128,
                               lr=3e-3 if arch == "mlp" else 1e-2, trainer="stacked") for arch in ("mlp", "linear")},
         # theorem-bound chapters: R0 EM clusterings (v1 §5.5.1 uses 16) on how many samples
-        "clusterings": dict(r0=8, n_samples={"synthetic": 5_000, "digits": None, USER: None}),
+        "clusterings": dict(r0=8, n_samples={"synthetic": 5_000, "digits": None, USER: None,
+                                              **{name: 5_000 for name in IMAGE_SETS}}),
         # Historical Consensus Training (v1 Algorithm 1) and its controls, per data set
         "hct": {
             "synthetic": dict(n_samples=5_000, r0=8, epochs_per_round=5, max_refine_epochs=10, final_epochs=5, batch_size=128),
@@ -104,7 +105,8 @@ _PROFILE_SETTINGS = {
         ("digits", "linear"): dict(n_samples=None, epochs=600, batch_size=128, lr=1e-2),
         **{(name, arch): dict(n_samples=None, epochs=60, batch_size=512, lr=3e-3 if arch == "mlp" else 1e-2)
            for name in (*IMAGE_SETS, USER) for arch in ("mlp", "linear")},
-        "clusterings": dict(r0=16, n_samples={"synthetic": None, "digits": None, USER: None}),
+        "clusterings": dict(r0=16, n_samples={"synthetic": None, "digits": None, USER: None,
+                                               **{name: None for name in IMAGE_SETS}}),
         # v1 Appendix B: E = 30, epsilon 1e-4, beta 1 -> 4 annealed, batch 512 (digits: 128, it has 1,797 rows);
         # R0 = 16 (§5.5.1; Appendix B's 24 cannot halve to 2). Refinement capped at 100 epochs.
         "hct": {
@@ -138,7 +140,7 @@ _PROFILE_SETTINGS = {
             "image_table_ratios": (2.0,),
             "image_readings": ("min_k",),
             "image_xhats": ("sample",),
-            "image_seeds": 1,  # the image columns' seeds: None for the tables' own, n for their first n
+            "image_seeds": 3,  # the image columns' seeds: None for the tables' own, n for their first n
         },
         # the Spherical VAE at the paper's scale: 50,000 x 32 synthetic samples, batch 512 (v1 Appendix B's optimiser)
         "spherical": {

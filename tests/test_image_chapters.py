@@ -1,0 +1,78 @@
+"""The papers' image sets as a data set of chapters 01-05: taken when `make data` prepared them, refused before any
+work with the command that prepares them when it did not, their K the ten classes. The files are small fakes
+written here, accepted by replacing the recorded hashes (the real packages are never needed)."""
+
+import numpy as np
+import pytest
+
+from hcvae.book import notebook
+from hcvae.chapters import barrier_report, hct_report, phase, region_report, spherical_report
+from hcvae.chapters.base import ParameterError
+from hcvae.core import data, image_data
+from hcvae.runs.store import ResultStore
+
+CHAPTERS = {"01": phase, "02": barrier_report, "03": region_report, "04": hct_report, "05": spherical_report}
+
+
+@pytest.fixture
+def no_data(tmp_path, monkeypatch):
+    monkeypatch.setenv("HCVAE_DATA_DIR", str(tmp_path / "no-data"))
+    return tmp_path / "no-data"
+
+
+@pytest.fixture
+def fake_mnist(tmp_path, monkeypatch):
+    """A prepared ``mnist.npz`` of 400 + 100 random 28x28 images, and the hashes that accept it."""
+    rng = np.random.default_rng(0)
+    arrays = {"train_images": rng.integers(0, 256, (400, 28, 28), dtype=np.uint8),
+              "train_labels": rng.integers(0, 10, 400, dtype=np.uint8),
+              "test_images": rng.integers(0, 256, (100, 28, 28), dtype=np.uint8),
+              "test_labels": rng.integers(0, 10, 100, dtype=np.uint8)}
+    folder = tmp_path / "data"
+    folder.mkdir()
+    np.savez(folder / "mnist.npz", source=np.array("fake@0"), **arrays)
+    monkeypatch.setenv("HCVAE_DATA_DIR", str(folder))
+    monkeypatch.setitem(image_data.DECODED_SHA256, "mnist", {k: image_data.array_sha256(v) for k, v in arrays.items()})
+    return arrays
+
+
+@pytest.mark.parametrize("chapter", sorted(CHAPTERS))
+def test_an_image_set_not_prepared_is_refused_with_make_data(no_data, chapter):
+    with pytest.raises(ParameterError) as err:
+        CHAPTERS[chapter].Params.from_values(datasets=["mnist"])
+    text = str(err.value)
+    assert text.startswith("parameter 'datasets'") and "make data" in text and str(no_data) in text, text
+    assert "\n" not in text
+
+
+def test_the_command_line_refuses_it_before_a_kernel_starts(no_data, tmp_path, monkeypatch):
+    from hcvae.runs import runner
+
+    monkeypatch.setattr(notebook, "execute", lambda *a, **k: pytest.fail("a kernel was started"))
+    monkeypatch.setattr(runner, "run", lambda *a, **k: pytest.fail("a run was started"))
+    with pytest.raises(SystemExit) as err:
+        notebook.main(["03", "-p", "datasets", '["fashion_mnist"]', "--output-dir", str(tmp_path / "out")])
+    text = str(err.value)
+    assert text.startswith("error: parameter 'datasets'") and "python -m hcvae.data --only fashion_mnist" in text
+
+
+@pytest.mark.parametrize("chapter", sorted(CHAPTERS))
+def test_a_prepared_image_set_is_taken_with_its_ten_classes(fake_mnist, chapter):
+    p = CHAPTERS[chapter].Params.from_values(datasets=["mnist", "synthetic"])
+    assert p.datasets == ["mnist", "synthetic"]
+    if chapter in ("02", "03"):  # chapters that key K by data set: the classes where none is given
+        assert p.components == {"mnist": 10, "synthetic": 8} and p.k_chosen == {}
+        given = CHAPTERS[chapter].Params.from_values(datasets=["mnist"], n_components={"mnist": 12})
+        assert given.components == {"mnist": 12}
+
+
+def test_chapter_03_measures_a_prepared_image_set(fake_mnist, tmp_path):
+    """The region chapter on the fake MNIST: every run is on it, at its pooled 14x14 rows, K = 10 among the curves."""
+    store = ResultStore(tmp_path / "results", reference=None)
+    ch = region_report.chapter("quick", datasets=["mnist"], store=store)
+    assert {r["config"]["dataset"] for r in ch.results} == {"mnist"}
+    assert 10 in ch.params.ks and list(ch.anchors) == ["mnist"]
+    x = data.load_dataset("mnist").x
+    assert x.shape == (400, 196)  # v1 §5.1.1's MNIST: the training images, 2x2-pooled to 14x14
+    pooled = fake_mnist["train_images"].reshape(400, 14, 2, 14, 2).mean(axis=(2, 4)).reshape(400, -1) / 255
+    np.testing.assert_allclose(x, pooled, rtol=1e-6)
