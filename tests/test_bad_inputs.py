@@ -17,7 +17,8 @@ NB = [
     (["01", "-p", "seed", "-1"], "'seed' must be an integer >= 0; got -1"),
     (["01", "-p", "datasets", "[]"], "(the list is empty)"),
     (["01", "-p", "datasets", "digits"], "a list is written ['digits']"),
-    (["01", "-p", "datasets", '["mnist"]'], "mnist is read from local files, which are absent"),
+    (["01", "-p", "datasets", '["mnist"]'], "mnist.npz is absent; run `make data`"),
+    (["06", "-p", "datasets", '["mnist"]'], "mnist is read from local files, which are absent"),
     (["01", "-p", "datasets", '["digits", "digits"]'], "(values repeat)"),
     (["01", "-p", "probe_epochs_factor", "0"], "'probe_epochs_factor' must be an integer >= 1"),
     (["01", "-p", "kl_atol", "-0.1"], "'kl_atol' must be a number >= 0"),
@@ -64,6 +65,7 @@ def test_bad_notebook_parameters_fail_at_once(argv, message, tmp_path, monkeypat
 
     monkeypatch.setattr(notebook, "execute", lambda *a, **k: pytest.fail("a kernel was started"))
     monkeypatch.setattr(runner, "run", lambda *a, **k: pytest.fail("a run was started"))
+    monkeypatch.setenv("HCVAE_DATA_DIR", str(tmp_path.parent / f"{tmp_path.name}-no-data"))  # image sets absent
     with pytest.raises(SystemExit) as err:
         notebook.main([*argv, "--output-dir", str(tmp_path)])
     assert message in str(err.value), str(err.value)

@@ -190,7 +190,8 @@ def test_chapter_03s_parameters_cell_is_the_chapters_declaration():
     (dict(shells=[]), "'shells' must be a non-empty list, each a value; got [] (the list is empty)"),
     (dict(k_values=[2, 0]), "'k_values' must be a non-empty list, each an integer >= 1; got [2, 0]"),
     (dict(k_values=[2, 2]), "(values repeat)"),
-    (dict(n_components={"synthetic": 0}), "'n_components' must map data sets (synthetic, digits) to integers >= 1"),
+    (dict(n_components={"synthetic": 0}), "'n_components' must map data sets (synthetic, digits, mnist, fashion_mnist, cifar10, "
+                                                  "fashion_mnist_train, cifar10_train) to integers >= 1"),
     (dict(datasets=["digits"], n_components={"synthetic": 8}), "'n_components' names no K for digits"),
     (dict(identity_rtol=0), "'identity_rtol' must be a number > 0; got 0"),
     (dict(n_init=0), "'n_init' must be an integer >= 1; got 0"),
