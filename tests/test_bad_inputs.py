@@ -18,7 +18,7 @@ NB = [
     (["01", "-p", "datasets", "[]"], "(the list is empty)"),
     (["01", "-p", "datasets", "digits"], "a list is written ['digits']"),
     (["01", "-p", "datasets", '["mnist"]'], "mnist.npz is absent; run `make data`"),
-    (["06", "-p", "datasets", '["mnist"]'], "mnist is read from local files, which are absent"),
+    (["06", "-p", "datasets", '["mnist"]'], "mnist is one of the papers' image sets: name it in 'image_datasets'"),
     (["01", "-p", "datasets", '["digits", "digits"]'], "(values repeat)"),
     (["01", "-p", "probe_epochs_factor", "0"], "'probe_epochs_factor' must be an integer >= 1"),
     (["01", "-p", "kl_atol", "-0.1"], "'kl_atol' must be a number >= 0"),

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hcvae.core.data import BUILTIN_DATASETS, TRUE_CLUSTERS
+from hcvae.core.data import BUILTIN_DATASETS
 from hcvae.chapters.ledger import Claim, Measurement, combine
-from hcvae.chapters.base import Chapter, ParameterError, Parameters, parameter, per_dataset_counts
+from hcvae.chapters.base import Chapter, Parameters, parameter, per_dataset_counts
 from hcvae.chapters.numbers import fmt as _fmt
-from hcvae.chapters.user_sets import DataSetOrFile, check_files, k_by_bic, resolve_params
-from hcvae.core import image_data, user_data
+from hcvae.chapters.user_sets import DataSetOrFile, KeyedComponents, check_files, resolve_params
+from hcvae.core import image_data
 from hcvae.core.validation import Integer, ListOf, Mapping, Options, Real
 from hcvae.methods import clustering
 from hcvae.methods.clustering import INIT_PARAMS, READINGS
@@ -31,7 +31,7 @@ BUILTIN = BUILTIN_DATASETS
 
 
 @dataclass(frozen=True)
-class Params(Parameters):
+class Params(KeyedComponents, Parameters):
     """Chapter 02's parameters (its notebook's ``parameters`` cell holds the same defaults)."""
 
     PAGE = CHAPTER
@@ -52,24 +52,7 @@ class Params(Parameters):
     def __post_init__(self):  # files too small for K are refused before any work; then files become names
         check_files(self.datasets, self.n_components)
         resolve_params(self, keyed=("n_components",))
-        # an image set's K defaults to its ten classes (v1 §5.1.1); a user's file without one gets BIC's
-        missing = [ds for ds in self.datasets if ds not in self.n_components and not user_data.is_name(ds)
-                   and ds not in image_data.NAMES]
-        if missing:
-            raise ParameterError(f"parameter 'n_components' names no K for {', '.join(missing)}; give one per "
-                                 "data set")
-
-    @property
-    def k_chosen(self) -> dict:
-        """{user data set: (K, {K: BIC})} for your data sets without a K in ``n_components``: picked by BIC."""
-        return {ds: k_by_bic(ds) for ds in self.datasets if ds not in self.n_components and user_data.is_name(ds)}
-
-    @property
-    def components(self) -> dict:
-        """K per data set: ``n_components``'s, or for your data set without one, the K of lowest BIC."""
-        chosen = self.k_chosen
-        return {ds: chosen[ds][0] if ds in chosen else self.n_components.get(ds, TRUE_CLUSTERS.get(ds))
-                for ds in self.datasets}
+        self.check_components()
 
     @property
     def r0_used(self) -> int:

@@ -31,10 +31,13 @@ class ParameterError(ValueError):
     """A chapter parameter with a bad value; the message names it and what is allowed."""
 
 
-def parameter(default, constraint: Constraint, doc: str = "", extra: Callable | None = None):
+def parameter(default, constraint: Constraint, doc: str = "", extra: Callable | None = None,
+              files_in: str | None = None):
     """A declared parameter: its default, its constraint, what it means, and an ``extra(name, value)`` check that
-    raises :class:`ParameterError` for what the constraint cannot say. Lists and dicts are copied per instance."""
-    meta = {"constraint": constraint, "doc": doc, "extra": extra}
+    raises :class:`ParameterError` for what the constraint cannot say. ``files_in``: the parameter that takes the
+    data sets read from prepared files, which this one refuses (its error then names it). Lists and dicts are
+    copied per instance."""
+    meta = {"constraint": constraint, "doc": doc, "extra": extra, "files_in": files_in}
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: json.loads(json.dumps(default)), metadata=meta)
     return field(default=default, metadata=meta)
@@ -45,11 +48,14 @@ def describe(constraint: Constraint) -> str:
     return constraint.describe() + (", or None" if constraint.none else "")
 
 
-def _data_hint(value) -> str:
-    """For a data set read from prepared files that a parameter does not take: whether they are here."""
+def _data_hint(value, files_in: str | None = None) -> str:
+    """For a data set read from prepared files that a parameter does not take: the parameter that does
+    (``files_in``), else whether the files are here."""
 
     if not isinstance(value, str) or value not in FILE_DATASETS:
         return ""
+    if files_in is not None:
+        return f" ({value} is one of the papers' image sets: name it in {files_in!r} instead)"
 
     if not image_data.available(value):
         return f" ({value} is read from local files, which are absent: {image_data.missing_message(value)})"
@@ -80,7 +86,8 @@ def scheduler_address(name: str, value: str) -> None:
                              f"or None for a local cluster; got {value!r}")
 
 
-def check_value(name: str, constraint: Constraint, value, extra: Callable | None = None):
+def check_value(name: str, constraint: Constraint, value, extra: Callable | None = None,
+                files_in: str | None = None):
     """``value`` checked against ``constraint`` (lists as lists); raises :class:`ParameterError`."""
     if isinstance(value, tuple):
         value = list(value)
@@ -92,9 +99,9 @@ def check_value(name: str, constraint: Constraint, value, extra: Callable | None
     if reason is not None:
         hint = ""
         if isinstance(value, list) and hasattr(constraint, "item"):  # the hint of an item refused without a reason
-            hint = next((_data_hint(v) for v in value if constraint.item.problem(v) == ""), "")
+            hint = next((_data_hint(v, files_in) for v in value if constraint.item.problem(v) == ""), "")
         elif reason == "":
-            hint = _data_hint(value)
+            hint = _data_hint(value, files_in)
         reason = reason.replace('"NAME: ', f'"{name}: ')  # the papermill hint names the parameter
         raise ParameterError(f"parameter {name!r} must be {describe(constraint)}; got {value!r}{reason}{hint}")
     value = constraint.convert(value)
@@ -136,7 +143,8 @@ class Parameters:
         missing = [n for n in declared if n not in values]
         if missing and not partial:
             raise ParameterError(f"missing parameter(s) {', '.join(missing)}")
-        return {name: check_value(name, f.metadata["constraint"], values[name], f.metadata["extra"])
+        return {name: check_value(name, f.metadata["constraint"], values[name], f.metadata["extra"],
+                                  f.metadata["files_in"])
                 for name, f in declared.items() if name in values}
 
     @classmethod

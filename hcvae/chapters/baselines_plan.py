@@ -23,7 +23,7 @@ from hcvae.runs.hct import HCTConfig
 from hcvae.runs.profiles import profile_settings
 from hcvae.runs.region_runs import RegionConfig
 from hcvae.runs.runner import run
-from hcvae.runs.spherical_runs import SphericalConfig, build_model
+from hcvae.runs.spherical_runs import SphericalConfig, build_model, k_search_max
 
 
 @dataclass(frozen=True)
@@ -238,7 +238,7 @@ def k_for(profile: str, dataset: str, store=None) -> int | str:
     have."""
     k = TRUE_CLUSTERS[dataset]
     c = spherical_configs(profile, dataset, 2.0, [0], k)[0]
-    k_max = min(4 * k, c.data_size - 1)  # spherical_runs.first_open_k's range
+    k_max = k_search_max(k, c.data_size)  # the range of the search the run's own error suggests
     for kk in range(k, k_max + 1):
         region = run(RegionConfig(dataset=dataset, n_samples=c.n_samples, shell=c.shell_reading, r_min=c.r_min,
                                   r_max=c.r_max, k=kk, seed=c.kmeans_seed, n_init=c.kmeans_n_init),

@@ -43,7 +43,8 @@ class Params(Parameters):
 
     PAGE = CHAPTER
 
-    datasets: list = parameter(list(BUILTIN), ListOf(Options(*BUILTIN)), "the data sets to run")
+    datasets: list = parameter(list(BUILTIN), ListOf(Options(*BUILTIN)), "the data sets to run",
+                               files_in="image_datasets")
     image_datasets: list | None = parameter(None, ListOf(Options(*IMAGE_SETS), empty=True, none="the profile's"),
                                             "the papers' image sets to add (None: the profile's)")
     table_ratios: list | None = parameter(None, ListOf(Real(0.0), none="the profile's"), "ratios of the tables")

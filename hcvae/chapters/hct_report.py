@@ -53,7 +53,7 @@ BUILTIN = ("synthetic", "digits")
 
 
 @dataclass(frozen=True)
-class Params(Parameters):
+class Params(user_sets.SharedComponents, Parameters):
     """Chapter 04's parameters (its notebook's ``parameters`` cell holds the same defaults)."""
 
     PAGE = CHAPTER
@@ -77,16 +77,6 @@ class Params(Parameters):
     def __post_init__(self):  # a file too small for a batch or for K is refused before any work; files become names
         check_sizes(self.datasets, [profile_settings(self.profile)["hct"][USER]["batch_size"]], k=self.n_components)
         resolve_params(self)
-
-    @property
-    def k_chosen(self) -> dict:
-        """{user data set: (K, {K: BIC})}: your data sets' K picked by BIC, where ``n_components`` gives none."""
-        return user_sets.k_chosen(self.datasets, self.n_components)
-
-    @property
-    def components(self) -> dict:
-        """Your data sets' K (the book's data sets keep their own: their configs name none)."""
-        return user_sets.components(self.datasets, self.n_components)
 
     @property
     def runs(self) -> tuple:

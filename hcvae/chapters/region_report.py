@@ -14,13 +14,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hcvae.core.data import BUILTIN_DATASETS, TRUE_CLUSTERS
+from hcvae.core.data import BUILTIN_DATASETS
 from hcvae.chapters.numbers import fmt
 from hcvae.chapters.base import Chapter, ParameterError, Parameters, parameter, per_dataset_counts
 from hcvae.chapters.ledger import Claim, Measurement
 from hcvae.core.data import lambda_max, load_dataset
-from hcvae.chapters.user_sets import DataSetOrFile, check_files, k_by_bic, resolve_params
-from hcvae.core import image_data, user_data
+from hcvae.chapters.user_sets import DataSetOrFile, KeyedComponents, check_files, resolve_params
+from hcvae.core import image_data
 from hcvae.core.validation import Anything, Integer, ListOf, Mapping, Real
 from hcvae.methods import feasible
 from hcvae.methods.spherical import SHELL_READINGS
@@ -49,7 +49,7 @@ def _shells(name: str, value: list) -> None:
 
 
 @dataclass(frozen=True)
-class Params(Parameters):
+class Params(KeyedComponents, Parameters):
     """Chapter 03's parameters (its notebook's ``parameters`` cell holds the same defaults)."""
 
     PAGE = CHAPTER
@@ -69,25 +69,7 @@ class Params(Parameters):
     def __post_init__(self):  # files too small for a K of the curves are refused before any work; files become names
         check_files(self.datasets, self.n_components, self.k_values)
         resolve_params(self, keyed=("n_components",))
-        # an image set's K defaults to its ten classes (v1 §5.1.1); a user's file without one gets BIC's
-        missing = [ds for ds in self.datasets if ds not in self.n_components and not user_data.is_name(ds)
-                   and ds not in image_data.NAMES]
-        if missing:
-            raise ParameterError(f"parameter 'n_components' names no K for {', '.join(missing)}; give one per "
-                                 "data set")
-
-    @property
-    def k_chosen(self) -> dict:
-        """{user data set: (K, {K: BIC})} for your data sets without a K in ``n_components``: picked by BIC."""
-        return {ds: k_by_bic(ds) for ds in self.datasets if ds not in self.n_components and user_data.is_name(ds)}
-
-    @property
-    def components(self) -> dict:
-        """K per data set (the curves' marked K): ``n_components``'s, or for your data set without one, the K of
-        lowest BIC."""
-        chosen = self.k_chosen
-        return {ds: chosen[ds][0] if ds in chosen else self.n_components.get(ds, TRUE_CLUSTERS.get(ds))
-                for ds in self.datasets}
+        self.check_components()
 
     @property
     def default_shell(self) -> str:

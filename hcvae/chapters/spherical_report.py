@@ -49,7 +49,7 @@ BUILTIN = ("synthetic", "digits")
 
 
 @dataclass(frozen=True)
-class Params(Parameters):
+class Params(user_sets.SharedComponents, Parameters):
     """Chapter 05's parameters (its notebook's ``parameters`` cell holds the same defaults)."""
 
     PAGE = CHAPTER
@@ -72,16 +72,6 @@ class Params(Parameters):
         check_sizes(self.datasets, [profile_settings(self.profile)["spherical"][USER]["batch_size"]],
                     k=self.n_components)
         resolve_params(self)
-
-    @property
-    def k_chosen(self) -> dict:
-        """{user data set: (K, {K: BIC})}: your data sets' K picked by BIC, where ``n_components`` gives none."""
-        return user_sets.k_chosen(self.datasets, self.n_components)
-
-    @property
-    def components(self) -> dict:
-        """Your data sets' K before the region check (:func:`feasible_k`); the book's keep their true number."""
-        return user_sets.components(self.datasets, self.n_components)
 
     @property
     def seeds(self) -> list[int]:

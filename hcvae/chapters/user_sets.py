@@ -16,7 +16,7 @@ import numpy as np
 
 from hcvae.chapters.base import ParameterError
 from hcvae.core import image_data, user_data
-from hcvae.core.data import lambda_max, load_dataset
+from hcvae.core.data import TRUE_CLUSTERS, lambda_max, load_dataset
 from hcvae.core.validation import Options
 
 YOUR_DATA = "your data"  # what a paper column says of a run on a user's data set
@@ -114,6 +114,47 @@ def check_files(datasets, n_components: dict, ks=()) -> None:
             if given is None and n < MIN_BIC_SAMPLES:
                 raise ParameterError(f"parameter 'datasets': {ds}: {n} samples is too few to choose K by BIC; give "
                                      "its K in 'n_components'")
+
+
+class KeyedComponents:
+    """The K of chapters 02 and 03, whose ``n_components`` maps each data set to its K: an image set's defaults to
+    its ten classes (v1 §5.1.1), your data file's to the K of lowest BIC; a built-in set must be given one."""
+
+    def check_components(self) -> None:
+        """Refuse, before any work, a built-in data set that ``n_components`` gives no K."""
+        missing = [ds for ds in self.datasets if ds not in self.n_components and not user_data.is_name(ds)
+                   and ds not in image_data.NAMES]
+        if missing:
+            raise ParameterError(f"parameter 'n_components' names no K for {', '.join(missing)}; give one per "
+                                 "data set")
+
+    @property
+    def k_chosen(self) -> dict:
+        """{user data set: (K, {K: BIC})} for your data sets without a K in ``n_components``: picked by BIC."""
+        return {ds: k_by_bic(ds) for ds in self.datasets if ds not in self.n_components and user_data.is_name(ds)}
+
+    @property
+    def components(self) -> dict:
+        """K per data set: ``n_components``'s, the ten classes of an image set, or for your data set without one,
+        the K of lowest BIC."""
+        chosen = self.k_chosen
+        return {ds: chosen[ds][0] if ds in chosen else self.n_components.get(ds, TRUE_CLUSTERS.get(ds))
+                for ds in self.datasets}
+
+
+class SharedComponents:
+    """The K of chapters 04 and 05, whose one ``n_components`` serves every user data set (None: BIC picks each
+    one's); the book's data sets keep their own K, which their configs name."""
+
+    @property
+    def k_chosen(self) -> dict:
+        """{user data set: (K, {K: BIC})}: your data sets' K picked by BIC, where ``n_components`` gives none."""
+        return k_chosen(self.datasets, self.n_components)
+
+    @property
+    def components(self) -> dict:
+        """{user data set: K}: ``n_components``, or BIC's choice where it is None."""
+        return components(self.datasets, self.n_components)
 
 
 def k_chosen(datasets, n_components: int | None) -> dict:

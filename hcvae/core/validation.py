@@ -14,6 +14,7 @@ Chapters render the same constraint as "parameter 'seed' must be an integer >= 0
 
 from __future__ import annotations
 
+import abc
 import math
 
 
@@ -23,16 +24,18 @@ def check_choice(name: str, value, allowed) -> None:
         raise ValueError(f"unknown {name} {value!r}; allowed values: {', '.join(map(str, allowed))}")
 
 
-class Constraint:
+class Constraint(abc.ABC):
     """What a field allows. ``none``: None is allowed too (then ``none`` says what None means, or True)."""
 
     none: str | bool | None = None
 
+    @abc.abstractmethod
     def problem(self, value) -> str | None:
-        raise NotImplementedError
+        """None when ``value`` is allowed; else the reason it is not ("" when the description says it all)."""
 
+    @abc.abstractmethod
     def describe(self) -> str:
-        raise NotImplementedError
+        """What the constraint allows, in words (the error message's "must be ...")."""
 
     def convert(self, value):
         """An allowed value in its canonical type (a real number as a float, a tuple as a list)."""

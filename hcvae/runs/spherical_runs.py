@@ -191,9 +191,16 @@ def schedule(config: SphericalConfig, epoch: float) -> dict:
 # ---- preparation: shell, clustering, region --------------------------------------------------------------
 
 
+def k_search_max(k: int, n_samples: int, k_max: int | None = None) -> int:
+    """The largest K the search for an open region tries from ``k``: ``k_max`` (default 4k), below the sample count
+    (K-means needs more samples than clusters)."""
+    return min(k_max or 4 * k, n_samples - 1)
+
+
 def first_open_k(x: np.ndarray, k: int, seed: int = 0, n_init: int = 4, k_max: int | None = None) -> int | None:
-    """The smallest K' > k whose K-means clustering of ``x`` has WCSS < L_collapse (None up to ``k_max``, default 4k)."""
-    k_max = min(k_max or 4 * k, x.shape[0] - 1)
+    """The smallest K' > k whose K-means clustering of ``x`` has WCSS < L_collapse (None up to
+    :func:`k_search_max`)."""
+    k_max = k_search_max(k, x.shape[0], k_max)
     for kk in range(k + 1, k_max + 1):
         if feasible_region(x, fit_kmeans(x, kk, seed=seed, n_init=n_init))["nonempty"]:
             return kk
@@ -206,7 +213,8 @@ def check_region(region: dict, x: np.ndarray, config: SphericalConfig) -> None:
         return
     open_k = first_open_k(x, config.k, seed=config.kmeans_seed, n_init=config.kmeans_n_init)
     fix = (f"K = {open_k} is the smallest K above {config.k} with WCSS < L_collapse on these data (set n_clusters={open_k})"
-           if open_k is not None else f"no K up to {4 * config.k} gives WCSS < L_collapse on these data")
+           if open_k is not None else
+           f"no K up to {k_search_max(config.k, x.shape[0])} gives WCSS < L_collapse on these data")
     raise EmptyFeasibleRegion(
         f"the feasible region [WCSS, L_collapse] is empty for {config.dataset} with K = {config.k} on the "
         f"{config.shell_reading} [{config.r_min:g}, {config.r_max:g}] shell: WCSS = {region['wcss']:.4g} >= "
