@@ -12,6 +12,7 @@ import pytest
 
 from hcvae.book import notebook
 from hcvae.chapters import barrier_report, hct_report, region_report, spherical_report, user_sets
+from hcvae.chapters.base import ParameterError
 from hcvae.chapters.ledger import not_comparable, setting_differs
 from hcvae.core import user_data
 from tests.test_user_data import _glued
@@ -63,11 +64,11 @@ def test_chapter_02_keeps_its_own_data_sets_and_their_error(data):
     path, _, _ = data
     p = barrier_report.Params.from_values()
     assert p.components == {"synthetic": 8, "digits": 10} and p.k_chosen == {}
-    with pytest.raises(barrier_report.ParameterError, match="'n_components' names no K for digits"):
+    with pytest.raises(ParameterError, match="'n_components' names no K for digits"):
         barrier_report.Params.from_values(datasets=[path, "digits"], n_components={"synthetic": 8})
-    with pytest.raises(barrier_report.ParameterError, match="gives a K for elsewhere.npy, which is not among"):
+    with pytest.raises(ParameterError, match="gives a K for elsewhere.npy, which is not among"):
         barrier_report.Params.from_values(datasets=[path], n_components={"elsewhere.npy": 3})
-    with pytest.raises(barrier_report.ParameterError, match="must map data sets"):
+    with pytest.raises(ParameterError, match="must map data sets"):
         barrier_report.Params.from_values(datasets=[path], n_components={"x.csv": 3})
 
 
