@@ -139,3 +139,22 @@ def test_reproducing_a_chapter_with_image_runs_refuses_before_any_work_without_t
     line = proc.stderr.strip().splitlines()[-1]
     assert line.startswith("reproduce: ") and "make data" in line and str(tmp_path / "no-data") in line
     assert not any((tmp_path / "store").glob("**/result.json"))
+
+
+def test_recording_ships_the_em_fits_an_hct_run_starts_from_so_a_new_seed_need_not_refit(tmp_path, monkeypatch):
+    from hcvae.runs.gmm_runs import GMMFitsConfig
+    from hcvae.runs.hct import HCTConfig
+
+    work = store_mod.ResultStore(tmp_path / "work", reference=None)
+    hct = HCTConfig(dataset="digits", n_samples=400, n_components=10, r0=2)
+    entries = [{"config": store_mod.config_dict(hct)}, {"config": store_mod.config_dict(VAEConfig(**TINY))}]
+    assert reference.local_fits(entries, work) == []  # nothing to ship before the fits are stored here
+    runner.run(hct.fits_config(), store=work)
+    fits_key = store_mod.config_key(hct.fits_config())
+    assert reference.local_fits(entries, work) == [fits_key]  # the VAE run has no fits
+    ref = tmp_path / "reference"
+    assert reference.export([fits_key], work, ref) == 1
+    monkeypatch.setattr(GMMFitsConfig, "compute", lambda *a, **k: pytest.fail("refitted fits the reference ships"))
+    fresh = store_mod.ResultStore(tmp_path / "fresh", reference=ref)
+    means = fresh.load_arrays(hct.fits_config())["means"]
+    assert runner.run(hct.fits_config(), store=fresh)["key"] == fits_key and means.shape[:2] == (2, 10)

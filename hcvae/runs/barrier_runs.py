@@ -43,14 +43,16 @@ class BarrierConfig(StoredConfig):
             raise ValueError(f"n_components ({self.n_components}) is larger than the number of samples "
                              f"({self.data_size}); use n_components <= {self.data_size}")
 
+    def fits_config(self) -> GMMFitsConfig:
+        """The stored EM fits this run measures, shared with the HCT runs of the same data, K and R0."""
+        return GMMFitsConfig(dataset=self.dataset, n_samples=self.n_samples, n_components=self.n_components,
+                             r0=self.r0, init_params=self.init_params, first_seed=self.first_seed)
+
     def compute(self, store=None, progress: bool | None = None) -> tuple[dict, None]:
 
         start = time.perf_counter()
         x = load_dataset(self.dataset, self.n_samples, seed=0).x  # the same rows for every EM start and seed
-        # the fits are a stored run of their own, shared with the HCT runs of the same data, K and R0
-        fits = clusterings(GMMFitsConfig(dataset=self.dataset, n_samples=self.n_samples, n_components=self.n_components,
-                                         r0=self.r0, init_params=self.init_params, first_seed=self.first_seed),
-                           store, progress=False)
+        fits = clusterings(self.fits_config(), store, progress=False)
         div = clustering.diversity(fits)
         result = {
             "dataset": self.dataset, "n": int(x.shape[0]),

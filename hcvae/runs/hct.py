@@ -113,6 +113,12 @@ class HCTConfig(HCTSettings, StoredConfig):
                          latent_dim=self.latent_dim, epochs=self.budget, batch_size=self.batch_size, lr=self.lr,
                          lr_schedule="constant", seed=self.seed, n_samples=self.n_samples, hidden=self.hidden)
 
+    def fits_config(self) -> GMMFitsConfig:
+        """The stored R0 EM fits this run starts from: they depend on the data, K, R0 and the EM start only, so one
+        stored run serves every HCT run (and every seed) of them."""
+        return GMMFitsConfig(dataset=self.dataset, n_samples=self.n_samples, n_components=self.k, r0=self.r0,
+                             init_params=self.em_init)
+
     @classmethod
     def from_profile(cls, profile: str, dataset: str, **overrides) -> "HCTConfig":
         """A config with ``profile``'s HCT settings for ``dataset``, then ``overrides``."""
@@ -139,10 +145,7 @@ def _compute(config: HCTConfig, store, progress) -> tuple[dict, dict]:
     lam_max = float(spectrum[0])
     sigma2 = config.sigma2_ratio * lam_max
     t0 = time.perf_counter()
-    # the R0 fits depend on the data, K, R0 and the EM start only: one stored run serves every HCT run of them
-    clusterings = gmm_runs.clusterings(GMMFitsConfig(dataset=config.dataset, n_samples=config.n_samples,
-                                                     n_components=config.k, r0=config.r0,
-                                                     init_params=config.em_init), store, progress)
+    clusterings = gmm_runs.clusterings(config.fits_config(), store, progress)
     em_time = time.perf_counter() - t0
     callbacks, reference = [], config.collapsed_reference()
     if reference is not None:
