@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 
-IMAGE_SETS = ("mnist", "fashion_mnist", "fashion_mnist_train", "cifar10", "cifar10_train")
 # The paper's column each data set of ours is compared with. Digits (8x8, 64 features) stand in for MNIST in the
 # MLP tables, and for CIFAR-10 (8x8 grayscale in v1, 64 features) in the convolutional one.
 PAPER_COLUMN = {"synthetic": "synthetic", "digits": "mnist", "mnist": "mnist", "fashion_mnist": "fashion_mnist",

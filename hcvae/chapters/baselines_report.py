@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hcvae.chapters.base import Chapter, Parameters, parameter, scheduler_address
-from hcvae.chapters.baselines_paper import (CONV_PAPER_COLUMN, IMAGE_SETS, SPHERICAL, paper_points)
+from hcvae.chapters.baselines_paper import CONV_PAPER_COLUMN, SPHERICAL, paper_points
 from hcvae.chapters.baselines_plan import (check_images_present, k_for, plan, plan_configs, reading_name,
                                            spherical_conv_error)
 from hcvae.chapters.baselines_tables import (beta_vanilla_pairs, ms_ssim_library, ratio_curves, short_verdict, table,
@@ -30,7 +30,7 @@ from hcvae.chapters.rules import collapsed, margins
 from hcvae.core.validation import Integer, ListOf, Options, Real, Text
 from hcvae.methods.consensus import XHATS
 from hcvae.runs import sweep
-from hcvae.runs.profiles import profile_settings
+from hcvae.runs.profiles import IMAGE_SETS, profile_settings
 from hcvae.runs.store import ResultStore
 
 CHAPTER = "06-baselines"
