@@ -13,40 +13,20 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from hcvae.core.validation import Integer, Options
-from hcvae.methods.clustering import INIT_PARAMS, READINGS
-from hcvae.runs.config import StoredConfig, common
+from hcvae.core.validation import Integer
+from hcvae.methods.clustering import READINGS
 from hcvae.core.data import load_dataset
 from hcvae.methods import barrier, clustering
-from hcvae.runs.gmm_runs import GMMFitsConfig, clusterings
+from hcvae.runs.gmm_runs import EMFitsSetting, clusterings
 
 
 @dataclass(frozen=True)
-class BarrierConfig(StoredConfig):
+class BarrierConfig(EMFitsSetting):
     """R₀ EM fits of a K-component full-covariance Gaussian mixture on ``dataset`` and v1 §4.3's checks of them."""
 
     KIND = "barrier"
     VERSION = 1
-    PARAMETER_CONSTRAINTS = {**common("dataset", "n_samples"), "n_components": Integer(1), "r0": Integer(2),
-                             "init_params": Options(*INIT_PARAMS), "first_seed": Integer(0)}
-
-    dataset: str = "synthetic"
-    n_samples: int | None = None
-    n_components: int = 8
-    r0: int = 16
-    init_params: str = "kmeans"
-    first_seed: int = 0
-
-    def __post_init__(self):
-        self.validate()
-        if self.n_components > self.data_size:
-            raise ValueError(f"n_components ({self.n_components}) is larger than the number of samples "
-                             f"({self.data_size}); use n_components <= {self.data_size}")
-
-    def fits_config(self) -> GMMFitsConfig:
-        """The stored EM fits this run measures, shared with the HCT runs of the same data, K and R0."""
-        return GMMFitsConfig(dataset=self.dataset, n_samples=self.n_samples, n_components=self.n_components,
-                             r0=self.r0, init_params=self.init_params, first_seed=self.first_seed)
+    PARAMETER_CONSTRAINTS = {**EMFitsSetting.PARAMETER_CONSTRAINTS, "r0": Integer(2)}  # distances need two fits
 
     def compute(self, store=None, progress: bool | None = None) -> tuple[dict, None]:
 

@@ -15,7 +15,7 @@ downstream reads them.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -28,11 +28,10 @@ from hcvae.runs.store import ResultStore
 
 
 @dataclass(frozen=True)
-class GMMFitsConfig(StoredConfig):
-    """``r0`` EM fits (seeds ``first_seed`` ... ``first_seed + r0 - 1``) of a K-component full-covariance mixture."""
+class EMFitsSetting(StoredConfig):
+    """The setting of R₀ EM fits of a K-component full-covariance mixture (seeds ``first_seed`` ...
+    ``first_seed + r0 - 1``): the fields the stored fits and chapter 02's checks of them share."""
 
-    KIND = "gmm"
-    VERSION = 1
     PARAMETER_CONSTRAINTS = {**common("dataset", "n_samples"), "n_components": Integer(1), "r0": Integer(1),
                              "init_params": Options(*INIT_PARAMS), "first_seed": Integer(0)}
 
@@ -48,6 +47,18 @@ class GMMFitsConfig(StoredConfig):
         if self.n_components > self.data_size:
             raise ValueError(f"n_components ({self.n_components}) is larger than the number of samples "
                              f"({self.data_size}); use n_components <= {self.data_size}")
+
+    def fits_config(self) -> "GMMFitsConfig":
+        """The stored fits of this setting."""
+        return GMMFitsConfig(**{f.name: getattr(self, f.name) for f in fields(EMFitsSetting)})
+
+
+@dataclass(frozen=True)
+class GMMFitsConfig(EMFitsSetting):
+    """``r0`` EM fits (seeds ``first_seed`` ... ``first_seed + r0 - 1``) of a K-component full-covariance mixture."""
+
+    KIND = "gmm"
+    VERSION = 1
 
     def compute(self, store=None, progress: bool | None = None) -> tuple[dict, None, dict]:
 
