@@ -281,6 +281,27 @@ def test_the_image_columns_and_the_conv_table_run_the_first_image_seeds(monkeypa
     assert seeds_of(chapter["tables"][("synthetic", 2.0)]) == set(settings["baselines"]["seeds"])
 
 
+def test_readings_other_than_v1s_own_run_on_the_first_image_reading_seeds(monkeypatch):
+    """The image columns' further readings (own_centre, x̂ mean) run on the first image_reading_seeds of the
+    column's seeds, v1's own (min_k, x̂ sample) on all of them, and the page's paragraph says so."""
+    import hcvae.chapters.baselines_plan as bp
+    from hcvae.chapters.baselines_text import image_text
+    settings = profile_settings("paper")
+    b = {**settings["baselines"], "image_seeds": 3, "image_readings": ("min_k", "own_centre"),
+         "image_xhats": ("sample", "mean"), "image_reading_seeds": 1}
+    monkeypatch.setattr(bp, "profile_settings", lambda profile: {**settings, "baselines": b})
+    chapter = plan("paper", ["synthetic"], {"synthetic": 3, "mnist": 10}, image_datasets=["mnist"])
+    by_reading = {r.reading: {c.seed for c in r.configs} for r in chapter["tables"][("mnist", 2.0)]
+                  if r.kind in ("hct", "spherical")}
+    assert by_reading["min_k, x̂ sample"] == by_reading["x̂ sample"] == {0, 1, 2}
+    assert all(seeds == {0} for reading, seeds in by_reading.items() if reading not in ("min_k, x̂ sample", "x̂ sample"))
+    assert len(by_reading) == 6  # four HCT readings, two of the Spherical VAE
+    assert {c.seed for r in chapter["tables"][("synthetic", 2.0)] for c in r.configs} == set(b["seeds"])
+    text = image_text(["mnist"], b["image_readings"], b["image_xhats"], 1)
+    assert "own_centre, x̂ mean" in text and "first 1 of them" in text and "synthetic data and digits." not in text
+    assert "own_centre, x̂ sample" in image_text(["mnist"])  # run elsewhere only: named among the others
+
+
 def test_the_spherical_k_is_searched_over_stored_region_runs(tmp_path, monkeypatch):
     """k_for reads each K's clustering as a stored region run: computed once (digits' true K = 10 leaves the region
     empty and the search goes on to the first K that opens it), then served with computing switched off, as a

@@ -65,6 +65,16 @@ def hct_configs(profile: str, dataset: str, ratio: float, seeds, reading: str = 
                                       sigma2_ratio=float(ratio), architecture=architecture, **overrides)
 
 
+V1_READING = ("min_k", "sample")  # v1's own reading: ℓ_C through min_k (v1 eq. 8), x_hat sampled from the decoder
+
+
+def further_seeds(reading: str | None, xhat: str, seeds, reading_seeds):
+    """The seeds of a row run under (``reading``, ``xhat``): ``seeds`` for v1's own reading (None stands for
+    min_k, the Spherical VAE having no ℓ_C), ``reading_seeds`` (None: ``seeds``) for any other."""
+    own = (reading or V1_READING[0], xhat) == V1_READING
+    return seeds if own or reading_seeds is None else reading_seeds
+
+
 def reading_name(reading: str | None, xhat: str) -> str:
     """The suffix of a row run under a non-default reading: "" for v1's min_k with the sampled x_hat."""
     parts = [] if reading in (None, "min_k") else [reading.replace("_", "-")]
@@ -73,13 +83,15 @@ def reading_name(reading: str | None, xhat: str) -> str:
 
 
 def hct_rows(profile: str, dataset: str, ratio: float, seeds, readings=("min_k", "own_centre"),
-             architecture: str = "mlp", xhats=XHATS, **overrides) -> list[Row]:
+             architecture: str = "mlp", xhats=XHATS, reading_seeds=None, **overrides) -> list[Row]:
     """Three rows per (reading, x_hat), one per stage of Algorithm 1 (v1 Table 1's "Ours" rows); the same runs feed
-    all three, and each is compared with the paper's row of its stage."""
+    all three, and each is compared with the paper's row of its stage. Readings other than v1's own run on
+    ``reading_seeds`` (None: ``seeds``)."""
     rows = []
     for reading in readings:
         for xhat in xhats:
-            configs = tuple(hct_configs(profile, dataset, ratio, seeds, reading, architecture, xhat, **overrides))
+            run_seeds = further_seeds(reading, xhat, seeds, reading_seeds)
+            configs = tuple(hct_configs(profile, dataset, ratio, run_seeds, reading, architecture, xhat, **overrides))
             suffix = reading_name(reading, xhat)
             rows += [Row(f"HCT{suffix} ({label})", configs, stage=key, kind="hct", paper_row=f"HCT ({label})",
                          reading=f"{reading}, x̂ {xhat}") for label, key in STAGES]
@@ -94,14 +106,16 @@ def spherical_configs(profile: str, dataset: str, ratio: float, seeds, n_cluster
 
 
 def spherical_rows(profile: str, dataset: str, ratio: float, seeds, n_clusters: int | str | None,
-                   xhats=XHATS) -> list[Row]:
+                   xhats=XHATS, reading_seeds=None) -> list[Row]:
     """The Spherical VAE's rows; ``n_clusters`` is K (None: the true number), or the reason no K opens the
-    feasible region (the rows then say why they cannot run)."""
+    feasible region (the rows then say why they cannot run). An x_hat other than the sampled one runs on
+    ``reading_seeds`` (None: ``seeds``)."""
     if isinstance(n_clusters, str):
         return [Row(SPHERICAL + reading_name(None, x), kind="spherical", unavailable=n_clusters, paper_row=SPHERICAL,
                     reading=f"x̂ {x}") for x in xhats]
-    return [Row(SPHERICAL + reading_name(None, x), tuple(spherical_configs(profile, dataset, ratio, seeds, n_clusters,
-                                                                          xhat=x)),
+    return [Row(SPHERICAL + reading_name(None, x),
+                tuple(spherical_configs(profile, dataset, ratio, further_seeds(None, x, seeds, reading_seeds),
+                                        n_clusters, xhat=x)),
                 kind="spherical", paper_row=SPHERICAL, reading=f"x̂ {x}") for x in xhats]
 
 
@@ -118,12 +132,16 @@ def seed_plan(profile: str) -> dict:
 
 
 def table_rows(profile: str, dataset: str, ratio: float, seeds: dict, n_clusters: int | None,
-               readings=("min_k", "own_centre"), xhats=XHATS) -> list[Row]:
+               readings=("min_k", "own_centre"), xhats=XHATS, n_reading_seeds: int | None = None) -> list[Row]:
     """Every row of v1/v4 Table 1 for ``dataset`` at ``ratio``: baselines, HCT's stages, the Spherical VAE (HCT
-    under ``readings`` of ℓ_C, both methods under the ``xhats`` readings of x̂)."""
+    under ``readings`` of ℓ_C, both methods under the ``xhats`` readings of x̂; readings other than v1's own on
+    the first ``n_reading_seeds`` of their seeds, None: all)."""
+    further = {kind: None if n_reading_seeds is None else tuple(seeds[kind])[:n_reading_seeds]
+               for kind in ("hct", "spherical")}
     return (baseline_rows(profile, dataset, ratio, seeds["baseline"])
-            + hct_rows(profile, dataset, ratio, seeds["hct"], readings, xhats=xhats)
-            + spherical_rows(profile, dataset, ratio, seeds["spherical"], n_clusters, xhats=xhats))
+            + hct_rows(profile, dataset, ratio, seeds["hct"], readings, xhats=xhats, reading_seeds=further["hct"])
+            + spherical_rows(profile, dataset, ratio, seeds["spherical"], n_clusters, xhats=xhats,
+                             reading_seeds=further["spherical"]))
 
 
 def conv_rows(profile: str, dataset: str, ratio: float, seeds: dict, n_clusters: int | None,
@@ -148,7 +166,8 @@ def plan(profile: str, datasets, n_clusters: dict, conv_datasets=(), spherical_c
     table ratio is the main one (both readings of HCT there; min_k elsewhere). ``seeds``: None for the
     profile's :func:`seed_plan`, or one list used by every run. ``image_datasets`` get tables at
     ``image_table_ratios`` (default: the profile's ``image_table_ratios``), with HCT under the profile's
-    ``image_readings`` and both methods under its ``image_xhats``, and no sweep."""
+    ``image_readings`` and both methods under its ``image_xhats`` (readings other than v1's own on the first
+    ``image_reading_seeds`` of their seeds), and no sweep."""
     b = profile_settings(profile)["baselines"]
     table_ratios = tuple(float(r) for r in (b["table_ratios"] if table_ratios is None else table_ratios))
     sweep_ratios = tuple(float(r) for r in (b["sweep_ratios"] if sweep_ratios is None else sweep_ratios))
@@ -174,13 +193,13 @@ def plan(profile: str, datasets, n_clusters: dict, conv_datasets=(), spherical_c
     if image_datasets and (not image_ratios or not math.isclose(image_ratios[0], main)):
         raise ValueError(f"the image sets' table ratios must start with the main ratio {main:g}; got {image_ratios}")
     # the image columns run v1's own reading (min_k, sampled x̂) unless the profile names more: each HCT run of
-    # Algorithm 1's schedule on 60,000 images costs about ten CPU-minutes
+    # Algorithm 1's schedule on 60,000 images costs 12 to 30 CPU-minutes, so further readings may get fewer seeds
     n_image = b["image_seeds"]  # None: the tables' seeds; n: their first n (the image columns' compute budget)
     image_seeds = {group: {kind: tuple(s)[:n_image] if n_image is not None else tuple(s) for kind, s in by.items()}
                    for group, by in seeds.items()}
     tables.update({(ds, r): table_rows(profile, ds, r, image_seeds["main" if math.isclose(r, main) else "other"],
                                        n_clusters.get(ds), readings=tuple(b["image_readings"]),
-                                       xhats=tuple(b["image_xhats"]))
+                                       xhats=tuple(b["image_xhats"]), n_reading_seeds=b["image_reading_seeds"])
                    for ds in image_datasets for r in image_ratios})
     sweeps = {ds: {r: [row for row in (tables.get((ds, r)) or rows_at(ds, r)) if row.name in SWEEP_ROWS]
                    for r in sweep_ratios} for ds in datasets}

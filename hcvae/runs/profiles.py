@@ -85,6 +85,7 @@ _PROFILE_SETTINGS = {
             "image_readings": ("min_k",),
             "image_xhats": ("sample",),
             "image_seeds": None,  # the image columns' seeds: None for the tables' own, n for their first n
+            "image_reading_seeds": None,  # readings other than v1's own there: None for the same seeds, n for their first n
         },
         # the Spherical VAE (v4 §3.3, §4.1): training settings per data set, seeds, the lambda_1 grid of its sweep
         "spherical": {
@@ -141,6 +142,7 @@ _PROFILE_SETTINGS = {
             "image_readings": ("min_k",),
             "image_xhats": ("sample",),
             "image_seeds": 5,  # the image columns' seeds: None for the tables' own, n for their first n
+            "image_reading_seeds": None,  # readings other than v1's own there: None for the same seeds, n for their first n
         },
         # the Spherical VAE at the paper's scale: 50,000 x 32 synthetic samples, batch 512 (v1 Appendix B's optimiser)
         "spherical": {
