@@ -302,6 +302,21 @@ def test_readings_other_than_v1s_own_run_on_the_first_image_reading_seeds(monkey
     assert "own_centre, x̂ sample" in image_text(["mnist"])  # run elsewhere only: named among the others
 
 
+def test_v1_figure5_claim_is_read_under_each_reading_the_tables_hold(monkeypatch):
+    """HCT's final KL against vanilla's, per data set and reading of ℓ_C and x̂: a reading under which HCT keeps
+    KL where min_k does not makes the claim "depends on reading"; a reading absent on a data set has no verdict."""
+    def rows(min_k: float, own: float | None):
+        out = [{"row": "Vanilla VAE", "seeds": 5, "kl": 1e-6}, {"row": "HCT (final single-cluster)", "seeds": 5, "kl": min_k}]
+        return out + ([] if own is None else [{"row": "HCT, own-centre (final single-cluster)", "seeds": 2, "kl": own}])
+    monkeypatch.setattr(br, "_tables", lambda profile: {"mnist": {2.0: rows(1e-7, 2.2)}, "cifar10": {2.0: rows(1e-7, None)}})
+    m = br._violating_conditions("paper")
+    assert m.by_reading == {"mnist, min_k, x̂ sample": "not reproduced", "mnist, own_centre, x̂ sample": "reproduced",
+                            "cifar10, min_k, x̂ sample": "not reproduced"}
+    assert m.verdict == "depends on reading" and "mnist, own_centre, x̂ sample, 2·λ_max: HCT final KL 2.2" in m.value
+    monkeypatch.setattr(br, "_tables", lambda profile: {"mnist": {2.0: rows(1e-7, 1e-7)}})
+    assert br._violating_conditions("paper").verdict == "not reproduced"
+
+
 def test_the_spherical_k_is_searched_over_stored_region_runs(tmp_path, monkeypatch):
     """k_for reads each K's clustering as a stored region run: computed once (digits' true K = 10 leaves the region
     empty and the search goes on to the first K that opens it), then served with computing switched off, as a
