@@ -139,10 +139,10 @@ _PROFILE_SETTINGS = {
             # VAE): the data sets whose runs the shipped reference holds
             "image_datasets": ("mnist", "fashion_mnist", "cifar10"),
             "image_table_ratios": (2.0,),
-            "image_readings": ("min_k",),
+            "image_readings": ("min_k", "own_centre"),  # ℓ_C through min_k (v1 eq. 8) and the own centre (v4 eq. 7)
             "image_xhats": ("sample",),
             "image_seeds": 5,  # the image columns' seeds: None for the tables' own, n for their first n
-            "image_reading_seeds": None,  # readings other than v1's own there: None for the same seeds, n for their first n
+            "image_reading_seeds": 3,  # readings other than v1's own there: None for the same seeds, n for their first n
         },
         # the Spherical VAE at the paper's scale: 50,000 x 32 synthetic samples, batch 512 (v1 Appendix B's optimiser)
         "spherical": {
