@@ -38,6 +38,23 @@ def _glued(quick_book, page: str) -> dict:
     return out
 
 
+# glued values that describe one execution (how many runs it read or computed, its wall time), not the chapter
+EXECUTION = {"n_cached", "n_computed", "sweep_time"}
+
+
+def _assert_glued(glued: dict, texts=None, tables=None, findings=None, skip=()) -> None:
+    """Each sentence, table and finding a chapter module computed is glued on its page exactly as computed."""
+    from hcvae.book import tables as book_tables
+
+    for name, table in (tables or {}).items():
+        assert glued[f"{name}_table"] == book_tables.glued(f"{name}_table", table), name
+    for name, value in (texts or {}).items():
+        if name not in skip:
+            assert glued[name] == str(value), name
+    for name, text in (findings or {}).items():
+        assert glued[f"finding_{name}"] == text, name
+
+
 def test_every_page_passes_nbval(quick_book):
     """nbval executed every code cell of every page, and none raised: a failure is named as nbval names it
     (``notebooks/NN-....md::Cell k``), with the error it reported."""
@@ -72,10 +89,7 @@ def test_chapter_04_shows_what_its_chapter_module_computes(quick_book):
     ch = hct_report.chapter("quick")  # the same runs, read from the store the build filled
     assert int(glued["n_runs"]) == ch.n_runs and int(glued["n_seeds"]) == ch.n_seeds
     assert {"settings", "memory", "consensus", "information", "eps", "final", "distance", "appendix_b"} <= set(ch.tables)
-    for name, table in ch.tables.items():
-        assert glued[f"{name}_table"] == tables.glued(f"{name}_table", table), name
-    for name, text in ch.texts.items():
-        assert glued[name] == text, name
+    _assert_glued(glued, ch.texts, ch.tables)
     assert glued["table1"] == "\n\n".join(f"{ch.texts[f'table1_{rd}_{x}']}\n\n"
                                            f"{tables.downloadable(f'table1_{rd}_{x}', *ch.tables[f'table1_{rd}_{x}'])}" for rd, x in ch.table1)
     assert int(glued["mean_loophole"]) == ch.information.mean_loophole
@@ -85,17 +99,11 @@ def test_chapter_04_shows_what_its_chapter_module_computes(quick_book):
 
 
 def test_chapter_08_shows_what_its_chapter_module_computes(quick_book):
-    from hcvae.book import tables
     from hcvae.chapters import diffusion_report
 
     glued = _glued(quick_book, "notebooks/08-diffusion")
     ch = diffusion_report.chapter("quick")
-    for name, value in ch.texts.items():  # sentences, and the numbers the prose formats itself
-        assert glued[name] == str(value), name
-    for name, table in ch.tables.items():
-        assert glued[f"{name}_table"] == tables.glued(f"{name}_table", table), name
-    for name, text in ch.findings.items():
-        assert glued[f"finding_{name}"] == text, name
+    _assert_glued(glued, ch.texts, ch.tables, ch.findings)  # the texts hold the numbers the prose formats too
     for key, section in (("p1_verdict", ch.p1), ("p3_verdict", ch.p3), ("p4_verdict", ch.p4)):
         assert glued[key] == f"**{section.verdict}**", key
     assert int(glued["n_closer_snr"]) == ch.p2.closer["snr"] and int(glued["n_closer_eq13"]) == ch.p2.closer["eq13"]
@@ -125,26 +133,15 @@ def test_chapter_01_shows_what_its_chapter_module_computes(quick_book):
     for name, value in ch.numbers.items():  # numbers the prose formats: glued as themselves
         assert glued[name] == repr(value), name
     assert int(glued["n_above"]) == ch.above.n_runs and int(glued["closed_form_n"]) == len(ch.agreement["rows"])
-    for name, text in ch.texts.items():
-        if name != "probe_summary":
-            assert glued[name] == text, name
-    for name, text in ch.findings.items():
-        assert glued[f"finding_{name}"] == text, name
+    _assert_glued(glued, ch.texts, findings=ch.findings, skip={"probe_summary"})
 
 
 def test_chapter_07_shows_what_its_chapter_module_computes(quick_book):
-    from hcvae.book import tables
     from hcvae.chapters import ablations
 
     glued = _glued(quick_book, "notebooks/07-ablations")
     ch = ablations.chapter("quick")
-    # how many points the build read or computed, and its wall time, describe that execution, not the chapter
-    execution = {"n_cached", "n_computed", "sweep_time"}
-    for name, value in ch.texts.items():
-        if name not in execution:
-            assert glued[name] == str(value), name
-    for name, table in ch.tables.items():
-        assert glued[f"{name}_table"] == tables.glued(f"{name}_table", table), name
+    _assert_glued(glued, ch.texts, ch.tables, skip=EXECUTION)
     assert int(glued["n_cached"]) + int(glued["n_computed"]) == int(glued["n_unique"]) == ch.sweep.n_unique
     assert int(glued["n_v1_reproduced"]) == sum(v.startswith("reproduced") for (p, _), v in ch.verdicts.items()
                                                 if p in ablations.V1_PARAMS)
@@ -152,34 +149,21 @@ def test_chapter_07_shows_what_its_chapter_module_computes(quick_book):
 
 
 def test_chapter_05_shows_what_its_chapter_module_computes(quick_book):
-    from hcvae.book import tables
     from hcvae.chapters import spherical_report
 
     glued = _glued(quick_book, "notebooks/05-spherical-vae")
     ch = spherical_report.chapter("quick")
     assert int(glued["n_seeds"]) == len(ch.params.seeds)
-    for name, table in ch.tables.items():
-        assert glued[f"{name}_table"] == tables.glued(f"{name}_table", table), name
-    for name, text in ch.texts.items():
-        assert glued[name] == text, name
-    for name, text in ch.findings.items():
-        assert glued[f"finding_{name}"] == text, name
+    _assert_glued(glued, ch.texts, ch.tables, ch.findings)
 
 
 def test_chapter_06_shows_what_its_chapter_module_computes(quick_book):
-    from hcvae.book import tables
     from hcvae.chapters import baselines_report
 
     glued = _glued(quick_book, "notebooks/06-baselines")
     ch = baselines_report.chapter("quick")
-    # how many runs the build read or computed, and its wall time, describe that execution, not the chapter
-    execution = {"n_cached", "n_computed", "sweep_time"}
-    for name, text in ch.texts.items():
-        if name not in execution:
-            assert glued[name] == text, name
+    _assert_glued(glued, ch.texts, ch.overview, skip=EXECUTION)
     assert int(glued["n_cached"]) + int(glued["n_computed"]) == int(glued["n_configs"]) == len(ch.plan.configs)
-    for name, table in ch.overview.items():
-        assert glued[f"{name}_table"] == tables.glued(f"{name}_table", table), name
     assert ch.texts["findings"] == "\n".join(f"* {f}" for f in ch.findings)
 
 
@@ -188,13 +172,7 @@ def test_chapter_06_shows_what_its_chapter_module_computes(quick_book):
 def test_chapters_02_and_03_show_what_their_chapter_modules_compute(quick_book, page, module):
     import importlib
 
-    from hcvae.book import tables
 
     glued = _glued(quick_book, page)
     ch = importlib.import_module(f"hcvae.chapters.{module}").chapter("quick")
-    for name, table in ch.tables.items():
-        assert glued[f"{name}_table"] == tables.glued(f"{name}_table", table), name
-    for name, text in ch.texts.items():
-        assert glued[name] == text, name
-    for name, text in ch.findings.items():
-        assert glued[f"finding_{name}"] == text, name
+    _assert_glued(glued, ch.texts, ch.tables, ch.findings)
