@@ -16,9 +16,9 @@ from hcvae.core.data import BUILTIN_DATASETS
 from hcvae.chapters.ledger import Claim, Measurement, combine
 from hcvae.chapters.base import Chapter, Parameters, parameter, per_dataset_counts
 from hcvae.chapters.numbers import fmt as _fmt
-from hcvae.chapters.user_sets import DataSetOrFile, KeyedComponents, check_files, resolve_params
+from hcvae.chapters.user_sets import KeyedComponents, check_files, datasets_parameter, resolve_params
 from hcvae.core import image_data
-from hcvae.core.validation import Integer, ListOf, Mapping, Options, Real
+from hcvae.core.validation import Integer, Mapping, Options, Real
 from hcvae.methods import clustering
 from hcvae.methods.clustering import INIT_PARAMS, READINGS
 from hcvae.runs.barrier_runs import BarrierConfig
@@ -37,8 +37,7 @@ class Params(KeyedComponents, Parameters):
     PAGE = CHAPTER
 
     seed: int = parameter(0, Integer(0), "first EM seed; the R0 runs use seed, seed + 1, ...")
-    datasets: list = parameter(list(BUILTIN), ListOf(DataSetOrFile(*BUILTIN)), "the data sets to run: the book's, or "
-                               "the path of your own .npy/.npz file")
+    datasets: list = datasets_parameter()
     n_components: dict = parameter({"synthetic": 8, "digits": 10}, Mapping(), "K of every mixture, per data set (a "
                                    "data file by its path; one without a K gets the K of lowest BIC)",
                                    extra=per_dataset_counts((*BUILTIN, *image_data.NAMES), files=True))

@@ -31,7 +31,7 @@ from hcvae.chapters.ledger import Claim, Measurement, combine
 from hcvae.chapters.numbers import fmt as _fmt
 from hcvae.chapters.rules import COLLAPSE_KL
 from hcvae.chapters import user_sets
-from hcvae.chapters.user_sets import DataSetOrFile, check_sizes, resolve_params
+from hcvae.chapters.user_sets import check_sizes, datasets_parameter, resolve_params
 from hcvae.core import user_data
 from hcvae.core.data import dataset_size
 from hcvae.core.validation import Boolean, Integer, ListOf, Options, Real
@@ -58,8 +58,7 @@ class Params(user_sets.SharedComponents, Parameters):
 
     PAGE = CHAPTER
 
-    datasets: list = parameter(list(BUILTIN), ListOf(DataSetOrFile(*BUILTIN)), "the data sets to run: the book's, or "
-                               "the path of your own .npy/.npz file")
+    datasets: list = datasets_parameter()
     seeds: list | None = parameter(None, ListOf(Integer(0), none="the profile's"), "training seeds; None: the "
                                    "profile's Table 1 seeds (five in the paper profile, as v1 averages five runs)")
     sigma2_ratio: float = parameter(2.0, Real(0.0), "sigma'^2 / lambda_max, the violating condition of v1 §5.4")

@@ -15,19 +15,18 @@ import numpy as np
 from hcvae.chapters.numbers import fmt
 from hcvae.chapters.base import Chapter, Parameters, parameter
 from hcvae.core.models import MLP_ARCHITECTURES
-from hcvae.chapters.user_sets import DataSetOrFile, check_sizes, resolve_params
+from hcvae.chapters.user_sets import check_sizes, datasets_parameter, resolve_params
 from hcvae.chapters.ledger import Claim, Measurement
 from hcvae.chapters.rules import COLLAPSE_KL, margins
 from hcvae.core.data import load_dataset
 from hcvae.core.theory import linear_vae_kl_curve, linear_vae_optimum
-from hcvae.core.validation import Integer, ListOf, Real
+from hcvae.core.validation import Integer, Real
 from hcvae.runs import experiments, runner
 from hcvae.runs.experiments import VAEConfig
 from hcvae.runs.profiles import profile_settings
 from hcvae.runs.views import vae_views
 
 CHAPTER = "01-phase-transition"
-BUILTIN = ("synthetic", "digits")
 
 
 # ---- the analyses, on stored results ------------------------------------------------------------------------
@@ -201,8 +200,7 @@ class Params(Parameters):
     PAGE = CHAPTER
 
     seed: int = parameter(0, Integer(0), "first training seed; the profile sets how many follow it")
-    datasets: list = parameter(list(BUILTIN), ListOf(DataSetOrFile(*BUILTIN)), "the data sets to run: the book's, or "
-                               "the path of your own .npy/.npz file")
+    datasets: list = datasets_parameter()
     kl_bound: float = parameter(COLLAPSE_KL, Real(0.0), "the collapse bound in nats; v1 §5.2 calls D_KL < 0.01 "
                                 "complete collapse")
     above_ratio: float = parameter(1.5, Real(0.0), "every run at this sigma'^2 / lambda_max or above must stay under "

@@ -19,7 +19,7 @@ from hcvae.chapters.numbers import fmt
 from hcvae.chapters.base import Chapter, ParameterError, Parameters, parameter, per_dataset_counts
 from hcvae.chapters.ledger import Claim, Measurement
 from hcvae.core.data import lambda_max, load_dataset
-from hcvae.chapters.user_sets import DataSetOrFile, KeyedComponents, check_files, resolve_params
+from hcvae.chapters.user_sets import KeyedComponents, check_files, datasets_parameter, resolve_params
 from hcvae.core import image_data
 from hcvae.core.validation import Anything, Integer, ListOf, Mapping, Real
 from hcvae.methods import feasible
@@ -55,8 +55,7 @@ class Params(KeyedComponents, Parameters):
     PAGE = CHAPTER
 
     seed: int = parameter(0, Integer(0), "the K-means seed")
-    datasets: list = parameter(list(BUILTIN), ListOf(DataSetOrFile(*BUILTIN)), "the data sets to run: the book's, or "
-                               "the path of your own .npy/.npz file")
+    datasets: list = datasets_parameter()
     n_components: dict = parameter({"synthetic": 8, "digits": 10}, Mapping(), "the true number of components or "
                                    "classes, per data set (a data file by its path; one without a K gets the K of "
                                    "lowest BIC)", extra=per_dataset_counts((*BUILTIN, *image_data.NAMES), files=True))

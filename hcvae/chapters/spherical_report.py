@@ -31,10 +31,10 @@ from hcvae.chapters.spherical_analyses import (ABLATION_VARIANTS, CONTROL, CONTR
                                               paper_pairs, pairs_in_order, penalty_sweep, seeds_of, settled_epoch,
                                               summarise, table2_metrics, variant_name)
 from hcvae.chapters import user_sets
-from hcvae.chapters.user_sets import DataSetOrFile, check_sizes, resolve_params
+from hcvae.chapters.user_sets import check_sizes, datasets_parameter, resolve_params
 from hcvae.core import image_data
 from hcvae.core.data import true_clusters
-from hcvae.core.validation import Integer, ListOf, Options, Real
+from hcvae.core.validation import Integer, Options, Real
 from hcvae.methods.consensus import XHATS
 from hcvae.runs import runner, spherical_runs
 from hcvae.runs.experiments import VAEConfig
@@ -45,7 +45,6 @@ from hcvae.runs.spherical_runs import EmptyFeasibleRegion, SphericalConfig
 # ---- the chapter -----------------------------------------------------------------------------------------------
 
 CHAPTER = "05-spherical-vae"
-BUILTIN = ("synthetic", "digits")
 
 
 @dataclass(frozen=True)
@@ -55,8 +54,7 @@ class Params(user_sets.SharedComponents, Parameters):
     PAGE = CHAPTER
 
     seed: int = parameter(0, Integer(0), "first training seed; the profile sets how many follow it")
-    datasets: list = parameter(list(BUILTIN), ListOf(DataSetOrFile(*BUILTIN)), "the data sets to run: the book's, or "
-                               "the path of your own .npy/.npz file")
+    datasets: list = datasets_parameter()
     sigma2_ratio: float = parameter(2.0, Real(0.0), "sigma'^2 / lambda_max of the shell data: a violating condition "
                                     "(v4 §4.1)")
     boundary_reading: str = parameter("per_sample", Options("per_sample", "per_batch"), "the reading of v4 eq. 8, "

@@ -14,10 +14,10 @@ import functools
 
 import numpy as np
 
-from hcvae.chapters.base import ParameterError
+from hcvae.chapters.base import ParameterError, parameter
 from hcvae.core import image_data, user_data
-from hcvae.core.data import TRUE_CLUSTERS, lambda_max, load_dataset
-from hcvae.core.validation import Options
+from hcvae.core.data import BUILTIN_DATASETS, TRUE_CLUSTERS, lambda_max, load_dataset
+from hcvae.core.validation import ListOf, Options
 
 YOUR_DATA = "your data"  # what a paper column says of a run on a user's data set
 
@@ -43,6 +43,12 @@ class DataSetOrFile(Options):
     def describe(self) -> str:
         return super().describe() + f", an image set of `make data` ({', '.join(image_data.NAMES)}), or a .npy/.npz data file"
 
+
+def datasets_parameter():
+    """The ``datasets`` parameter of every chapter that takes your own data: the book's data sets by default, or
+    any of them, an image set of ``make data``, or a data file's path."""
+    return parameter(list(BUILTIN_DATASETS), ListOf(DataSetOrFile(*BUILTIN_DATASETS)), "the data sets to run: the "
+                     "book's, or the path of your own .npy/.npz file")
 
 def resolve(datasets) -> list[str]:
     """The data sets' names: a book data set's as it is, a file's as its registered content name."""
