@@ -68,11 +68,21 @@ def hct_configs(profile: str, dataset: str, ratio: float, seeds, reading: str = 
 V1_READING = ("min_k", "sample")  # v1's own reading: ℓ_C through min_k (v1 eq. 8), x_hat sampled from the decoder
 
 
-def further_seeds(reading: str | None, xhat: str, seeds, reading_seeds):
-    """The seeds of a row run under (``reading``, ``xhat``): ``seeds`` for v1's own reading (None stands for
-    min_k, the Spherical VAE having no ℓ_C), ``reading_seeds`` (None: ``seeds``) for any other."""
-    own = (reading or V1_READING[0], xhat) == V1_READING
-    return seeds if own or reading_seeds is None else reading_seeds
+def n_further_seeds(reading: str | None, xhat: str, n_reading_seeds: int | None = None,
+                    n_xhat_seeds: int | None = None) -> int | None:
+    """How many of a column's seeds a row under (``reading``, ``xhat``) runs on, None for all: v1's own reading
+    (None stands for min_k, the Spherical VAE having no ℓ_C) runs on all; an ℓ_C other than min_k on
+    ``n_reading_seeds``, an x̂ other than the sample on ``n_xhat_seeds``, the fewer where both differ."""
+    counts = ([n_reading_seeds] if (reading or V1_READING[0]) != V1_READING[0] else []) + \
+             ([n_xhat_seeds] if xhat != V1_READING[1] else [])
+    counts = [n for n in counts if n is not None]
+    return min(counts) if counts else None
+
+
+def further_seeds(reading: str | None, xhat: str, seeds, n_reading_seeds: int | None = None,
+                  n_xhat_seeds: int | None = None) -> tuple:
+    """The seeds of a row run under (``reading``, ``xhat``): the first :func:`n_further_seeds` of ``seeds``."""
+    return tuple(seeds)[:n_further_seeds(reading, xhat, n_reading_seeds, n_xhat_seeds)]
 
 
 def reading_name(reading: str | None, xhat: str) -> str:
@@ -83,14 +93,15 @@ def reading_name(reading: str | None, xhat: str) -> str:
 
 
 def hct_rows(profile: str, dataset: str, ratio: float, seeds, readings=("min_k", "own_centre"),
-             architecture: str = "mlp", xhats=XHATS, reading_seeds=None, **overrides) -> list[Row]:
+             architecture: str = "mlp", xhats=XHATS, n_reading_seeds=None, n_xhat_seeds=None,
+             **overrides) -> list[Row]:
     """Three rows per (reading, x_hat), one per stage of Algorithm 1 (v1 Table 1's "Ours" rows); the same runs feed
-    all three, and each is compared with the paper's row of its stage. Readings other than v1's own run on
-    ``reading_seeds`` (None: ``seeds``)."""
+    all three, and each is compared with the paper's row of its stage. Readings other than v1's own run on the
+    first seeds :func:`further_seeds` gives."""
     rows = []
     for reading in readings:
         for xhat in xhats:
-            run_seeds = further_seeds(reading, xhat, seeds, reading_seeds)
+            run_seeds = further_seeds(reading, xhat, seeds, n_reading_seeds, n_xhat_seeds)
             configs = tuple(hct_configs(profile, dataset, ratio, run_seeds, reading, architecture, xhat, **overrides))
             suffix = reading_name(reading, xhat)
             rows += [Row(f"HCT{suffix} ({label})", configs, stage=key, kind="hct", paper_row=f"HCT ({label})",
@@ -106,15 +117,15 @@ def spherical_configs(profile: str, dataset: str, ratio: float, seeds, n_cluster
 
 
 def spherical_rows(profile: str, dataset: str, ratio: float, seeds, n_clusters: int | str | None,
-                   xhats=XHATS, reading_seeds=None) -> list[Row]:
+                   xhats=XHATS, n_xhat_seeds=None) -> list[Row]:
     """The Spherical VAE's rows; ``n_clusters`` is K (None: the true number), or the reason no K opens the
-    feasible region (the rows then say why they cannot run). An x_hat other than the sampled one runs on
-    ``reading_seeds`` (None: ``seeds``)."""
+    feasible region (the rows then say why they cannot run). An x_hat other than the sampled one runs on the
+    first ``n_xhat_seeds`` of ``seeds`` (None: all)."""
     if isinstance(n_clusters, str):
         return [Row(SPHERICAL + reading_name(None, x), kind="spherical", unavailable=n_clusters, paper_row=SPHERICAL,
                     reading=f"x̂ {x}") for x in xhats]
     return [Row(SPHERICAL + reading_name(None, x),
-                tuple(spherical_configs(profile, dataset, ratio, further_seeds(None, x, seeds, reading_seeds),
+                tuple(spherical_configs(profile, dataset, ratio, further_seeds(None, x, seeds, None, n_xhat_seeds),
                                         n_clusters, xhat=x)),
                 kind="spherical", paper_row=SPHERICAL, reading=f"x̂ {x}") for x in xhats]
 
@@ -132,16 +143,17 @@ def seed_plan(profile: str) -> dict:
 
 
 def table_rows(profile: str, dataset: str, ratio: float, seeds: dict, n_clusters: int | None,
-               readings=("min_k", "own_centre"), xhats=XHATS, n_reading_seeds: int | None = None) -> list[Row]:
+               readings=("min_k", "own_centre"), xhats=XHATS, n_reading_seeds: int | None = None,
+               n_xhat_seeds: int | None = None) -> list[Row]:
     """Every row of v1/v4 Table 1 for ``dataset`` at ``ratio``: baselines, HCT's stages, the Spherical VAE (HCT
-    under ``readings`` of ℓ_C, both methods under the ``xhats`` readings of x̂; readings other than v1's own on
-    the first ``n_reading_seeds`` of their seeds, None: all)."""
-    further = {kind: None if n_reading_seeds is None else tuple(seeds[kind])[:n_reading_seeds]
-               for kind in ("hct", "spherical")}
+    under ``readings`` of ℓ_C, both methods under the ``xhats`` readings of x̂; an ℓ_C other than min_k on the
+    first ``n_reading_seeds`` of their seeds, an x̂ other than the sample on the first ``n_xhat_seeds``; None:
+    all)."""
     return (baseline_rows(profile, dataset, ratio, seeds["baseline"])
-            + hct_rows(profile, dataset, ratio, seeds["hct"], readings, xhats=xhats, reading_seeds=further["hct"])
+            + hct_rows(profile, dataset, ratio, seeds["hct"], readings, xhats=xhats, n_reading_seeds=n_reading_seeds,
+                       n_xhat_seeds=n_xhat_seeds)
             + spherical_rows(profile, dataset, ratio, seeds["spherical"], n_clusters, xhats=xhats,
-                             reading_seeds=further["spherical"]))
+                             n_xhat_seeds=n_xhat_seeds))
 
 
 def conv_rows(profile: str, dataset: str, ratio: float, seeds: dict, n_clusters: int | None,
@@ -166,8 +178,9 @@ def plan(profile: str, datasets, n_clusters: dict, conv_datasets=(), spherical_c
     table ratio is the main one (both readings of HCT there; min_k elsewhere). ``seeds``: None for the
     profile's :func:`seed_plan`, or one list used by every run. ``image_datasets`` get tables at
     ``image_table_ratios`` (default: the profile's ``image_table_ratios``), with HCT under the profile's
-    ``image_readings`` and both methods under its ``image_xhats`` (readings other than v1's own on the first
-    ``image_reading_seeds`` of their seeds), and no sweep."""
+    ``image_readings`` and both methods under its ``image_xhats`` (an ℓ_C other than min_k on the first
+    ``image_reading_seeds`` of their seeds, an x̂ other than the sample on the first ``image_xhat_seeds``), and no
+    sweep."""
     b = profile_settings(profile)["baselines"]
     table_ratios = tuple(float(r) for r in (b["table_ratios"] if table_ratios is None else table_ratios))
     sweep_ratios = tuple(float(r) for r in (b["sweep_ratios"] if sweep_ratios is None else sweep_ratios))
@@ -199,7 +212,8 @@ def plan(profile: str, datasets, n_clusters: dict, conv_datasets=(), spherical_c
                    for group, by in seeds.items()}
     tables.update({(ds, r): table_rows(profile, ds, r, image_seeds["main" if math.isclose(r, main) else "other"],
                                        n_clusters.get(ds), readings=tuple(b["image_readings"]),
-                                       xhats=tuple(b["image_xhats"]), n_reading_seeds=b["image_reading_seeds"])
+                                       xhats=tuple(b["image_xhats"]), n_reading_seeds=b["image_reading_seeds"],
+                                       n_xhat_seeds=b["image_xhat_seeds"])
                    for ds in image_datasets for r in image_ratios})
     sweeps = {ds: {r: [row for row in (tables.get((ds, r)) or rows_at(ds, r)) if row.name in SWEEP_ROWS]
                    for r in sweep_ratios} for ds in datasets}

