@@ -316,6 +316,8 @@ def test_v1_figure5_claim_is_read_under_each_reading_the_tables_hold(monkeypatch
     assert m.by_reading == {"mnist, min_k, x̂ sample": "not reproduced", "mnist, own_centre, x̂ sample": "reproduced",
                             "cifar10, min_k, x̂ sample": "not reproduced"}
     assert m.verdict == "depends on reading" and "mnist, own_centre, x̂ sample, 2·λ_max: HCT final KL 2.2" in m.value
+    assert m.headline == ("where HCT keeps KL > 0.01 and vanilla collapses — min_k, x̂ sample: no data set; "
+                          "own_centre, x̂ sample: mnist (final KL 2.20)")
     monkeypatch.setattr(br, "_tables", lambda profile: {"mnist": {2.0: rows(1e-7, 1e-7)}})
     assert br._violating_conditions("paper").verdict == "not reproduced"
 

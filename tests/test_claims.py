@@ -106,6 +106,16 @@ def test_the_compact_ledger_shows_the_default_reading_without_the_verdict_note()
             "paper: 50000))") in claims.findings([{**row, "id": "v4-table1-spherical"}])
 
 
+def test_the_intro_reads_each_verdict_as_a_predicate():
+    row = _row("v4-table1-spherical", "depends on reading", {"synthetic, x̂ sample": "reproduced",
+                                                             "synthetic, x̂ mean": "not reproduced"},
+               measured="synthetic, x̂ sample: KL 1.8 vs 2.67 (reproduced)")
+    text = claims.findings([row])
+    assert ("v4's Spherical VAE against its Table 1 is **reproduced under some readings of the text and not under "
+            "others**: synthetic, x̂ sample: KL 1.8 vs 2.67") in text
+    assert "is **depends" not in text and set(claims.VERDICT_PREDICATES) == set(claims.VERDICTS)
+
+
 def test_a_claim_across_data_sets_reads_only_the_comparable_ones():
     from hcvae.chapters.ledger import across_datasets
 

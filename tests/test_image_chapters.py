@@ -76,3 +76,32 @@ def test_chapter_03_measures_a_prepared_image_set(fake_mnist, tmp_path):
     assert x.shape == (400, 196)  # v1 §5.1.1's MNIST: the training images, 2x2-pooled to 14x14
     pooled = fake_mnist["train_images"].reshape(400, 14, 2, 14, 2).mean(axis=(2, 4)).reshape(400, -1) / 255
     np.testing.assert_allclose(x, pooled, rtol=1e-6)
+
+
+def test_chapter_04s_image_section_stops_before_any_work_without_its_runs_or_files(no_data, tmp_path, monkeypatch):
+    """An image set of chapter 04's section whose runs are not stored and whose files are absent: refused first,
+    with the command that prepares it, before the chapter's other runs start."""
+    monkeypatch.setattr(hct_report, "run_all", lambda *a, **k: pytest.fail("a run was started"))
+    p = hct_report.Params.from_values(image_datasets=["mnist"], appendix_b=False)
+    with pytest.raises(FileNotFoundError) as err:
+        hct_report.stored_runs(p, store=ResultStore(tmp_path / "results", reference=None))
+    assert "make data" in str(err.value) and str(no_data) in str(err.value)
+
+
+def test_chapter_04s_image_section_runs_hct_and_its_controls_at_k_10(fake_mnist, tmp_path):
+    """The section on the fake MNIST: every (method, reading) at the profile's image seeds, K = 10 clusterings,
+    its tables with a row per HCT reading and per final model, a finding naming the set."""
+    store = ResultStore(tmp_path / "results", reference=None)
+    p = hct_report.Params.from_values(image_datasets=["mnist"], appendix_b=False)
+    im = hct_report.image_runs(p, store=store)
+    keys = {(r["config"]["method"], r["config"]["reading"], r["config"]["xhat"]) for r in im.results}
+    assert keys == {(m, rd, x) for m, rd in hct_report.METHOD_READINGS for x in p.image_xhats}
+    assert {r["config"]["dataset"] for r in im.results} == {"mnist"}
+    assert {r["clusterings"]["n_components"] for r in im.results} == {10}
+    t = hct_report.image_tables(im)
+    assert [row[:3] for row in t["image_stages"][1]] == [("mnist", rd, "sample") for rd in hct_report.READINGS]
+    assert len(t["image_final"][1]) == len(hct_report.METHOD_READINGS)
+    assert [c["source"] for c in im.consensus] and all(c["source"] in hct_report.SOURCE_TEXT for c in im.consensus)
+    (finding,) = hct_report.image_findings(p, im)
+    assert finding.startswith("mnist (K = 10, 1 seed(s), x̂ sample)")
+    assert hct_report.image_tables(hct_report.ImageRuns([], [], [], [], [])) == {}

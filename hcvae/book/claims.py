@@ -188,12 +188,22 @@ def compact_rows(rows: list[dict]) -> tuple[list, list]:
     return ["claim", "the paper", "ours (default reading)", "verdict", "under each reading"], out
 
 
+# each verdict as the predicate of "the claim is ...", for the intro's sentences
+VERDICT_PREDICATES = {
+    "reproduced": "reproduced",
+    "not reproduced": "not reproduced",
+    "depends on reading": "reproduced under some readings of the text and not under others",
+    "not comparable": "not comparable",
+    "not testable here": "not testable here",
+}
+
+
 def _verdict_phrase(row: dict) -> str:
-    """The verdict and our number in a sentence: "**verdict**: headline", with how the setting differs where the
-    row is not comparable."""
+    """The verdict and our number in a sentence: "**verdict**: headline", the verdict as the predicate of "is"
+    (:data:`VERDICT_PREDICATES`), with how the setting differs where the row is not comparable."""
     why = differs(row)
     first = headline(row).removesuffix("; …")
-    return f"**{row['verdict']}**: {first}" + (
+    return f"**{VERDICT_PREDICATES[row['verdict']]}**: {first}" + (
         f", on a setting other than the paper's ({why})" if row["verdict"] == "not comparable" and why else "")
 
 

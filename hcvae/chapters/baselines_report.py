@@ -260,7 +260,7 @@ def _baseline_rows(profile: str):
 def _violating_conditions(profile: str):
     """v1 §5.7 under each reading of ℓ_C (min_k, v1 eq. 8; own_centre, v4 eq. 7) and of x̂ the tables hold, per
     data set: a reading not run on a data set (the image columns run only some) has no verdict there."""
-    parts, by_reading, notes = [], {}, []
+    parts, by_reading, notes, main_kl = [], {}, [], {}
     for ds, by_ratio in _tables(profile).items():
         for reading, x in itertools.product(hct_report.READINGS, XHATS):
             ok, label = [], f"{reading}, x̂ {x}"
@@ -270,6 +270,7 @@ def _violating_conditions(profile: str):
                 vanilla = named.get("Vanilla VAE")
                 if hct is None or vanilla is None:
                     continue
+                main_kl.setdefault((ds, label), hct["kl"])  # at the data set's first (main) table ratio
                 ok.append(not collapsed(hct["kl"]) and collapsed(vanilla["kl"]))
                 parts.append(f"{ds}, {label}, {ratio:g}·λ_max: HCT final KL {fmt(hct['kl'])}, vanilla "
                              f"{fmt(vanilla['kl'])}")
@@ -279,7 +280,20 @@ def _violating_conditions(profile: str):
                 by_reading[f"{ds}, {label}"] = "reproduced" if all(ok) else "not reproduced"
     if not parts:
         return Measurement("no HCT and vanilla rows at the table ratios of this profile", "not testable here")
-    return Measurement("; ".join(parts), _verdict(by_reading), by_reading, margins=tuple(notes))
+    return Measurement("; ".join(parts), _verdict(by_reading), by_reading, margins=tuple(notes),
+                       headline=_violating_headline(by_reading, main_kl))
+
+
+def _violating_headline(by_reading: dict, main_kl: dict) -> str:
+    """v1 §5.7 in one clause per reading: the data sets where HCT keeps KL while vanilla collapses (with HCT's final
+    KL at the main ratio), then those where it does not."""
+    clauses = []
+    for label in dict.fromkeys(key.partition(", ")[2] for key in by_reading):
+        held = [ds for (ds, lb) in main_kl if lb == label and by_reading[f"{ds}, {label}"] == "reproduced"]
+        failed = [ds for (ds, lb) in main_kl if lb == label and ds not in held]
+        text = ", ".join(f"{ds} (final KL {fmt(main_kl[(ds, label)])})" for ds in held) or "no data set"
+        clauses.append(f"{label}: {text}" + (f", but not {', '.join(failed)}" if held and failed else ""))
+    return "where HCT keeps KL > 0.01 and vanilla collapses — " + "; ".join(clauses)
 
 
 def _verdict(by_reading: dict) -> str:

@@ -32,13 +32,14 @@ from hcvae.chapters.numbers import fmt as _fmt
 from hcvae.chapters.rules import COLLAPSE_KL
 from hcvae.chapters import user_sets
 from hcvae.chapters.user_sets import check_sizes, datasets_parameter, resolve_params
-from hcvae.core import user_data
+from hcvae.core import image_data, user_data
 from hcvae.core.data import dataset_size
 from hcvae.core.validation import Boolean, Integer, ListOf, Options, Real
 from hcvae.methods.consensus import XHATS, selection_sizes
 from hcvae.runs.hct import HCTConfig
-from hcvae.runs.profiles import USER, profile_settings
+from hcvae.runs.profiles import IMAGE_SETS, USER, profile_settings
 from hcvae.runs.runner import run_all
+from hcvae.runs.store import ResultStore
 
 CHAPTER = "04-historical-consensus"
 READINGS = ("min_k", "own_centre")
@@ -72,6 +73,9 @@ class Params(user_sets.SharedComponents, Parameters):
     appendix_b: bool = parameter(True, Boolean(), "also run v1 Appendix B's MLP (48 latents) at the ablation scale")
     n_components: int | None = parameter(None, Integer(2, none="chosen by BIC"), "K for your own data sets; None: "
                                          "chosen by BIC")
+    image_datasets: list | None = parameter(None, ListOf(Options(*IMAGE_SETS), empty=True, none="the profile's"),
+                                            "the papers' image sets of the section on them, each at its true K = 10 "
+                                            "(None: the profile's)")
 
     def __post_init__(self):  # a file too small for a batch or for K is refused before any work; files become names
         check_sizes(self.datasets, [profile_settings(self.profile)["hct"][USER]["batch_size"]], k=self.n_components)
@@ -81,6 +85,17 @@ class Params(user_sets.SharedComponents, Parameters):
     def runs(self) -> tuple:
         """(method, reading, x_hat) of every run per data set and seed, for the chosen x_hats."""
         return tuple((m, r, x) for x in self.xhats for m, r in METHOD_READINGS)
+
+    @property
+    def images(self) -> list:
+        """The image sets of the section on them: ``image_datasets``, or the profile's where it is None."""
+        chosen = self.image_datasets
+        return list(profile_settings(self.profile)["hct"]["image_datasets"] if chosen is None else chosen)
+
+    @property
+    def image_xhats(self) -> tuple:
+        """The x̂ of the image runs: the profile's, among the chosen ``xhats``."""
+        return tuple(x for x in profile_settings(self.profile)["hct"]["image_xhats"] if x in self.xhats)
 
 
 def chapter_configs(profile: str, datasets=BUILTIN, seeds=None, runs=CHAPTER_RUNS, **overrides) -> list[HCTConfig]:
@@ -137,6 +152,21 @@ class EpsilonStage:
 
 
 @dataclass
+class ImageRuns:
+    """The section on the papers' image sets: Algorithm 1 and its controls at K = 10, on the profile's image seeds."""
+
+    datasets: list  # the image sets run
+    results: list  # their stored runs: set x (method, reading, x̂) x seed
+    finals: list  # final_metrics_rows of those runs
+    stages: list  # per (set, reading, x̂) of HCT: KL and active units at the end of each stage, mean over seeds
+    consensus: list  # consensus_effect per (set, reading, x̂)
+
+    @property
+    def n_seeds(self) -> int:
+        return len({r["config"]["seed"] for r in self.results})
+
+
+@dataclass
 class HCTChapter:
     """Everything chapter 04 shows, computed once from the stored runs, section by section."""
 
@@ -152,6 +182,7 @@ class HCTChapter:
     epsilon: EpsilonStage
     table1: dict  # (reading, x̂) -> table1_rows
     appendix_b: list  # the stored runs with Appendix B's MLP ([] when not run)
+    images: ImageRuns  # the section on the papers' image sets
     tables: dict  # name -> (header, rows)
     texts: dict  # name -> sentence
     findings: list  # the chapter's findings, in order
@@ -188,8 +219,28 @@ def configs(p: Params) -> list[HCTConfig]:
                                      **({"n_components": k[ds]} if ds in k else {}))]
 
 
+def image_configs(p: Params) -> list[HCTConfig]:
+    """The runs of the section on the image sets: each set x (method, reading, x̂) x the profile's image seeds."""
+    seeds = profile_settings(p.profile)["hct"]["image_seeds"]
+    runs = tuple((m, r, x) for x in p.image_xhats for m, r in METHOD_READINGS)
+    return chapter_configs(p.profile, p.images, seeds, runs=runs, sigma2_ratio=p.sigma2_ratio,
+                           collapsed_ratio=p.collapsed_ratio, em_init=p.em_init)
+
+
+def check_images(p: Params, store=None) -> None:
+    """Before any work: an image set whose runs are neither stored nor computable (its prepared file absent) is
+    refused with the command that prepares it."""
+    store = store if store is not None else ResultStore()
+    for name in p.images:
+        if not image_data.available(name) and any(store.lookup(c)[0] is None for c in image_configs(p)
+                                                   if c.dataset == name):
+            raise FileNotFoundError(image_data.missing_message(name))
+
+
 def stored_runs(p: Params, store=None, progress: bool | None = None) -> list[dict]:
-    """The stored result of every run: read from the store or the reference, trained if neither has it."""
+    """The stored result of every run: read from the store or the reference, trained if neither has it. The image
+    sets' runs are checked first (:func:`check_images`), so that a missing one stops the chapter before any work."""
+    check_images(p, store)
     return run_all(configs(p), store=store, progress=progress)
 
 
@@ -295,6 +346,73 @@ def appendix_b(p: Params, store=None, progress: bool | None = None) -> list[dict
                    store=store, progress=progress)
 
 
+STAGES = ("select", "refine", "final")  # v1 Table 1's pre-refinement, post-refinement and final single-cluster rows
+
+
+def image_runs(p: Params, store=None, progress: bool | None = None) -> ImageRuns:
+    """The section on the image sets: their stored runs (read from the reference, or trained where the prepared files
+    are here), the final models, HCT's KL per stage, and HCT minus single."""
+    results = run_all(image_configs(p), store=store, progress=progress)
+    stages = []
+    for ds in p.images:
+        for rd in READINGS:
+            for x in p.image_xhats:
+                rs = runs_of(results, ds, "hct", rd, x)
+                ends = {st: [r["record"]["stage_end"][st] for r in rs] for st in STAGES}
+                stages.append({"dataset": ds, "reading": rd, "xhat": x, "seeds": len(rs),
+                               **{f"kl_{st}": float(np.mean([e["kl"] for e in ends[st]])) for st in STAGES},
+                               **{f"active_{st}": float(np.mean([e["active_burda"] for e in ends[st]]))
+                                  for st in STAGES},
+                               "refine_epochs": float(np.mean([r["record"]["refinement"]["epochs"] for r in rs])),
+                               "reached": sum(r["record"]["refinement"]["reached"] for r in rs)})
+    cons = [consensus_effect(results, ds, rd, x) for ds in p.images for rd in READINGS for x in p.image_xhats]
+    return ImageRuns(list(p.images), results, final_metrics_rows(results), stages, cons)
+
+
+def _consensus_rows(cons: list) -> list:
+    return [(c["dataset"], c["reading"], c["xhat"], c["seeds"], c["kl_hct"], c["kl_single"], c["diff"], c["diff_se"],
+             c["elbo_paid_hct"], c["elbo_paid_single"], c["source"]) for c in cons]
+
+
+CONSENSUS_HEADER = ["data", "reading", "x̂", "seeds", "KL HCT", "KL single", "HCT − single", "± se",
+                    "−ELBO paid vs vanilla (HCT)", "(single)", "where the KL comes from"]
+
+
+def image_tables(im: ImageRuns) -> dict:
+    """The section's tables: the final models, HCT per stage, HCT minus single (none without an image set)."""
+    if not im.results:
+        return {}
+    shown = [f for f in im.finals if f["method"] != "vanilla" or f["xhat"] == im.finals[0]["xhat"]]
+    return {
+        "image_final": (["data", "method", "reading", "x̂", "seeds", "KL", "active (Burda)", "active (v1)", "−ELBO",
+                         "centres hit", "of", "collapsed seeds"],
+                        [(f["dataset"], f["method"], f["reading"], f["xhat"] if f["method"] != "vanilla" else "-",
+                          f["seeds"], f["kl"], f["active_burda"], f["active_paper"], f"{f['neg_elbo']:.3f}",
+                          f["centres_hit"], f["n_centres"], f["collapsed_seeds"]) for f in shown]),
+        "image_stages": (["data", "reading", "x̂", "seeds", "KL pre-refinement", "KL post-refinement",
+                          "KL final single-cluster", "active (Burda), final", "refinement epochs", "ε reached (runs)"],
+                         [(t["dataset"], t["reading"], t["xhat"], t["seeds"], t["kl_select"], t["kl_refine"],
+                           t["kl_final"], t["active_final"], t["refine_epochs"], f"{t['reached']}/{t['seeds']}")
+                          for t in im.stages]),
+        "image_consensus": (CONSENSUS_HEADER, _consensus_rows(im.consensus)),
+    }
+
+
+def image_findings(p: Params, im: ImageRuns) -> list:
+    """One sentence per image set: every method's final KL, and where HCT's KL comes from under each reading."""
+    by = {(f["dataset"], f["method"], f["reading"], f["xhat"]): f for f in im.finals}
+    out = []
+    for ds in im.datasets:
+        for x in p.image_xhats:
+            kls = ", ".join(f"{_label(m, rd)} {_fmt(by[(ds, m, rd if m != 'vanilla' else '-', x)]['kl'])}"
+                            for m, rd in METHOD_READINGS)
+            why = "; ".join(f"{c['reading'].replace('_', '-')}: {SOURCE_TEXT[c['source']]}" for c in im.consensus
+                            if c["dataset"] == ds and c["xhat"] == x)
+            out.append(f"{ds} (K = 10, {im.n_seeds} seed(s), x̂ {x}), final KL in nats at σ'² = "
+                       f"{p.sigma2_ratio:g}·λ_max — {kls}. Where HCT's KL comes from, {why}.")
+    return out
+
+
 def tables(p: Params, setting: dict, mem: dict, cons: list, finals: list, sep: Separation, eps: EpsilonStage,
            t1: dict, ab: list) -> dict:
     """The chapter's tables, (header, rows) each; v1 Table 1 is one table per (reading, x̂), ``table1_<reading>_<x̂>``."""
@@ -333,10 +451,7 @@ def tables(p: Params, setting: dict, mem: dict, cons: list, finals: list, sep: S
                           [(f["dataset"], f["method"], f["reading"], f["xhat"] if f["method"] != "vanilla" else "-",
                             f["kl"], f["share_sample"], f["required_sample"], f"{f['bound_sample']}/{f['seeds']}",
                             f["share_mean"], f["required_mean"], f"{f['bound_mean']}/{f['seeds']}") for f in shown])
-    out["consensus"] = (["data", "reading", "x̂", "seeds", "KL HCT", "KL single", "HCT − single", "± se",
-                         "−ELBO paid vs vanilla (HCT)", "(single)", "where the KL comes from"],
-                        [(c["dataset"], c["reading"], c["xhat"], c["seeds"], c["kl_hct"], c["kl_single"], c["diff"],
-                          c["diff_se"], c["elbo_paid_hct"], c["elbo_paid_single"], c["source"]) for c in cons])
+    out["consensus"] = (CONSENSUS_HEADER, _consensus_rows(cons))
     for (rd, x), t_rows in t1.items():
         out[f"table1_{rd}_{x}"] = (["row", "paper KL", "our KL", "paper active", "our active (v1)",
                                     "our active (Burda)", "seeds", "verdict"],
@@ -421,10 +536,11 @@ def compute(p: Params, store=None, progress: bool | None = None) -> HCTChapter:
     setting, traj, meth = settings(p, results), trajectories(p, results), methods(p, results)
     mem, cons, finals = memory(results), consensus(p, results), final_models(results)
     info, sep, eps, t1 = information(p, results), separation(p, results), epsilon_stage(p, results), table1(p, results)
-    ab = appendix_b(p, store, progress)
-    table = tables(p, setting, mem, cons, finals, sep, eps, t1, ab)
+    ab, im = appendix_b(p, store, progress), image_runs(p, store, progress)
+    table = {**tables(p, setting, mem, cons, finals, sep, eps, t1, ab), **image_tables(im)}
     texts, findings = sentences(p, cons, finals, info, sep, eps, t1, ab)
-    return HCTChapter(p, results, traj, meth, mem, cons, finals, info, sep, eps, t1, ab, table, texts, findings)
+    return HCTChapter(p, results, traj, meth, mem, cons, finals, info, sep, eps, t1, ab, im, table, texts,
+                      findings + image_findings(p, im))
 
 
 # ---- the ledger's rows -------------------------------------------------------------------------------------------
@@ -496,7 +612,7 @@ def _theorem_in_training(profile: str) -> Measurement:
 def _consensus(profile: str) -> Measurement:
     ch = chapter(profile)
     verdicts, parts = {}, []
-    for c in ch.consensus:
+    for c in [*ch.consensus, *ch.images.consensus]:
         name = f"{c['dataset']}, {_reading_name(c['reading'], c['xhat'])}"
         verdicts[name] = "reproduced" if resolved_gain(c["kl_hct"], c["diff"], c["diff_se"]) else "not reproduced"
         parts.append(f"{name}: HCT − single = {_fmt(c['diff'])} nats ({c['source']})")
@@ -532,5 +648,5 @@ def _claims() -> list[Claim]:
 
 # The chapter: chapter(profile, **params) -> HCTChapter, cached per process; its ledger rows and the stored runs
 # they read
-chapter = Chapter(Params, compute, claims=_claims, runs=lambda ch: [*ch.results, *ch.appendix_b])
+chapter = Chapter(Params, compute, claims=_claims, runs=lambda ch: [*ch.results, *ch.appendix_b, *ch.images.results])
 claims, runs = chapter.claims, chapter.runs

@@ -59,6 +59,11 @@ _PROFILE_SETTINGS = {
             **{name: dict(n_samples=5_000, r0=8, epochs_per_round=5, max_refine_epochs=10, final_epochs=5,
                           batch_size=128) for name in IMAGE_SETS},
             USER: dict(n_samples=None, r0=8, epochs_per_round=5, max_refine_epochs=10, final_epochs=5, batch_size=128),
+            # chapter 04's section on the papers' image sets (none here: `make test` has no image data): Algorithm 1
+            # and its controls on these seeds, under these x̂
+            "image_datasets": (),
+            "image_seeds": (0,),
+            "image_xhats": ("sample",),
         },
         # chapter 04's sensitivity check: v1 Appendix B's MLP (1024, 512, 256; 48 latents) at a reduced scale
         "hct_appendix_b": dict(n_samples=2_000, r0=4, epochs_per_round=3, max_refine_epochs=4, final_epochs=3,
@@ -116,6 +121,11 @@ _PROFILE_SETTINGS = {
             "digits": dict(n_samples=None, r0=16, epochs_per_round=30, max_refine_epochs=100, final_epochs=30, batch_size=128),
             **{name: dict(n_samples=None, r0=16, epochs_per_round=30, max_refine_epochs=100, final_epochs=30,
                           batch_size=512) for name in (*IMAGE_SETS, USER)},
+            # chapter 04 on the image sets at K = 10: HCT and its controls on the first seed, x̂ sampled (HCT's runs
+            # are chapter 06's; each control trains HCT's whole epoch budget)
+            "image_datasets": ("mnist", "fashion_mnist", "cifar10"),
+            "image_seeds": (0,),
+            "image_xhats": ("sample",),
         },
         # v1 Appendix B's MLP at chapter 07's ablation scale (10,000 synthetic samples, its shortened schedule)
         "hct_appendix_b": dict(n_samples=10_000, r0=16, epochs_per_round=10, max_refine_epochs=30, final_epochs=10,
