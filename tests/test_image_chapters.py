@@ -103,5 +103,5 @@ def test_chapter_04s_image_section_runs_hct_and_its_controls_at_k_10(fake_mnist,
     assert len(t["image_final"][1]) == len(hct_report.METHOD_READINGS)
     assert [c["source"] for c in im.consensus] and all(c["source"] in hct_report.SOURCE_TEXT for c in im.consensus)
     (finding,) = hct_report.image_findings(p, im)
-    assert finding.startswith("mnist (K = 10, 1 seed(s), x̂ sample)")
+    assert finding.startswith("mnist (K = 10, 1 seed(s), x̂ sample)") and im.k("mnist") == 10
     assert hct_report.image_tables(hct_report.ImageRuns([], [], [], [], [])) == {}

@@ -74,8 +74,8 @@ class Params(user_sets.SharedComponents, Parameters):
     n_components: int | None = parameter(None, Integer(2, none="chosen by BIC"), "K for your own data sets; None: "
                                          "chosen by BIC")
     image_datasets: list | None = parameter(None, ListOf(Options(*IMAGE_SETS), empty=True, none="the profile's"),
-                                            "the papers' image sets of the section on them, each at its true K = 10 "
-                                            "(None: the profile's)")
+                                            "the papers' image sets of the section on them, each at its true K, the "
+                                            "number of classes (None: the profile's)")
 
     def __post_init__(self):  # a file too small for a batch or for K is refused before any work; files become names
         check_sizes(self.datasets, [profile_settings(self.profile)["hct"][USER]["batch_size"]], k=self.n_components)
@@ -158,12 +158,16 @@ class ImageRuns:
     datasets: list  # the image sets run
     results: list  # their stored runs: set x (method, reading, x̂) x seed
     finals: list  # final_metrics_rows of those runs
-    stages: list  # per (set, reading, x̂) of HCT: KL and active units at the end of each stage, mean over seeds
+    stages: list  # per (set, reading, x̂) of HCT: KL at the end of each stage and final active units, seed mean
     consensus: list  # consensus_effect per (set, reading, x̂)
 
     @property
     def n_seeds(self) -> int:
         return len({r["config"]["seed"] for r in self.results})
+
+    def k(self, dataset: str) -> int:
+        """The number of mixture components of ``dataset``'s clusterings, as its runs record it."""
+        return next(r["clusterings"]["n_components"] for r in self.results if r["config"]["dataset"] == dataset)
 
 
 @dataclass
@@ -231,9 +235,9 @@ def check_images(p: Params, store=None) -> None:
     """Before any work: an image set whose runs are neither stored nor computable (its prepared file absent) is
     refused with the command that prepares it."""
     store = store if store is not None else ResultStore()
+    planned = image_configs(p)
     for name in p.images:
-        if not image_data.available(name) and any(store.lookup(c)[0] is None for c in image_configs(p)
-                                                   if c.dataset == name):
+        if not image_data.available(name) and any(store.lookup(c)[0] is None for c in planned if c.dataset == name):
             raise FileNotFoundError(image_data.missing_message(name))
 
 
@@ -361,8 +365,7 @@ def image_runs(p: Params, store=None, progress: bool | None = None) -> ImageRuns
                 ends = {st: [r["record"]["stage_end"][st] for r in rs] for st in STAGES}
                 stages.append({"dataset": ds, "reading": rd, "xhat": x, "seeds": len(rs),
                                **{f"kl_{st}": float(np.mean([e["kl"] for e in ends[st]])) for st in STAGES},
-                               **{f"active_{st}": float(np.mean([e["active_burda"] for e in ends[st]]))
-                                  for st in STAGES},
+                               "active_final": float(np.mean([e["active_burda"] for e in ends["final"]])),
                                "refine_epochs": float(np.mean([r["record"]["refinement"]["epochs"] for r in rs])),
                                "reached": sum(r["record"]["refinement"]["reached"] for r in rs)})
     cons = [consensus_effect(results, ds, rd, x) for ds in p.images for rd in READINGS for x in p.image_xhats]
@@ -408,7 +411,7 @@ def image_findings(p: Params, im: ImageRuns) -> list:
                             for m, rd in METHOD_READINGS)
             why = "; ".join(f"{c['reading'].replace('_', '-')}: {SOURCE_TEXT[c['source']]}" for c in im.consensus
                             if c["dataset"] == ds and c["xhat"] == x)
-            out.append(f"{ds} (K = 10, {im.n_seeds} seed(s), x̂ {x}), final KL in nats at σ'² = "
+            out.append(f"{ds} (K = {im.k(ds)}, {im.n_seeds} seed(s), x̂ {x}), final KL in nats at σ'² = "
                        f"{p.sigma2_ratio:g}·λ_max — {kls}. Where HCT's KL comes from, {why}.")
     return out
 
