@@ -8,7 +8,8 @@ import pytest
 from hcvae.book import notebook
 from hcvae.chapters import barrier_report, hct_report, phase, region_report, spherical_report
 from hcvae.chapters.base import ParameterError
-from hcvae.core import data, image_data
+from hcvae.chapters import diffusion_text
+from hcvae.core import data, image_data, theory
 from hcvae.runs.store import ResultStore
 
 CHAPTERS = {"01": phase, "02": barrier_report, "03": region_report, "04": hct_report, "05": spherical_report}
@@ -105,3 +106,86 @@ def test_chapter_04s_image_section_runs_hct_and_its_controls_at_k_10(fake_mnist,
     (finding,) = hct_report.image_findings(p, im)
     assert finding.startswith("mnist (K = 10, 1 seed(s), x̂ sample)") and im.k("mnist") == 10
     assert hct_report.image_tables(hct_report.ImageRuns([], [], [], [], [])) == {}
+
+
+def test_chapter_01s_image_section_stops_before_any_work_without_its_runs_or_files(no_data, tmp_path, monkeypatch):
+    """An image set of chapter 01's section whose runs are not stored and whose files are absent: refused before the
+    sweep's first run, with the command that prepares it."""
+    from hcvae.runs import runner
+
+    monkeypatch.setattr(runner, "run_all", lambda *a, **k: pytest.fail("a run was started"))
+    p = phase.Params.from_values(image_datasets=["mnist"])
+    with pytest.raises(FileNotFoundError) as err:
+        phase.sweep_runs(p, store=ResultStore(tmp_path / "results", reference=None))
+    assert "make data" in str(err.value) and str(no_data) in str(err.value)
+
+
+def test_chapter_01s_image_section_sweeps_both_models_over_the_grid(fake_mnist, tmp_path):
+    """The section on the fake MNIST: both models at every ratio of the grid on the image seeds, the spectrum of the
+    pooled rows, a threshold per model, every linear run set against its closed form, and a finding naming the set."""
+    from hcvae.core.models import MLP_ARCHITECTURES
+    from hcvae.runs.profiles import profile_settings
+
+    store = ResultStore(tmp_path / "results", reference=None)
+    p = phase.Params.from_values(image_datasets=["mnist"])
+    im = phase.image_sweep(p, store=store)
+    ratios = profile_settings("quick")["ratios"]
+    assert sorted((r["config"]["architecture"], r["config"]["sigma2_ratio"]) for r in im.results) == \
+        sorted((a, r) for a in MLP_ARCHITECTURES for r in ratios)
+    assert {r["config"]["seed"] for r in im.results} == set(p.image_seeds) == {0}
+    assert set(im.thresholds) == {("mnist", a) for a in MLP_ARCHITECTURES}
+    assert len(im.agreement["rows"]) == len(ratios)
+    t = phase.image_tables(im)
+    (row,) = t["image_lambda"][1]
+    assert row[:3] == ("mnist", 400, 196) and row[3] >= row[4] > 0
+    x = data.load_dataset("mnist").x
+    assert row[3] == pytest.approx(np.linalg.eigvalsh(np.cov(x, rowvar=False, bias=True))[-1], rel=1e-6)
+    assert [r[:2] for r in t["image_threshold"][1]] == sorted(("mnist", a) for a in MLP_ARCHITECTURES)
+    (closed,) = t["image_closed_form"][1]
+    assert closed[:2] == ("mnist", len(ratios)) and 0 <= closed[2] <= len(ratios)
+    (finding,) = phase.image_findings(p, im)
+    assert finding.startswith("On mnist (λ_max = ") and f"in {closed[2]} of {len(ratios)} runs" in finding
+    empty = phase.ImageSweep([], [], [], {}, {}, {}, None, phase.above_threshold([], 1.5, 0.01))
+    assert phase.image_tables(empty) == {} and phase.image_findings(p, empty) == []
+
+
+@pytest.mark.parametrize("scaling", ["as_loaded", "unit_total_variance", "unit_mean_variance", "unit_lambda_max"])
+def test_lambda_max_from_the_spectrum_is_that_of_the_scaled_data(scaling):
+    from hcvae.chapters import diffusion_report
+    from hcvae.core.data import covariance_spectrum
+    from hcvae.methods.ddpm import scale_data
+    from hcvae.runs.diffusion import _lambda_max64
+
+    x = np.random.default_rng(1).gamma(2.0, 0.1, (500, 20)) @ np.random.default_rng(2).random((20, 20))
+    assert diffusion_report.spectrum_lambda_max(covariance_spectrum(x), scaling) == \
+        pytest.approx(_lambda_max64(scale_data(x, scaling, np.float64)), rel=1e-9)
+
+
+def test_lambda_max_from_the_spectrum_refuses_a_scaling_it_cannot_give():
+    from hcvae.chapters import diffusion_report
+
+    with pytest.raises(ValueError, match="scaling must be one of as_loaded, .*; got 'per_feature'"):
+        diffusion_report.spectrum_lambda_max([2.0, 1.0], "per_feature")
+
+
+def test_chapter_08s_image_t_c_reads_chapter_01s_runs_and_refuses_without_them(fake_mnist, tmp_path, monkeypatch):
+    """t_c on the fake MNIST from the spectrum of chapter 01's first run on it: λ_max as loaded is the pooled rows',
+    eq. 13's t_c the first step whose noise variance reaches it; without the run or the files, refused first."""
+    from hcvae.chapters import diffusion_report
+
+    store = ResultStore(tmp_path / "results", reference=None)
+    p = diffusion_report.Params.from_values(image_datasets=["mnist"])
+    family = [theory.noise_schedule(name, 1000) for name in p.schedules]
+    im = diffusion_report.image_critical_timesteps(p, family, store=store)
+    assert im.datasets == ["mnist"] and [r["scaling"] for r in im.rows] == list(diffusion_report.SPECTRUM_SCALINGS)
+    assert im.omitted == ["per_feature", "minus_one_one"]
+    loaded = im.rows[0]
+    x = data.load_dataset("mnist").x
+    assert loaded["lambda_max"] == pytest.approx(np.linalg.eigvalsh(np.cov(x, rowvar=False, bias=True))[-1], rel=1e-6)
+    for s in family:
+        t = loaded["eq13"][s.name]
+        assert t is not None and s.noise_variance[t - 1] >= loaded["lambda_max"] > s.noise_variance[t - 2]
+    assert "in 2 of 4 (data set, scaling) pairs" in diffusion_text.image_finding(p, im)  # unit_mean/lambda_max: none
+    monkeypatch.setenv("HCVAE_DATA_DIR", str(tmp_path / "no-data"))
+    with pytest.raises(FileNotFoundError, match="make data"):
+        diffusion_report.image_critical_timesteps(p, family, store=ResultStore(tmp_path / "other", reference=None))

@@ -70,3 +70,39 @@ def test_function_level_imports_of_the_package_are_the_listed_ones():
                             f"list it in ALLOWED_LOCAL with why): {unexpected}")
     stale = sorted(set(ALLOWED_LOCAL) - found)
     assert not stale, f"ALLOWED_LOCAL lists imports that are gone: {stale}"
+
+
+def _displayed(glue_fn, monkeypatch, *args, **kwargs):
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda *a, **k: shown.append((a, k)))
+    glue_fn(*args, **kwargs)
+    return shown
+
+
+def test_the_books_glue_displays_what_myst_nbs_glue_does(monkeypatch):
+    import myst_nb.ext.glue
+    from IPython.display import Markdown
+
+    from hcvae.book import tables
+
+    assert tables.GLUE_PREFIX == myst_nb.ext.glue.GLUE_PREFIX
+    for value, display in ((Markdown("**3.58** nats"), False), (0.25, True), ("a sentence", False)):
+        ours = _displayed(tables.glue, monkeypatch, "name", value, display=display)
+        # myst_nb's module bound IPython's display at import: patch its own name
+        theirs = []
+        monkeypatch.setattr(myst_nb.ext.glue, "ipy_display", lambda *a, **k: theirs.append((a, k)))
+        myst_nb.ext.glue.glue("name", value, display=display)
+        assert ours == theirs and ours[0][1]["metadata"]["scrapbook"]["name"] == "name"
+
+
+def test_a_chapters_kernel_imports_no_json_schema_checker():
+    """The chapters' layers and glue leave nbformat (and jsonschema's grammar compilation) out of the kernel."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from hcvae.book import plots, tables, widgets; from hcvae.chapters import pages, ledger; "
+            "tables.show('x', 'y'); print(sorted({'nbformat', 'jsonschema'} & set(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"

@@ -91,6 +91,7 @@ def test_the_chapter_is_its_steps_on_the_stored_runs(tmp_path):
     assert ch.numbers["lambda_max_digits"] == float(ch.sweep.spectra["digits"][0])
     assert ch.numbers["n_seeds"] == len(ch.params.seeds) and ch.numbers["kl_bound"] == ch.params.kl_bound
     assert set(ch.texts) == {"profile", "probe_summary", "above_verdict", "closed_form_verdict"}
-    assert set(ch.findings) == {"threshold", "probe", "closed_form", "mlp"}
+    assert set(ch.findings) == {"threshold", "probe", "closed_form", "mlp", "images"}
+    assert ch.images.results == [] and ch.findings["images"] == "No image set in this build."  # quick runs none
     assert phase.chapter("quick", store=store, datasets=["digits"]) is ch  # computed once per process
     assert not list((tmp_path / "results").rglob("*.json")), "a run was computed"

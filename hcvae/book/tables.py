@@ -12,11 +12,26 @@ def glued(name: str, value):
     return downloadable(name, *value) if isinstance(value, tuple) else value
 
 
+# myst-nb's key for a value glued without display (myst_nb.ext.glue.GLUE_PREFIX; a test holds the two equal)
+GLUE_PREFIX = "application/papermill.record/"
+
+
+def glue(name: str, variable, display: bool = True) -> None:
+    """``myst_nb.glue``, output for output, without its import: that module imports nbformat and so jsonschema,
+    whose format checkers compile their grammars at import (about 6 s in every chapter's kernel)."""
+    import IPython
+    from IPython.display import display as ipy_display
+
+    mimebundle, metadata = IPython.core.formatters.format_display_data(variable)
+    prefix = "" if display else GLUE_PREFIX
+    metadata["scrapbook"] = dict(name=name, mime_prefix=prefix)
+    ipy_display({prefix + k: v for k, v in mimebundle.items()}, raw=True, metadata=metadata)
+
+
 def show(name: str, value) -> None:
     """Glue ``value`` under ``name`` for a page's prose: a (header, rows) table as :func:`downloadable` Markdown, a
     sentence as Markdown, anything else (a number, a figure) as it is."""
     from IPython.display import Markdown
-    from myst_nb import glue
 
     value = glued(name, value)
     glue(name, Markdown(value) if isinstance(value, str) else value, display=False)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from hcvae.chapters import diffusion_rules, diffusion_text
+from hcvae.chapters import diffusion_rules, diffusion_text, phase, user_sets
 from hcvae.chapters.numbers import fmt
 from hcvae.chapters.base import Chapter, ParameterError, Parameters, parameter
 from hcvae.chapters.diffusion_rules import LEDGER_VERDICT, P3_BASELINES, READINGS
@@ -35,6 +35,7 @@ from hcvae.core.validation import Boolean, Integer, ListOf, Mapping, Options, Re
 from hcvae.methods import ddpm
 from hcvae.runs import diffusion, runner
 from hcvae.runs.diffusion import DiffusionChapterConfig
+from hcvae.runs.profiles import IMAGE_SETS
 from hcvae.runs.store import ResultStore
 
 CHAPTER = "08-diffusion"
@@ -72,6 +73,9 @@ class Params(Parameters):
     clip_x0: bool = parameter(False, Boolean(), "clip the sampler's x_0 estimate into the training data's range")
     settings: dict = parameter({}, Mapping(), "overrides of the profile's settings "
                                "(hcvae.runs.diffusion.PROFILE_SETTINGS)", extra=_settings_names)
+    image_datasets: list | None = parameter(None, ListOf(Options(*IMAGE_SETS), empty=True, none="chapter 01's"),
+                                            "the papers' image sets of the t_c table on them (None: those of chapter "
+                                            "01's section, whose stored runs give their spectra)")
 
 
 # ---- the chapter's sections, one per step ---------------------------------------------------------------------
@@ -102,6 +106,34 @@ class CriticalTimesteps:
     @property
     def n_with_tc(self) -> int:
         return sum(len(v) for v in self.with_tc.values())
+
+
+# the scalings that only centre the data and divide them by a number their covariance spectrum gives, so that the
+# spectrum alone gives lambda_max under each (per_feature needs the per-pixel variances, minus_one_one the range)
+SPECTRUM_SCALINGS = ("as_loaded", "unit_total_variance", "unit_mean_variance", "unit_lambda_max")
+
+
+def spectrum_lambda_max(spectrum, scaling: str) -> float:
+    """λ_max of data whose covariance spectrum (every eigenvalue, largest first) is ``spectrum``, under one of
+    :data:`SPECTRUM_SCALINGS` (as :func:`hcvae.methods.ddpm.scale_data` scales them)."""
+    if scaling not in SPECTRUM_SCALINGS:
+        raise ValueError(f"scaling must be one of {', '.join(SPECTRUM_SCALINGS)}; got {scaling!r}")
+    s = np.asarray(spectrum, np.float64)
+    return float({"as_loaded": s[0], "unit_total_variance": s[0] / s.sum(), "unit_mean_variance": s[0] / s.mean(),
+                  "unit_lambda_max": 1.0}[scaling])
+
+
+@dataclass
+class ImageTimesteps:
+    """t_c on the papers' image sets, from the covariance spectra of chapter 01's stored runs on them."""
+
+    datasets: list
+    rows: list  # per (image set, scaling of SPECTRUM_SCALINGS among the chapter's): as CriticalTimesteps.rows
+    omitted: list  # the chapter's scalings that the spectrum alone does not give
+
+    @property
+    def n_with_tc(self) -> int:
+        return sum(any(v is not None for v in r["eq13"].values()) for r in self.rows)
 
 
 @dataclass
@@ -201,7 +233,8 @@ class DiffusionChapter:
     p4: Prediction4
     tables: dict
     texts: dict
-    findings: dict  # tc, p1, p2, selection, p3, p4 -> sentence
+    findings: dict  # tc, p1, p2, selection, p3, p4, tc_images -> sentence
+    images: ImageTimesteps  # t_c on the papers' image sets
 
 
 # ---- the chapter's steps, in the order its page calls them -------------------------------------------------------
@@ -238,6 +271,27 @@ def critical_timesteps(p: Params, family: list) -> CriticalTimesteps:
     return CriticalTimesteps(rows, {r["data"]: r for r in rows if r["scaling"] == "as_loaded"}, with_tc,
                              {f"{r['data']}, {r['scaling']}": r["lambda_max"] for r in rows
                               if r["scaling"] in ("as_loaded", "unit_total_variance")})
+
+
+def image_critical_timesteps(p: Params, family: list, store=None, progress: bool | None = None) -> ImageTimesteps:
+    """t_c on the papers' image sets under every scaling their covariance spectrum gives, per schedule and reading.
+    Each spectrum is the one stored with chapter 01's first run on the set (every run of a set trains on the same
+    rows), read from the reference; a set whose run is neither stored nor computable is refused first."""
+    sweep = phase.Params.from_values(profile=p.profile, seed=p.seed, image_datasets=p.image_datasets)
+    firsts = {}
+    for c in phase.image_configs(sweep):
+        firsts.setdefault(c.dataset, c)
+    store = store if store is not None else ResultStore()
+    user_sets.check_image_runs(list(firsts.values()), store)
+    spectra = {ds: runner.run(c, store=store, progress=progress)["data"]["spectrum"] for ds, c in firsts.items()}
+    rows = []
+    for ds, spectrum in spectra.items():
+        for scaling in (sc for sc in p.scalings if sc in SPECTRUM_SCALINGS):
+            lam = spectrum_lambda_max(spectrum, scaling)
+            rows.append({"data": ds, "scaling": scaling, "lambda_max": lam,
+                         **{rd: {s.name: diffusion.critical_timestep_of(s, lam, rd) for s in family}
+                            for rd in ("eq13", "snr")}})
+    return ImageTimesteps(list(spectra), rows, [sc for sc in p.scalings if sc not in SPECTRUM_SCALINGS])
 
 
 def training(runs: StoredRuns) -> Training:
@@ -373,7 +427,10 @@ def compute(p: Params, store=None, progress: bool | None = None) -> DiffusionCha
         p4 = prediction_4(runs, samp.floors, p.z_margin, p.floor_margin)
         table = diffusion_text.tables(p, runs, tc, sel, p1, samp, p3, p4)
         texts, findings = diffusion_text.sentences(p, runs, tc, train, sel, p1, p2, samp, p3, p4)
-    return DiffusionChapter(p, runs, tc, train, sel, p1, p2, samp, p3, p4, table, texts, findings)
+        images = image_critical_timesteps(p, runs.family, store, progress)
+        table.update(diffusion_text.image_tables(images, runs.family))
+        findings["tc_images"] = diffusion_text.image_finding(p, images)
+    return DiffusionChapter(p, runs, tc, train, sel, p1, p2, samp, p3, p4, table, texts, findings, images)
 
 
 # ---- the ledger -----------------------------------------------------------------------------------------------

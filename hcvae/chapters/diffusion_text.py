@@ -18,8 +18,7 @@ def tables(p, runs, tc, sel, p1, samp,
     family, floors = runs.family, samp.floors
     return {
         "tc": (["data", "scaling", "λ_max", *[s.name for s in family]],
-               [(r["data"], r["scaling"], r["lambda_max"],
-                 *[f"{fmt_t(r['eq13'][s.name])} / {fmt_t(r['snr'][s.name])}" for s in family]) for r in tc.rows]),
+               _tc_rows(tc.rows, family)),
         "rounds": (["data", "round", "kept", "discarded", "kept = lowest Gaussian ε-MMSE"],
                    [(ds, r, kept, discarded, "yes" if easiest else "no")
                     for ds, r, kept, discarded, easiest in sel.rounds]),
@@ -108,6 +107,31 @@ def _cosine_note(p4) -> str:
             + (": " + "; ".join(f"{ds}, {m}" for ds, m in blown) + "." if blown else ".")
             + (" Algorithm 2 trained on `cosine` in its first round and is among them."
                if any(m == "Algorithm 2" for _, m in blown) else ""))
+
+
+def _tc_rows(rows, family) -> list:
+    return [(r["data"], r["scaling"], r["lambda_max"],
+             *[f"{fmt_t(r['eq13'][s.name])} / {fmt_t(r['snr'][s.name])}" for s in family]) for r in rows]
+
+
+def image_tables(images, family) -> dict:
+    """The t_c table on the papers' image sets, as the chapter's (none without an image set)."""
+    if not images.rows:
+        return {}
+    return {"tc_images": (["data", "scaling", "λ_max", *[s.name for s in family]], _tc_rows(images.rows, family))}
+
+
+def image_finding(p, images) -> str:
+    """Where eq. 13 has a t_c on the image sets, as loaded and under the other scalings their spectra give."""
+    if not images.rows:
+        return "No image set in this build."
+    ts = p.train_schedule
+    loaded = [r for r in images.rows if r["scaling"] == "as_loaded"]
+    return (f"On the papers' image sets, eq. 13 has a t_c in {images.n_with_tc} of {len(images.rows)} (data set, "
+            "scaling) pairs" + (". As loaded, " + ", ".join(
+                f"{r['data']} (λ_max {fmt(r['lambda_max'])}) has "
+                + (f"t_c = {r['eq13'][ts]} on the {ts} schedule" if r["eq13"][ts] else "none") for r in loaded)
+                if loaded else "") + ".")
 
 
 def sentences(p, runs, tc, train, sel, p1,

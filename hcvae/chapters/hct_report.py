@@ -32,7 +32,7 @@ from hcvae.chapters.numbers import fmt as _fmt
 from hcvae.chapters.rules import COLLAPSE_KL
 from hcvae.chapters import user_sets
 from hcvae.chapters.user_sets import check_sizes, datasets_parameter, resolve_params
-from hcvae.core import image_data, user_data
+from hcvae.core import user_data
 from hcvae.core.data import dataset_size
 from hcvae.core.validation import Boolean, Integer, ListOf, Options, Real
 from hcvae.methods.consensus import XHATS, selection_sizes
@@ -234,11 +234,7 @@ def image_configs(p: Params) -> list[HCTConfig]:
 def check_images(p: Params, store=None) -> None:
     """Before any work: an image set whose runs are neither stored nor computable (its prepared file absent) is
     refused with the command that prepares it."""
-    store = store if store is not None else ResultStore()
-    planned = image_configs(p)
-    for name in p.images:
-        if not image_data.available(name) and any(store.lookup(c)[0] is None for c in planned if c.dataset == name):
-            raise FileNotFoundError(image_data.missing_message(name))
+    user_sets.check_image_runs(image_configs(p), store if store is not None else ResultStore())
 
 
 def stored_runs(p: Params, store=None, progress: bool | None = None) -> list[dict]:

@@ -15,15 +15,17 @@ import numpy as np
 from hcvae.chapters.numbers import fmt
 from hcvae.chapters.base import Chapter, Parameters, parameter
 from hcvae.core.models import MLP_ARCHITECTURES
+from hcvae.chapters import user_sets
 from hcvae.chapters.user_sets import check_sizes, datasets_parameter, resolve_params
 from hcvae.chapters.ledger import Claim, Measurement
 from hcvae.chapters.rules import COLLAPSE_KL, margins
 from hcvae.core.data import load_dataset
 from hcvae.core.theory import linear_vae_kl_curve, linear_vae_optimum
-from hcvae.core.validation import Integer, Real
+from hcvae.core.validation import Integer, ListOf, Options, Real
 from hcvae.runs import experiments, runner
 from hcvae.runs.experiments import VAEConfig
-from hcvae.runs.profiles import profile_settings
+from hcvae.runs.profiles import IMAGE_SETS, profile_settings
+from hcvae.runs.store import ResultStore
 from hcvae.runs.views import vae_views
 
 CHAPTER = "01-phase-transition"
@@ -209,6 +211,8 @@ class Params(Parameters):
                                "kl_atol + kl_rtol * KL_theory (nats)")
     kl_rtol: float = parameter(0.05, Real(0.0, strict=False), "the closed-form tolerance, relative")
     probe_epochs_factor: int = parameter(4, Integer(1), "retrain early-collapsing models this many times longer")
+    image_datasets: list | None = parameter(None, ListOf(Options(*IMAGE_SETS), empty=True, none="the profile's"),
+                                            "the papers' image sets of the section on them (None: the profile's)")
 
     def __post_init__(self):  # a file too small for a batch is refused before any work; files become names
         settings = profile_settings(self.profile)
@@ -219,6 +223,17 @@ class Params(Parameters):
     def seeds(self) -> list:
         """The training seeds: ``seed`` and as many after it as the profile runs."""
         return [self.seed + i for i in range(len(profile_settings(self.profile)["seeds"]))]
+
+    @property
+    def images(self) -> list:
+        """The image sets of the section on them: ``image_datasets``, or the profile's where it is None."""
+        chosen = self.image_datasets
+        return list(profile_settings(self.profile)["phase_images"]["datasets"] if chosen is None else chosen)
+
+    @property
+    def image_seeds(self) -> list:
+        """The image section's seeds: the first of :attr:`seeds`, as many as the profile's ``phase_images`` says."""
+        return self.seeds[:profile_settings(self.profile)["phase_images"]["n_seeds"]]
 
 
 
@@ -259,6 +274,20 @@ class Above:
 
 
 @dataclass
+class ImageSweep:
+    """The section on the papers' image sets: both models over the sweep's ratios, on the image seeds."""
+
+    datasets: list
+    configs: list
+    results: list
+    table: dict  # sweep_table of the image runs
+    spectra: dict  # data set -> covariance spectrum of what its runs trained on
+    thresholds: dict  # (data set, architecture) -> measured_threshold
+    agreement: dict | None  # closed_form_agreement of the linear runs (None without an image set)
+    above: Above
+
+
+@dataclass
 class PhaseChapter:
     """Everything chapter 01 shows, computed once from the stored runs, in the sections its page explains."""
 
@@ -270,6 +299,7 @@ class PhaseChapter:
     agreement: dict  # closed_form_agreement at the chapter's tolerances
     below: dict  # data set -> mlp_vs_linear_below
     views: dict  # result key -> the run's decoder views (hcvae.runs.views), or None
+    images: ImageSweep  # the section on the papers' image sets
     tables: dict  # name -> (header, rows)
     numbers: dict  # name -> a number the prose quotes (and formats)
     texts: dict  # name -> sentence
@@ -291,9 +321,17 @@ class PhaseChapter:
 # ---- the chapter's steps, in the order its page calls them -------------------------------------------------------
 
 
+def image_configs(p: Params) -> list[VAEConfig]:
+    """The runs of the section on the image sets: each set x MLP and linear x the profile's ratios x image seeds."""
+    return experiments.phase_sweep_configs(p.profile, datasets=tuple(p.images), seeds=p.image_seeds)
+
+
 def sweep_runs(p: Params, store=None, progress: bool | None = None) -> tuple[list, list]:
     """The sweep's configs (data set x MLP and linear x the profile's ratios x seeds) and their stored results: read
-    from the store or the reference, trained if neither has them."""
+    from the store or the reference, trained if neither has them. The image section's runs are checked first, so
+    that one neither stored nor computable (its prepared file absent) stops the chapter before any work."""
+    store = store if store is not None else ResultStore()
+    user_sets.check_image_runs(image_configs(p), store)
     configs = experiments.phase_sweep_configs(p.profile, datasets=tuple(p.datasets), seeds=p.seeds)
     return configs, runner.run_all(configs, store=store, progress=progress)
 
@@ -342,16 +380,75 @@ def decoder_views(configs: list, results: list, store=None) -> dict:
     return {r["key"]: vae_views(c, store) for c, r in zip(configs, results)}
 
 
-def tables(thresholds: dict, spectra: dict, latent_dim: int, probes: Probes) -> dict:
-    """The chapter's tables, (header, rows) each: the measured thresholds, and the longer retraining."""
+def image_sweep(p: Params, store=None, progress: bool | None = None) -> ImageSweep:
+    """The section on the image sets: their stored runs (read from the reference, or trained where the prepared files
+    are present) and what the sweep's own analyses read off them."""
+    configs = image_configs(p)
+    results = runner.run_all(configs, store=store, progress=progress)
+    table = sweep_table(results)
+    has_linear = any(r["config"]["architecture"] == "linear" for r in results)
+    return ImageSweep(list(p.images), configs, results, table, spectra(results, p.images), thresholds(table, p.kl_bound),
+                      closed_form_agreement(results, p.kl_atol, p.kl_rtol) if has_linear else None,
+                      above_threshold(results, p.above_ratio, p.kl_bound))
+
+
+THRESHOLD_HEADER = ["data", "model", "last ratio with KL ≥ bound", "closed-form KL there", "collapsed from ratio",
+                    "verdict"]
+
+
+def _threshold_rows(thresholds: dict, spectra: dict, latent_dim: int) -> list:
     rows = []
     for (ds, arch), th in sorted(thresholds.items()):
         kl_linear = (None if th["lower"] is None
                      else float(linear_vae_kl_curve(spectra[ds], th["lower"] * spectra[ds][0], latent_dim)))
         rows.append((ds, arch, th["lower"], kl_linear, th["upper"], THRESHOLD_VERDICTS[th["verdict"]]))
-    return {"threshold": (["data", "model", "last ratio with KL ≥ bound", "closed-form KL there",
-                           "collapsed from ratio", "verdict"], rows),
+    return rows
+
+
+def tables(thresholds: dict, spectra: dict, latent_dim: int, probes: Probes) -> dict:
+    """The chapter's tables, (header, rows) each: the measured thresholds, and the longer retraining."""
+    return {"threshold": (THRESHOLD_HEADER, _threshold_rows(thresholds, spectra, latent_dim)),
             "probe": (PROBE_HEADER, probes.rows)}
+
+
+def image_tables(im: ImageSweep) -> dict:
+    """The image section's tables (none without an image set): each set's data and λ_max, the measured thresholds,
+    and the linear VAE against its closed form per set."""
+    if not im.results:
+        return {}
+    data = {r["config"]["dataset"]: r["data"] for r in im.results}
+    latent_dim = im.configs[0].latent_dim
+    closed = [(ds, sum(r["dataset"] == ds for r in im.agreement["rows"]),
+               sum(r["within"] for r in im.agreement["rows"] if r["dataset"] == ds),
+               max(r["abs_error"] for r in im.agreement["rows"] if r["dataset"] == ds))
+              for ds in im.datasets] if im.agreement else []
+    return {
+        "image_lambda": (["data", "images", "pixels", "λ_max", "λ_2", "closed-form active units at σ'² = λ_max/2"],
+                         [(ds, data[ds]["n"], data[ds]["dim"], float(im.spectra[ds][0]), float(im.spectra[ds][1]),
+                           linear_vae_optimum(im.spectra[ds], 0.5 * im.spectra[ds][0], latent_dim)["active_units"])
+                          for ds in im.datasets]),
+        "image_threshold": (THRESHOLD_HEADER, _threshold_rows(im.thresholds, im.spectra, latent_dim)),
+        "image_closed_form": (["data", "linear runs", "within tolerance", "largest |KL − KL*| (nats)"], closed),
+    }
+
+
+def image_findings(p: Params, im: ImageSweep) -> list:
+    """One sentence per image set: where each model's KL vanishes, and whether the linear VAE met its closed form."""
+    out = []
+    for ds in im.datasets:
+        brackets = "; ".join(
+            f"the {arch} VAE's between {fmt(th['lower'])} and {fmt(th['upper'])}·λ_max "
+            f"({THRESHOLD_VERDICTS[th['verdict']]})" if th["lower"] is not None and th["upper"] is not None else
+            f"the {arch} VAE: {THRESHOLD_VERDICTS[th['verdict']]}"
+            for (d, arch), th in sorted(im.thresholds.items()) if d == ds)
+        rows = [r for r in (im.agreement or {"rows": []})["rows"] if r["dataset"] == ds]
+        n_in = sum(r["within"] for r in rows)
+        seeds = len(p.image_seeds)
+        out.append(f"On {ds} (λ_max = {fmt(float(im.spectra[ds][0]))}, {seeds} seed{'s' if seeds > 1 else ''}), "
+                   f"KL vanishes on the grid: {brackets}. The linear VAE lands within the closed-form tolerance in "
+                   f"{n_in} of {len(rows)} runs" + ("." if n_in == len(rows) else
+                                                     f" (largest miss {fmt(max(r['abs_error'] for r in rows))} nats)."))
+    return out
 
 
 def quoted_numbers(p: Params, design: dict, spectra: dict, above: Above, agreement: dict) -> dict:
@@ -418,10 +515,12 @@ def compute(p: Params, store=None, progress: bool | None = None) -> PhaseChapter
     agreement = closed_form_agreement(results, p.kl_atol, p.kl_rtol)
     below = mlp_vs_linear(sweep.table, p.datasets)
     views = decoder_views(configs, results, store)
-    table = tables(thresholds_, spectra_, sweep.latent_dim, probes_)
+    im = image_sweep(p, store, progress)
+    table = {**tables(thresholds_, spectra_, sweep.latent_dim, probes_), **image_tables(im)}
     numbers = quoted_numbers(p, design, spectra_, above, agreement)
     texts, findings = sentences(p, thresholds_, probes_, above, agreement, below)
-    return PhaseChapter(p, sweep, thresholds_, probes_, above, agreement, below, views, table, numbers, texts,
+    findings["images"] = " ".join(image_findings(p, im)) or "No image set in this build."
+    return PhaseChapter(p, sweep, thresholds_, probes_, above, agreement, below, views, im, table, numbers, texts,
                         findings)
 
 
@@ -429,36 +528,49 @@ def compute(p: Params, store=None, progress: bool | None = None) -> PhaseChapter
 
 
 def _threshold(profile: str):
-    ch = chapter(profile)
+    ch = chapter(profile)  # the sweep's (data set, model) settings, and the image section's
+    every, table = {**ch.thresholds, **ch.images.thresholds}, {**ch.sweep.table, **ch.images.table}
     parts = [f"{ds} {arch}: ({th['lower']}, {th['upper']}] {THRESHOLD_VERDICTS[th['verdict']]}"
-             for (ds, arch), th in sorted(ch.thresholds.items())]
-    ok = all(th["verdict"] == "consistent" for th in ch.thresholds.values())
-    notes = tuple(f"{ds} {arch}, ratio {r:g}: {n}" for (ds, arch), row in sorted(ch.sweep.table.items())
+             for (ds, arch), th in sorted(every.items())]
+    ok = all(th["verdict"] == "consistent" for th in every.values())
+    notes = tuple(f"{ds} {arch}, ratio {r:g}: {n}" for (ds, arch), row in sorted(table.items())
                   for r, kl in zip(row["ratio"], row["kl_mean"]) for n in margins(float(kl), what="mean KL"))
-    brackets = Counter((th["lower"], th["upper"]) for th in ch.thresholds.values())
-    n_ok = sum(th["verdict"] == "consistent" for th in ch.thresholds.values())
-    headline = ("KL vanishes between " + " or ".join(f"{lo:g} and {hi:g}·λ_max" for lo, hi in brackets)
-                + f" on the grid, a bracket containing λ_max in {n_ok} of {len(ch.thresholds)} (data set, model) "
-                "settings")
+    brackets = Counter((th["lower"], th["upper"]) for th in every.values())
+    n_ok = sum(th["verdict"] == "consistent" for th in every.values())
+    headline = ("KL vanishes between " + " or ".join(f"{fmt_bound(lo)} and {fmt_bound(hi)}·λ_max"
+                                                      for lo, hi in brackets)
+                + f" on the grid, a bracket containing λ_max in {n_ok} of {len(every)} (data set, model) settings")
     return Measurement("; ".join(parts), "reproduced" if ok else "not reproduced", margins=notes, headline=headline)
 
 
+def fmt_bound(ratio) -> str:
+    """A bracket's end on the ratio grid; None where the grid has none (KL never vanished, or never stayed)."""
+    return "—" if ratio is None else f"{ratio:g}"
+
+
 def _closed_form(profile: str):
-    ch = chapter(profile)  # the chapter's own tolerances (kl_atol + kl_rtol * KL*)
-    return Measurement(f"largest |KL − KL*| = {fmt(ch.agreement['max_abs_error'])} nats over "
-                       f"{len(ch.agreement['rows'])} runs", "reproduced" if ch.agreement["all_within"] else "not reproduced")
+    ch = chapter(profile)  # the chapter's own tolerances (kl_atol + kl_rtol * KL*), over the sweep and the image section
+    rows = [*ch.agreement["rows"], *(ch.images.agreement["rows"] if ch.images.agreement else [])]
+    missed = sorted({r["dataset"] for r in rows if not r["within"]})
+    return Measurement(f"largest |KL − KL*| = {fmt(max(r['abs_error'] for r in rows))} nats over {len(rows)} runs"
+                       + (f"; outside the tolerance on {', '.join(missed)}" if missed else ""),
+                       "reproduced" if not missed else "not reproduced")
 
 
 def _claims() -> list:
     """Chapter 01's rows of the claims ledger, measured from :data:`chapter`."""
     defaults = Params.defaults()
+    images = profile_settings("paper")["phase_images"]
+    n = images["n_seeds"]
+    on_images = (f" (the paper profile adds {', '.join(images['datasets'])} on {n} seed{'s' if n > 1 else ''})"
+                 if images["datasets"] else "")
     return [
         Claim("phase-threshold", "v1", "§3.2, eq. 4 (Li et al.)", "σ'²/λ_max at which KL vanishes", "1",
-              "Gaussian VAE, fixed decoder variance; synthetic and digits, MLP and linear",
+              "Gaussian VAE, fixed decoder variance; synthetic and digits, MLP and linear" + on_images,
               "the measured bracket (last ratio with mean KL ≥ 0.01, first ratio from which all stay below) contains 1 "
               "for every (data set, model)", CHAPTER, _threshold),
         Claim("linear-closed-form", "v1", "§3.2 (Lucas et al. 2019)", "KL of the trained linear VAE", "the closed form",
-              "every ratio, both data sets",
+              "every ratio, every data set of the sweep and of the image section",
               f"|KL − KL*| ≤ {defaults['kl_atol']:g} + {defaults['kl_rtol']:.0%} of KL* for every run", CHAPTER,
               _closed_form),
     ]

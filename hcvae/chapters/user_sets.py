@@ -50,6 +50,14 @@ def datasets_parameter():
     return parameter(list(BUILTIN_DATASETS), ListOf(DataSetOrFile(*BUILTIN_DATASETS)), "the data sets to run: the "
                      "book's, or the path of your own .npy/.npz file")
 
+def check_image_runs(configs, store) -> None:
+    """Before any work: a run on one of the papers' image sets must be stored (the shipped reference holds the
+    book's) or computable, its prepared file present; otherwise FileNotFoundError, naming the `make data` command."""
+    for c in configs:
+        if c.dataset in image_data.NAMES and not image_data.available(c.dataset) and store.lookup(c)[0] is None:
+            raise FileNotFoundError(image_data.missing_message(c.dataset))
+
+
 def resolve(datasets) -> list[str]:
     """The data sets' names: a book data set's as it is, a file's as its registered content name."""
     return [user_data.register(ds) if user_data.is_path(ds) else ds for ds in datasets]
