@@ -189,3 +189,28 @@ def test_chapter_08s_image_t_c_reads_chapter_01s_runs_and_refuses_without_them(f
     monkeypatch.setenv("HCVAE_DATA_DIR", str(tmp_path / "no-data"))
     with pytest.raises(FileNotFoundError, match="make data"):
         diffusion_report.image_critical_timesteps(p, family, store=ResultStore(tmp_path / "other", reference=None))
+
+
+def test_chapter_03s_image_section_stops_before_any_work_without_its_runs_or_files(no_data, tmp_path, monkeypatch):
+    monkeypatch.setattr(region_report, "load_dataset", lambda *a, **k: pytest.fail("data were loaded"))
+    p = region_report.Params.from_values(image_datasets=["cifar10"])
+    with pytest.raises(FileNotFoundError) as err:
+        region_report.raw_data(p, store=ResultStore(tmp_path / "results", reference=None))
+    assert "make data" in str(err.value) and "cifar10" in str(err.value)
+
+
+def test_chapter_03s_image_section_fits_every_transform_and_k_with_the_ten_classes(fake_mnist, tmp_path):
+    """The section on the fake MNIST: a curve per transform over k_values and K = 10, the region read at K = 10, the
+    identity on every fit, a table row per transform and a finding naming the default shell."""
+    store = ResultStore(tmp_path / "results", reference=None)
+    p = region_report.Params.from_values(image_datasets=["mnist"], k_values=[2, 4], shells=[["minmax", 1.0, 2.0]])
+    im = region_report.image_regions(p, store=store)
+    assert list(im.curves) == [f"mnist, {name}" for name in p.transforms]
+    assert all(list(c["k"]) == [2, 4, 10] for c in im.curves.values()) and len(im.results) == 6
+    assert {r["k"] for r in im.regions.values()} == {10} and im.worst_identity < p.identity_rtol
+    (header, rows) = region_report.image_tables(im)["image_region"]
+    assert header == region_report.REGION_HEADER and [row[0] for row in rows] == list(im.curves)
+    finding = region_report.image_findings(p, im)
+    assert finding.startswith("On the papers' image sets at K = 10") and "mnist: WCSS " in finding
+    empty = region_report.ImageRegions([], [], {}, {}, None)
+    assert region_report.image_tables(empty) == {} and region_report.image_findings(p, empty).startswith("No image")

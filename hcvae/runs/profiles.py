@@ -42,6 +42,8 @@ _PROFILE_SETTINGS = {
         # chapter 01's section on the papers' image sets (none here: `make test` has no image data), on the first
         # n_seeds of the sweep's seeds
         "phase_images": dict(datasets=(), n_seeds=1),
+        # chapter 03's section on the papers' image sets (none here)
+        "region_images": (),
         # the sweep's ratios x seeds of one (data set, architecture) train as one stack (hcvae.core.stacked)
         ("synthetic", "mlp"): dict(n_samples=5_000, epochs=20, batch_size=128, lr=3e-3, trainer="stacked"),
         ("synthetic", "linear"): dict(n_samples=5_000, epochs=60, batch_size=128, lr=1e-2, trainer="stacked"),
@@ -112,6 +114,8 @@ _PROFILE_SETTINGS = {
         # chapter 01 on the papers' image sets: both models over the whole grid, on the first seed (66 runs of 0.5 to
         # 2 minutes each on one core)
         "phase_images": dict(datasets=("mnist", "fashion_mnist", "cifar10"), n_seeds=1),
+        # chapter 03 on the papers' image sets: every transform and K of the curves, K-means on the whole set
+        "region_images": ("mnist", "fashion_mnist", "cifar10"),
         ("synthetic", "mlp"): dict(n_samples=None, epochs=60, batch_size=512, lr=3e-3),
         ("synthetic", "linear"): dict(n_samples=None, epochs=60, batch_size=512, lr=1e-2),
         ("digits", "mlp"): dict(n_samples=None, epochs=400, batch_size=128, lr=3e-3),
