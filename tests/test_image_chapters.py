@@ -214,3 +214,31 @@ def test_chapter_03s_image_section_fits_every_transform_and_k_with_the_ten_class
     assert finding.startswith("On the papers' image sets at K = 10") and "mnist: WCSS " in finding
     empty = region_report.ImageRegions([], [], {}, {}, None)
     assert region_report.image_tables(empty) == {} and region_report.image_findings(p, empty).startswith("No image")
+
+
+def test_chapter_02s_image_section_stops_before_any_work_without_its_runs_or_files(no_data, tmp_path, monkeypatch):
+    monkeypatch.setattr(barrier_report, "run", lambda *a, **k: pytest.fail("a run was started"))
+    p = barrier_report.Params.from_values(image_datasets=["fashion_mnist"])
+    with pytest.raises(FileNotFoundError) as err:
+        barrier_report.em_fits(p, store=ResultStore(tmp_path / "results", reference=None))
+    assert "make data" in str(err.value) and "fashion_mnist" in str(err.value)
+
+
+def test_chapter_02s_image_section_checks_the_barrier_at_k_10(fake_mnist, tmp_path):
+    """The section on the fake MNIST: one run at K = 10 with the default EM start, δ and the candidates under both
+    readings, its four tables and a finding naming the set."""
+    store = ResultStore(tmp_path / "results", reference=None)
+    p = barrier_report.Params.from_values(image_datasets=["mnist"], r0=2)
+    im = barrier_report.image_barrier(p, store=store)
+    assert list(im.results) == [("mnist", barrier_report.DEFAULT_INIT)]
+    (cfg,) = barrier_report.image_configs(p).values()
+    assert cfg.n_components == 10 and cfg.r0 == 2 and cfg.init_params == "kmeans"
+    assert set(im.checks) == {("mnist", "kmeans", rd) for rd in barrier_report.READINGS}
+    t = barrier_report.image_tables(im)
+    assert sorted(t) == ["image_candidates", "image_delta", "image_diversity", "image_nesting"]
+    assert [row[:2] for row in t["image_delta"][1]] == [("mnist", "kmeans")] and t["image_delta"][1][0][2] > 0
+    finding = barrier_report.image_findings(p, im)
+    assert finding.startswith("On the papers' image sets, with the default EM start: mnist (K = 10): δ = ")
+    assert all(f"{rd}: " in finding for rd in barrier_report.READINGS)
+    empty = barrier_report.ImageBarrier([], {}, {}, {}, {}, {})
+    assert barrier_report.image_tables(empty) == {} and barrier_report.image_findings(p, empty).startswith("No image")

@@ -16,14 +16,17 @@ from hcvae.core.data import BUILTIN_DATASETS
 from hcvae.chapters.ledger import Claim, Measurement, combine
 from hcvae.chapters.base import Chapter, Parameters, parameter, per_dataset_counts
 from hcvae.chapters.numbers import fmt as _fmt
-from hcvae.chapters.user_sets import KeyedComponents, check_files, datasets_parameter, resolve_params
+from hcvae.chapters.user_sets import (KeyedComponents, check_files, check_image_runs, datasets_parameter,
+                                      resolve_params)
 from hcvae.core import image_data
-from hcvae.core.validation import Integer, Mapping, Options, Real
+from hcvae.core.data import true_clusters
+from hcvae.core.validation import Integer, ListOf, Mapping, Options, Real
 from hcvae.methods import clustering
 from hcvae.methods.clustering import INIT_PARAMS, READINGS
 from hcvae.runs.barrier_runs import BarrierConfig
-from hcvae.runs.profiles import profile_settings
+from hcvae.runs.profiles import IMAGE_SETS, profile_settings
 from hcvae.runs.runner import run
+from hcvae.runs.store import ResultStore
 
 CHAPTER = "02-historical-barrier"
 DEFAULT_INIT = "kmeans"  # scikit-learn's default EM start: the ledger's setting
@@ -47,6 +50,9 @@ class Params(KeyedComponents, Parameters):
                                       "a more random EM start, beside scikit-learn's default kmeans")
     ari_same: float = parameter(0.99, Real(0.0, high=1.0), "two clusterings with at least this adjusted Rand index "
                                 "count as one solution")
+    image_datasets: list | None = parameter(None, ListOf(Options(*IMAGE_SETS), empty=True, none="the profile's"),
+                                            "the papers' image sets of the section on them, each at its true K, the "
+                                            "number of classes, with the default EM start (None: the profile's)")
 
     def __post_init__(self):  # files too small for K are refused before any work; then files become names
         check_files(self.datasets, self.n_components)
@@ -60,6 +66,12 @@ class Params(KeyedComponents, Parameters):
     @property
     def inits(self) -> list:
         return [DEFAULT_INIT, self.init_alternative]
+
+    @property
+    def images(self) -> list:
+        """The image sets of the section on them: ``image_datasets``, or the profile's where it is None."""
+        chosen = self.image_datasets
+        return list(profile_settings(self.profile)["barrier_images"] if chosen is None else chosen)
 
 
 @dataclass
@@ -76,6 +88,7 @@ class BarrierChapter:
     tables: dict  # name -> (header, rows)
     texts: dict  # name -> sentence
     findings: dict  # name -> sentence
+    images: ImageBarrier  # the section on the papers' image sets
 
     def n_counterexamples(self, key) -> int:
         return sum(len(r["counterexamples"]) > 0 for r in self.nesting[key])
@@ -93,9 +106,62 @@ def configs(p: Params) -> dict:
             for ds in p.datasets for init in p.inits}
 
 
+def image_configs(p: Params) -> dict:
+    """The image section's runs: (image set, the default EM start) -> its R₀ clusterings at the number of classes,
+    on as many rows as the profile clusters (the whole set in the paper profile: the EM fits HCT starts from)."""
+    n_samples = profile_settings(p.profile)["clusterings"]["n_samples"]
+    return {(ds, DEFAULT_INIT): BarrierConfig(dataset=ds, n_samples=n_samples[ds], n_components=true_clusters(ds),
+                                              r0=p.r0_used, init_params=DEFAULT_INIT, first_seed=p.seed)
+            for ds in p.images}
+
+
 def em_fits(p: Params, store=None) -> dict:
-    """The stored run of every (data set, EM start): read from the store or the reference, fitted if neither has it."""
+    """The stored run of every (data set, EM start): read from the store or the reference, fitted if neither has it.
+    The image section's runs are checked first, so that one neither stored nor computable stops before any work."""
+    check_image_runs(list(image_configs(p).values()), store if store is not None else ResultStore())
     return {key: run(config, store=store) for key, config in configs(p).items()}
+
+
+@dataclass
+class ImageBarrier:
+    """The section on the papers' image sets: the chapter's checks on each set's R₀ EM clusterings at K = 10."""
+
+    datasets: list
+    results: dict  # (image set, EM start) -> the stored BarrierConfig run
+    diversities: dict
+    deltas: dict
+    checks: dict  # (image set, EM start, reading) -> barrier.delta_bounds_collapse
+    nesting: dict
+
+
+def image_barrier(p: Params, store=None) -> ImageBarrier:
+    """The section on the image sets: their stored runs (read from the reference, or fitted where the prepared files
+    are present), and the chapter's own analyses of them."""
+    results = {key: run(c, store=store) for key, c in image_configs(p).items()}
+    return ImageBarrier(list(p.images), results, diversities(results, p.ari_same), deltas(results),
+                        collapsed_checks(results), nesting(results))
+
+
+def image_tables(im: ImageBarrier) -> dict:
+    """The image section's tables, the chapter's four on the image sets (none without an image set)."""
+    if not im.results:
+        return {}
+    return {f"image_{name}": t for name, t in tables(im.diversities, im.deltas, im.checks, im.nesting).items()}
+
+
+def image_findings(p: Params, im: ImageBarrier) -> str:
+    """δ on each image set, and whether it bounds every collapsed output under each reading."""
+    if not im.results:
+        return "No image set in this build."
+    parts = []
+    for ds in im.datasets:
+        d = im.deltas[(ds, DEFAULT_INIT)]
+        held = ", ".join(f"{rd}: {'holds' if im.checks[(ds, DEFAULT_INIT, rd)]['holds'] else 'fails'} (lowest "
+                         f"{_fmt(im.checks[(ds, DEFAULT_INIT, rd)]['lowest']['historical_loss'])})" for rd in READINGS)
+        parts.append(f"{ds} (K = {true_clusters(ds)}): δ = {_fmt(d['delta'])} ({d['delta'] / d['lambda_max']:.2f} "
+                     f"λ_max), {im.diversities[(ds, DEFAULT_INIT)]['n_distinct']} distinct solution(s) of "
+                     f"{p.r0_used}; Theorem 4.4 {held}")
+    return "On the papers' image sets, with the default EM start: " + "; ".join(parts) + "."
 
 
 def diversities(results: dict, ari_same: float) -> dict:
@@ -206,7 +272,10 @@ def compute(p: Params, store=None, progress: bool | None = None) -> BarrierChapt
     checks, nest = collapsed_checks(results), nesting(results)
     table = tables(divs, dels, checks, nest)
     texts, findings = sentences(p, divs, dels, checks, table)
-    return BarrierChapter(p, results, divs, dels, checks, nest, table, texts, findings)
+    im = image_barrier(p, store)
+    table.update(image_tables(im))
+    findings["images"] = image_findings(p, im)
+    return BarrierChapter(p, results, divs, dels, checks, nest, table, texts, findings, im)
 
 
 # ---- the ledger's rows ------------------------------------------------------------------------------------------
@@ -215,8 +284,9 @@ def compute(p: Params, store=None, progress: bool | None = None) -> BarrierChapt
 def _theorem_4_4(profile: str):
     ch = chapter(profile)
     verdicts, parts = {}, []
+    checks = {**ch.checks, **ch.images.checks}  # the chapter's data sets, and the image section's at K = 10
     for reading in READINGS:
-        held = {ds: ch.checks[(ds, DEFAULT_INIT, reading)]["holds"] for ds in ch.params.datasets}
+        held = {ds: checks[(ds, DEFAULT_INIT, reading)]["holds"] for ds in [*ch.params.datasets, *ch.images.datasets]}
         verdicts[reading] = "reproduced" if all(held.values()) else "not reproduced"
         parts.append(f"{reading}: δ bounds every collapsed output on " + ", ".join(ds for ds, h in held.items() if h)
                      if any(held.values()) else f"{reading}: fails on every data set")
@@ -225,8 +295,9 @@ def _theorem_4_4(profile: str):
 
 def _lemma_4_3(profile: str):
     ch = chapter(profile)
-    keys = [key for key in ch.nesting if key[1] == DEFAULT_INIT]
-    failing = sum(ch.n_counterexamples(key) > 0 for key in keys)
+    nest = {**ch.nesting, **ch.images.nesting}
+    keys = [key for key in nest if key[1] == DEFAULT_INIT]
+    failing = sum(any(len(r["counterexamples"]) > 0 for r in nest[key]) for key in keys)
     return Measurement(f"a counterexample to F_(t+1) ⊂ F_t in {failing} of {len(keys)} (data set, reading) settings "
                        "(default EM start)", "not reproduced" if failing else "reproduced")
 
@@ -235,8 +306,8 @@ def _claims() -> list:
     """Chapter 02's rows of the claims ledger (v1 Theorem 4.4, Lemma 4.3), measured from :data:`chapter`."""
     return [
         Claim("theorem-4.4", "v1", "Theorem 4.4, Appendix A", "historical loss of any collapsed solution", "≥ δ > 0",
-              "R₀ EM clusterings (16 in the paper profile), default EM start",
-              "every constant output found scores ≥ δ, on both data sets", CHAPTER, _theorem_4_4),
+              "R₀ EM clusterings (16 in the paper profile), default EM start; the image sets at K = 10 where the "
+              "profile has them", "every constant output found scores ≥ δ, on every data set", CHAPTER, _theorem_4_4),
         Claim("lemma-4.3", "v1", "Lemma 4.3", "nesting of the feasible regions", "F_(t+1) ⊂ F_t",
               "halving rounds", "no reconstruction of the tested family lies in F_(t+1) but not in F_t", CHAPTER,
               _lemma_4_3),
@@ -245,5 +316,6 @@ def _claims() -> list:
 
 # The chapter: chapter(profile, **params) -> BarrierChapter, cached per process; its ledger rows and the stored runs
 # they read (EM fits, no training; each with ``wall_time_s``)
-chapter = Chapter(Params, compute, claims=_claims, runs=lambda ch: list(ch.results.values()))
+chapter = Chapter(Params, compute, claims=_claims,
+                  runs=lambda ch: [*ch.results.values(), *ch.images.results.values()])
 claims, runs = chapter.claims, chapter.runs

@@ -578,5 +578,6 @@ def _claims() -> list:
 
 # The chapter: chapter(profile, **params) -> PhaseChapter, cached per process; its ledger rows and the stored runs
 # they read (the sweep and the longer retraining)
-chapter = Chapter(Params, compute, claims=_claims, runs=lambda ch: [*ch.sweep.results, *ch.probes.results])
+chapter = Chapter(Params, compute, claims=_claims,
+                  runs=lambda ch: [*ch.sweep.results, *ch.probes.results, *ch.images.results])
 claims, runs = chapter.claims, chapter.runs

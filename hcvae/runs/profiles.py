@@ -42,7 +42,8 @@ _PROFILE_SETTINGS = {
         # chapter 01's section on the papers' image sets (none here: `make test` has no image data), on the first
         # n_seeds of the sweep's seeds
         "phase_images": dict(datasets=(), n_seeds=1),
-        # chapter 03's section on the papers' image sets (none here)
+        # chapters 02's and 03's sections on the papers' image sets (none here)
+        "barrier_images": (),
         "region_images": (),
         # the sweep's ratios x seeds of one (data set, architecture) train as one stack (hcvae.core.stacked)
         ("synthetic", "mlp"): dict(n_samples=5_000, epochs=20, batch_size=128, lr=3e-3, trainer="stacked"),
@@ -114,7 +115,9 @@ _PROFILE_SETTINGS = {
         # chapter 01 on the papers' image sets: both models over the whole grid, on the first seed (66 runs of 0.5 to
         # 2 minutes each on one core)
         "phase_images": dict(datasets=("mnist", "fashion_mnist", "cifar10"), n_seeds=1),
-        # chapter 03 on the papers' image sets: every transform and K of the curves, K-means on the whole set
+        # chapter 02 on the papers' image sets: the R0 EM fits at K = 10 that HCT starts from (default EM start only:
+        # each set's 16 fits took 10 to 70 minutes on one core); chapter 03: every transform and K of the curves
+        "barrier_images": ("mnist", "fashion_mnist", "cifar10"),
         "region_images": ("mnist", "fashion_mnist", "cifar10"),
         ("synthetic", "mlp"): dict(n_samples=None, epochs=60, batch_size=512, lr=3e-3),
         ("synthetic", "linear"): dict(n_samples=None, epochs=60, batch_size=512, lr=1e-2),
