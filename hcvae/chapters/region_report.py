@@ -230,7 +230,7 @@ def image_findings(p: Params, im: ImageRegions) -> str:
     empty = [key for key, r in im.regions.items() if not r["nonempty"]]
     on_default = {key.split(",")[0]: r for key, r in im.regions.items() if key.endswith(p.default_shell)}
     return (f"On the papers' image sets at K = 10 (the number of classes), WCSS < L_collapse fails in {len(empty)} "
-            f"of {len(im.regions)} settings ({', '.join(empty) or 'none'}); on the shell {p.default_shell}, "
+            f"of {len(im.regions)} settings ({'; '.join(empty) or 'none'}); on the shell {p.default_shell}, "
             + "; ".join(f"{ds}: WCSS {fmt(r['wcss'])} vs L_collapse {fmt(r['l_collapse'])}"
                         + (f", first open at K = {r['smallest_open_k']}" if r["smallest_open_k"] else
                            ", open at no K of the grid") for ds, r in on_default.items())
