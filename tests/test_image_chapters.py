@@ -189,6 +189,9 @@ def test_chapter_08s_image_t_c_reads_chapter_01s_runs_and_refuses_without_them(f
     monkeypatch.setenv("HCVAE_DATA_DIR", str(tmp_path / "no-data"))
     with pytest.raises(FileNotFoundError, match="make data"):
         diffusion_report.image_critical_timesteps(p, family, store=ResultStore(tmp_path / "other", reference=None))
+    monkeypatch.setattr(diffusion_report.runner, "run", lambda *a, **k: pytest.fail("a run was started"))
+    with pytest.raises(FileNotFoundError, match="make data"):  # the chapter's first step refuses it, before any run
+        diffusion_report.stored_runs(p, store=ResultStore(tmp_path / "other", reference=None))
 
 
 def test_chapter_03s_image_section_stops_before_any_work_without_its_runs_or_files(no_data, tmp_path, monkeypatch):

@@ -251,6 +251,7 @@ def configs(p: Params) -> list[DiffusionChapterConfig]:
 def stored_runs(p: Params, store=None, progress: bool | None = None) -> StoredRuns:
     """Every data set's run, read from the store or the reference (computed if neither has it), with its samples."""
     store = store if store is not None else ResultStore()
+    user_sets.check_image_runs(list(image_sources(p).values()), store)  # the image t_c table's runs: before any work
     cfgs = configs(p)
     results = {c.dataset: runner.run(c, store=store, progress=progress) for c in cfgs}
     arrays = {c.dataset: store.load_arrays(c) for c in cfgs}
@@ -273,14 +274,20 @@ def critical_timesteps(p: Params, family: list) -> CriticalTimesteps:
                               if r["scaling"] in ("as_loaded", "unit_total_variance")})
 
 
+def image_sources(p: Params) -> dict:
+    """Image set -> the config of chapter 01's first run on it, whose stored spectrum the t_c table reads."""
+    firsts = {}
+    for c in phase.image_configs(phase.Params.from_values(profile=p.profile, seed=p.seed,
+                                                          image_datasets=p.image_datasets)):
+        firsts.setdefault(c.dataset, c)
+    return firsts
+
+
 def image_critical_timesteps(p: Params, family: list, store=None, progress: bool | None = None) -> ImageTimesteps:
     """t_c on the papers' image sets under every scaling their covariance spectrum gives, per schedule and reading.
     Each spectrum is the one stored with chapter 01's first run on the set (every run of a set trains on the same
     rows), read from the reference; a set whose run is neither stored nor computable is refused first."""
-    sweep = phase.Params.from_values(profile=p.profile, seed=p.seed, image_datasets=p.image_datasets)
-    firsts = {}
-    for c in phase.image_configs(sweep):
-        firsts.setdefault(c.dataset, c)
+    firsts = image_sources(p)
     store = store if store is not None else ResultStore()
     user_sets.check_image_runs(list(firsts.values()), store)
     spectra = {ds: runner.run(c, store=store, progress=progress)["data"]["spectrum"] for ds, c in firsts.items()}
