@@ -108,6 +108,10 @@ def test_consensus_is_credited_only_when_its_gain_clears_the_seed_noise():
     noisy = consensus_effect(_effect_runs([0.06, 0.05, 0.001, 0.002, 0.001], [0.003] * 5), "synthetic", "own_centre",
                              "mean")
     assert noisy["kl_hct"] > 0.01 and noisy["source"] == "within noise" and noisy["diff"] <= 2 * noisy["diff_se"]
+    # one seed (the image sets' runs): a large gain, but no seed noise measured, so not credited
+    single_seed = consensus_effect(_effect_runs([0.5], [0.003]), "synthetic", "own_centre", "mean")
+    assert single_seed["diff"] > 0.1 and single_seed["diff_se"] != single_seed["diff_se"]
+    assert single_seed["source"] == "within noise"
 
 
 def test_the_notebooks_parameters_cell_is_the_chapters_declaration():

@@ -159,9 +159,11 @@ def consensus_effect(results: list[dict], dataset: str, reading: str, xhat: str)
 
 def resolved_gain(kl_hct: float, diff: float, diff_se: float) -> bool:
     """HCT keeps KL and its paired gain over one clustering exceeds both seed noise (two standard errors of the
-    difference) and a tenth of its own KL: what the chapter and the ledger call consensus adding something."""
-    noise = 2 * diff_se if np.isfinite(diff_se) else 0.0
-    return kl_hct > COLLAPSE_KL and diff > max(noise, 0.1 * kl_hct)
+    difference) and a tenth of its own KL: what the chapter and the ledger call consensus adding something. One
+    seed (a NaN standard error) measures no seed noise, so no gain on it counts as resolved."""
+    if not np.isfinite(diff_se):
+        return False
+    return kl_hct > COLLAPSE_KL and diff > max(2 * diff_se, 0.1 * kl_hct)
 
 
 SOURCE_TEXT = {
@@ -170,6 +172,7 @@ SOURCE_TEXT = {
                        "keeps as much",
     "consensus": "consensus is what keeps KL: one clustering from the start collapses",
     "within noise": "HCT's mean KL clears the collapse bound and one clustering's does not, but their paired "
-                    "difference is within two standard errors over the seeds: what consensus adds is not resolved",
+                    "difference is within two standard errors over the seeds (or rests on one seed, which measures no "
+                    "noise): what consensus adds is not resolved",
     "both": "consensus changes the KL the clustering term keeps",
 }
