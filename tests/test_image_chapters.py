@@ -245,3 +245,72 @@ def test_chapter_02s_image_section_checks_the_barrier_at_k_10(fake_mnist, tmp_pa
     assert all(f"{rd}: " in finding for rd in barrier_report.READINGS)
     empty = barrier_report.ImageBarrier([], {}, {}, {}, {}, {})
     assert barrier_report.image_tables(empty) == {} and barrier_report.image_findings(p, empty).startswith("No image")
+
+
+def test_chapter_05s_image_section_stops_before_any_work_without_its_runs_or_files(no_data, tmp_path, monkeypatch):
+    """An image set of chapter 05's section whose clusterings and runs are not stored and whose files are absent:
+    refused before the first training run, with the command that prepares it."""
+    from hcvae.runs import runner
+
+    monkeypatch.setattr(runner, "run_all", lambda *a, **k: pytest.fail("a training run was started"))
+    p = spherical_report.Params.from_values(image_datasets=["mnist"])
+    with pytest.raises(FileNotFoundError) as err:
+        spherical_report.image_section(p, store=ResultStore(tmp_path / "results", reference=None))
+    assert "make data" in str(err.value) and str(no_data) in str(err.value)
+
+
+def test_chapter_05s_image_section_reports_a_set_without_a_region_and_trains_none(monkeypatch):
+    """A set where no K of the search opens the region (chapter 06's k_for gives the reason) is reported with that
+    reason and not trained; the section's sentences say so."""
+    from hcvae.chapters import baselines_plan
+    from hcvae.runs import runner
+
+    monkeypatch.setattr(baselines_plan, "k_for", lambda profile, ds, store=None: "the region is empty for every K")
+    monkeypatch.setattr(runner, "run_all", lambda *a, **k: pytest.fail("a training run was started"))
+    p = spherical_report.Params.from_values(image_datasets=["mnist"])
+    im = spherical_report.image_section(p)
+    assert im.chapter is None and im.k_used == {} and im.refused == {"mnist": "the region is empty for every K"}
+    texts = spherical_report.image_texts(im)
+    assert texts["image_refused"] == "On mnist, the region is empty for every K."
+    assert texts["image_summary"] == "No image set of this build trains."
+
+
+@pytest.fixture
+def clustered_mnist(tmp_path, monkeypatch):
+    """A prepared ``mnist.npz`` of 400 + 100 images: ten random templates, one per label, with a little noise, so
+    that K-means at the ten classes finds clusters tight enough to open the region."""
+    rng = np.random.default_rng(0)
+    templates = rng.integers(0, 256, (10, 28, 28))
+
+    def images(labels):
+        noisy = templates[labels] + rng.normal(0.0, 8.0, (len(labels), 28, 28))
+        return np.clip(noisy, 0, 255).astype(np.uint8)
+
+    train_labels, test_labels = np.arange(400, dtype=np.uint8) % 10, np.arange(100, dtype=np.uint8) % 10
+    arrays = {"train_images": images(train_labels), "train_labels": train_labels,
+              "test_images": images(test_labels), "test_labels": test_labels}
+    folder = tmp_path / "data"
+    folder.mkdir()
+    np.savez(folder / "mnist.npz", source=np.array("fake@0"), **arrays)
+    monkeypatch.setenv("HCVAE_DATA_DIR", str(folder))
+    monkeypatch.setitem(image_data.DECODED_SHA256, "mnist", {k: image_data.array_sha256(v) for k, v in arrays.items()})
+    return arrays
+
+
+def test_chapter_05s_image_section_runs_the_chapter_at_the_k_that_opens_the_region(clustered_mnist, tmp_path):
+    """The section on clustered fake MNIST: its K the ten classes (the region opens there), every step of the
+    chapter on the profile's image seeds, its tables with rows for the set, and sentences naming it."""
+    store = ResultStore(tmp_path / "results", reference=None)
+    p = spherical_report.Params.from_values(image_datasets=["mnist"])
+    im = spherical_report.image_section(p, store=store)
+    ch = im.chapter
+    assert im.refused == {} and im.k_used == {"mnist": 10} and ch.params.datasets == ["mnist"]
+    seeds = [p.seed + i for i in range(len(spherical_report.profile_settings("quick")["spherical"]["image_seeds"]))]
+    assert ch.params.seeds == seeds
+    full = ch.ablation["mnist"]["Full constraints"]
+    assert [r["config"]["seed"] for r in full] == seeds and {r["config"]["n_clusters"] for r in full} == {10}
+    assert {row[0] for row in ch.tables["ablation"][1]} == {"mnist"}
+    assert len(ch.tables["order"][1]) == len(spherical_report.XHATS) * len(spherical_report.TABLE2_METRICS)
+    texts = spherical_report.image_texts(im)
+    assert "nats on mnist" in texts["image_summary"] and texts["image_k"] == "K = 10 on mnist"
+    assert texts["image_refused"].startswith("Every image set")

@@ -34,11 +34,11 @@ from hcvae.chapters import user_sets
 from hcvae.chapters.user_sets import check_sizes, datasets_parameter, resolve_params
 from hcvae.core import image_data
 from hcvae.core.data import true_clusters
-from hcvae.core.validation import Integer, Options, Real
+from hcvae.core.validation import Integer, ListOf, Options, Real
 from hcvae.methods.consensus import XHATS
 from hcvae.runs import runner, spherical_runs
 from hcvae.runs.experiments import VAEConfig
-from hcvae.runs.profiles import USER, profile_settings
+from hcvae.runs.profiles import IMAGE_SETS, USER, profile_settings
 from hcvae.runs.spherical_runs import EmptyFeasibleRegion, SphericalConfig
 
 
@@ -65,11 +65,20 @@ class Params(user_sets.SharedComponents, Parameters):
                                 "collapse")
     n_components: int | None = parameter(None, Integer(2, none="chosen by BIC"), "K for your own data sets; None: "
                                          "chosen by BIC")
+    image_datasets: list | None = parameter(None, ListOf(Options(*IMAGE_SETS), empty=True, none="the profile's"),
+                                            "the papers' image sets of the section on them, each at the K that opens "
+                                            "its region (None: the profile's)")
 
     def __post_init__(self):  # a file too small for a batch or for K is refused before any work; files become names
         check_sizes(self.datasets, [profile_settings(self.profile)["spherical"][USER]["batch_size"]],
                     k=self.n_components)
         resolve_params(self)
+
+    @property
+    def images(self) -> list:
+        """The image sets of the section on them: ``image_datasets``, or the profile's where it is None."""
+        chosen = self.image_datasets
+        return list(profile_settings(self.profile)["spherical"]["image_datasets"] if chosen is None else chosen)
 
     @property
     def seeds(self) -> list[int]:
@@ -85,6 +94,16 @@ class Params(user_sets.SharedComponents, Parameters):
     def other_reading(self) -> str:
         """The reading of eq. 8 the ablation runs beside the chosen one."""
         return "per_batch" if self.boundary_reading == "per_sample" else "per_sample"
+
+
+@dataclass(frozen=True)
+class ImageParams(Params):
+    """The section on the papers' image sets: the chapter's values, on the sets that train, over the profile's image
+    seeds (counted from ``seed``) instead of its seeds; each of its runs costs minutes, not seconds."""
+
+    @property
+    def seeds(self) -> list[int]:
+        return [self.seed + i for i in range(len(profile_settings(self.profile)["spherical"]["image_seeds"]))]
 
 
 @dataclass
@@ -147,6 +166,17 @@ class SphericalChapter:
     tables: dict  # name -> (header, rows)
     texts: dict  # name -> sentence
     findings: dict  # name -> sentence
+    images: "ImageSection | None" = None  # the section on the papers' image sets (None inside it)
+
+
+@dataclass
+class ImageSection:
+    """The chapter again on the papers' image sets (:func:`image_section`)."""
+
+    datasets: list  # the image sets asked for
+    k_used: dict  # image set -> the K it trains at, the first that opens its region (chapter 06's choice)
+    refused: dict  # image set -> why the method cannot train on it: no K of the search opens its region
+    chapter: "SphericalChapter | None"  # the chapter's steps on the sets that train (None: none does)
 
 
 def _mean(results, key) -> float:
@@ -197,9 +227,9 @@ def feasible_k(p: Params) -> Region:
     return Region(k_used, empty, moved)
 
 
-def ablation_runs(p: Params, region: Region, store=None, progress: bool | None = None) -> dict:
-    """Data set -> variant -> its stored runs: v4 Table 2's four variants, two of them under the other reading of
-    eq. 8, all four with the mean decode, and the cluster-pull control under both x̂."""
+def ablation_plan(p: Params, region: Region) -> dict:
+    """Data set -> variant -> its configs, one per seed: v4 Table 2's four variants, two of them under the other
+    reading of eq. 8, all four with the mean decode, and the cluster-pull control under both x̂."""
     k, other = region.k_used, p.other_reading
     out = {}
     for ds in p.datasets:
@@ -213,8 +243,14 @@ def ablation_runs(p: Params, region: Region, store=None, progress: bool | None =
         for x in XHATS:
             a.update(ablation_configs(p.profile, ds, p.seeds, {variant_name(CONTROL, x): CONTROL_OVERRIDES},
                                       n_clusters=k[ds], **{**p.common, "xhat": x}))
-        out[ds] = {name: runner.run_all(cfgs, store=store, progress=progress) for name, cfgs in a.items()}
+        out[ds] = a
     return out
+
+
+def ablation_runs(p: Params, region: Region, store=None, progress: bool | None = None) -> dict:
+    """Data set -> variant -> its stored runs (:func:`ablation_plan`)."""
+    return {ds: {name: runner.run_all(cfgs, store=store, progress=progress) for name, cfgs in a.items()}
+            for ds, a in ablation_plan(p, region).items()}
 
 
 def anchors(ablation: dict) -> dict:
@@ -273,14 +309,18 @@ def dynamics(p: Params, ablation: dict) -> Dynamics:
     return Dynamics(runs, marks, measured, holds)
 
 
+def sweep_plan(p: Params, region: Region) -> dict:
+    """Data set -> ("sweep" and "plain" -> configs): the full method over the profile's λ₁ grid, and the plain VAE."""
+    grid = [float(v) for v in profile_settings(p.profile)["spherical"]["lambda_boundary_grid"]]
+    return {ds: {"sweep": [c for lam in grid for c in _configs(p, ds, region.k_used, lambda_boundary=lam)],
+                 "plain": _configs(p, ds, region.k_used, **PLAIN)} for ds in p.datasets}
+
+
 def sweep(p: Params, region: Region, store=None, progress: bool | None = None) -> Sweep:
     """The full method over the profile's λ₁ grid (λ₂ fixed), and a plain VAE on the same shell data and σ'²."""
-    grid = [float(v) for v in profile_settings(p.profile)["spherical"]["lambda_boundary_grid"]]
-    results, plain = {}, {}
-    for ds in p.datasets:
-        results[ds] = runner.run_all([c for lam in grid for c in _configs(p, ds, region.k_used, lambda_boundary=lam)],
-                                     store=store, progress=progress)
-        plain[ds] = runner.run_all(_configs(p, ds, region.k_used, **PLAIN), store=store, progress=progress)
+    planned = sweep_plan(p, region)
+    results = {ds: runner.run_all(c["sweep"], store=store, progress=progress) for ds, c in planned.items()}
+    plain = {ds: runner.run_all(c["plain"], store=store, progress=progress) for ds, c in planned.items()}
     sweeps = {ds: penalty_sweep(rs) for ds, rs in results.items()}
     plain_elbo = {ds: _mean(rs, "neg_elbo") for ds, rs in plain.items()}
     plain_kl = {ds: _mean(rs, "kl") for ds, rs in plain.items()}
@@ -289,16 +329,33 @@ def sweep(p: Params, region: Region, store=None, progress: bool | None = None) -
     return Sweep(results, sweeps, plain, plain_elbo, plain_kl, dial, costly)
 
 
+def comparison_plan(p: Params, region: Region) -> dict:
+    """Data set -> ("raw_vae" and "raw_ref" -> configs): the vanilla VAE on the raw data, and the full method with
+    σ'² from the raw λ_max."""
+    training = profile_settings(p.profile)["spherical"]
+    return {ds: {"raw_vae": [VAEConfig.from_profile(p.profile, ds, sigma2_ratio=p.sigma2_ratio, seed=s, **training[ds])
+                             for s in p.seeds],
+                 "raw_ref": _configs(p, ds, region.k_used, sigma2_reference="raw")} for ds in p.datasets}
+
+
+def all_configs(p: Params, region: Region) -> list:
+    """Every run the chapter's steps read for ``p`` and ``region`` (the forced run aside), without duplicates."""
+    nested = [*ablation_plan(p, region).values(), *sweep_plan(p, region).values(),
+              *comparison_plan(p, region).values()]
+    seen = {}
+    for cfgs in (c for group in nested for c in group.values()):
+        for c in cfgs:
+            seen.setdefault(runner.config_key(c), c)
+    return list(seen.values())
+
+
 def comparison(p: Params, region: Region, ablation: dict, sw: Sweep, store=None, progress: bool | None = None) -> dict:
     """Data set -> model -> (the data it sees, its runs, λ_max of those data), at equal σ'²/λ_max of the data each
     model sees: a vanilla VAE on the raw data, the plain VAE and the full method on the shell data, and the full
     method with σ'² set from the raw λ_max."""
-    training = profile_settings(p.profile)["spherical"]
-    raw_vae = {ds: runner.run_all([VAEConfig.from_profile(p.profile, ds, sigma2_ratio=p.sigma2_ratio, seed=s,
-                                                          **training[ds]) for s in p.seeds],
-                                  store=store, progress=progress) for ds in p.datasets}
-    raw_ref = {ds: runner.run_all(_configs(p, ds, region.k_used, sigma2_reference="raw"), store=store,
-                                  progress=progress) for ds in p.datasets}
+    planned = comparison_plan(p, region)
+    raw_vae = {ds: runner.run_all(c["raw_vae"], store=store, progress=progress) for ds, c in planned.items()}
+    raw_ref = {ds: runner.run_all(c["raw_ref"], store=store, progress=progress) for ds, c in planned.items()}
     out = {}
     for ds in p.datasets:
         full = ablation[ds]["Full constraints"]
@@ -466,9 +523,37 @@ def sentences(p: Params, region: Region, anchor: dict, summ: dict, order: dict, 
     return texts, findings
 
 
-def compute(p: Params, store=None, progress: bool | None = None) -> SphericalChapter:
-    """The chapter, step by step as its page shows it."""
-    region = feasible_k(p)
+def image_region(p: Params, store=None) -> tuple[Region, dict]:
+    """Before any training: the K each image set trains at, the first from its number of classes that opens the
+    region (:func:`hcvae.chapters.baselines_plan.k_for`, read from stored region runs, so that a build needs no
+    image file), and the sets where no K of the search opens it, with the reason."""
+    from hcvae.chapters.baselines_plan import k_for  # chapter 06's choice of K; it imports chapter 04, not this one
+
+    found = {ds: k_for(p.profile, ds, store) for ds in p.images}
+    k_used = {ds: k for ds, k in found.items() if isinstance(k, int)}
+    refused = {ds: why for ds, why in found.items() if not isinstance(why, int)}
+    return Region(k_used, None), refused
+
+
+def image_section(p: Params, store=None, progress: bool | None = None) -> ImageSection:
+    """The chapter's steps (:func:`ablation_runs` to :func:`sentences`) on the image sets that have a region, at
+    their K and on the profile's image seeds; a set without one is reported, not trained. An image set whose runs
+    are neither stored nor computable (its file absent) stops here with the `make data` command."""
+    q, region, refused = image_plan(p, store)
+    user_sets.check_image_runs(all_configs(q, region), store if store is not None else runner.ResultStore())
+    return ImageSection(list(p.images), region.k_used, refused,
+                        _steps(q, region, store, progress) if q.datasets else None)
+
+
+def image_plan(p: Params, store=None) -> tuple[ImageParams, Region, dict]:
+    """The section's parameters (the sets that train), their region and the refused sets (:func:`image_region`)."""
+    region, refused = image_region(p, store)
+    q = ImageParams(**{**p.as_dict(), "datasets": [ds for ds in p.images if ds in region.k_used], "image_datasets": []})
+    return q, region, refused
+
+
+def _steps(p: Params, region: Region, store=None, progress: bool | None = None) -> SphericalChapter:
+    """The chapter's steps after the region, in the order its page calls them."""
     ablation = ablation_runs(p, region, store, progress)
     anchor, summ = anchors(ablation), summaries(ablation)
     order, ctrl, dyn = orders(p, summ), control(p, ablation), dynamics(p, ablation)
@@ -481,32 +566,72 @@ def compute(p: Params, store=None, progress: bool | None = None) -> SphericalCha
                             findings)
 
 
+def image_texts(images: ImageSection) -> dict:
+    """The sentences of the section on the image sets, each name -> Markdown (``image_`` before the chapter's
+    names for its tables)."""
+    ch = images.chapter
+    texts = {
+        "image_sets": ", ".join(images.datasets) or ("none: the quick profile runs no image set, and "
+                                                     "`image_datasets` chooses them"),
+        "image_k": ", ".join(f"K = {k} on {ds}" for ds, k in images.k_used.items()) or "none here",
+        "image_seeds": ", ".join(map(str, ch.params.seeds)) if ch else "none",
+        "image_refused": " ".join(f"On {ds}, {why}." for ds, why in images.refused.items())
+        or ("Every image set of this build has a region at some K of the search." if images.datasets else ""),
+    }
+    if ch is None:
+        texts["image_summary"] = "No image set of this build trains."
+        return texts
+    full = {ds: ch.summaries[ds]["Full constraints"]["kl"][0] for ds in ch.params.datasets}
+    kept = {ds: sum(ch.orders[(ds, m, "sample")]["reproduced"] for m in TABLE2_METRICS) for ds in ch.params.datasets}
+    texts["image_summary"] = (
+        "With v4's sampled x̂ the full method keeps KL at " + ", ".join(f"{_fmt(v)} nats on {ds}" for ds, v in full.items())
+        + f" (v4 Table 2: {PAPER_TABLE2['Full constraints']['kl']}); v4 Table 2's ordering of its four variants holds "
+        "on " + ", ".join(f"{n} of {len(TABLE2_METRICS)} metrics on {ds}" for ds, n in kept.items()) + ". "
+        + ch.findings["dynamics"] + " " + ch.findings["dial"] + " " + ch.findings["ratio"])
+    return texts
+
+
+def compute(p: Params, store=None, progress: bool | None = None) -> SphericalChapter:
+    """The chapter, step by step as its page shows it, then its section on the papers' image sets."""
+    ch = _steps(p, feasible_k(p), store, progress)
+    ch.images = image_section(p, store, progress)
+    return ch
+
+
 # ---- the ledger's rows ------------------------------------------------------------------------------------------
 
 
 def _table2_order(metric: str):
     def measure(profile: str):
-        ch = chapter(profile)
         parts, verdicts = [], {}
         for x in XHATS:
             ok = []
-            for ds in ch.params.datasets:
-                o = ch.orders[(ds, metric, x)]
-                ok.append(o["reproduced"])
-                parts.append(f"x̂ {x}, {ds} (K = {ch.region.k_used[ds]}): {o['kept']} of {o['of']} pairwise orderings kept")
+            for part in _parts(chapter(profile)):
+                for ds in part.params.datasets:
+                    o = part.orders[(ds, metric, x)]
+                    ok.append(o["reproduced"])
+                    parts.append(f"x̂ {x}, {ds} (K = {part.region.k_used[ds]}): {o['kept']} of {o['of']} pairwise "
+                                 "orderings kept")
             verdicts[f"x̂ {x}"] = "reproduced" if all(ok) else "not reproduced"
         return Measurement("; ".join(parts), combine(verdicts), verdicts)
     return measure
 
 
+def _parts(ch: SphericalChapter) -> list:
+    """The chapter and its section on the image sets, where that trains any."""
+    return [ch] + ([ch.images.chapter] if ch.images is not None and ch.images.chapter is not None else [])
+
+
 def _table2_full_kl(profile: str):
     # v4 Table 2 names no data set; its full-method KL (2.51) is v4 Table 1's MNIST entry at 2 lambda_max
     ch = chapter(profile)
-    kls = {(ds, x): ch.summaries[ds][variant_name("Full constraints", x)]["kl"][0]
-           for ds in ch.params.datasets for x in XHATS}
+    kls = {(ds, x): part.summaries[ds][variant_name("Full constraints", x)]["kl"][0]
+           for part in _parts(ch) for ds in part.params.datasets for x in XHATS}
+    mnist = ch.images.refused.get("mnist") if ch.images is not None else None
+    run = sorted({ds for ds, _ in kls})
     why = not_comparable("v4 Table 2's data set is not named; its 2.51 is v4 Table 1's MNIST entry, and this "
-                         f"chapter runs {' and '.join(ch.params.datasets)}, not MNIST (chapter 06 tries the Spherical "
-                         "VAE on MNIST)")
+                         f"chapter trains {', '.join(run)}, not MNIST"
+                         + (f" (on MNIST {mnist})" if mnist else " (chapter 06 tries the Spherical VAE on MNIST)"))
     return Measurement(", ".join(f"{ds}, x̂ {x}: KL {_fmt(kl)}" for (ds, x), kl in kls.items()) + f" — {why}",
                        "not comparable")
 
@@ -517,24 +642,25 @@ def _claims() -> list:
     return [
         Claim("v4-table2-kl", "v4", "Table 2", "order of the four constraint variants by KL",
               "full > boundary only > norm only > none", conditions,
-              "every pairwise ordering of the paper's numbers kept by our means, on both data sets", CHAPTER,
+              "every pairwise ordering of the paper's numbers kept by our means, on every data set trained", CHAPTER,
               _table2_order("kl")),
         Claim("v4-table2-coverage", "v4", "Table 2", "order of the variants by feasible-region coverage",
-              "full > boundary only > norm only > none", "as above", "every pairwise ordering kept, on both data sets",
-              CHAPTER, _table2_order("coverage")),
+              "full > boundary only > norm only > none", "as above",
+              "every pairwise ordering kept, on every data set trained", CHAPTER, _table2_order("coverage")),
         Claim("v4-table2-norm", "v4", "Table 2", "order of the variants by norm satisfaction",
-              "full > norm only > boundary only > none", "as above", "every pairwise ordering kept, on both data sets",
-              CHAPTER, _table2_order("norm_satisfaction")),
+              "full > norm only > boundary only > none", "as above",
+              "every pairwise ordering kept, on every data set trained", CHAPTER, _table2_order("norm_satisfaction")),
         Claim("v4-table2-recon", "v4", "Table 2", "order of the variants by reconstruction error",
-              "full < none < boundary only < norm only", "as above", "every pairwise ordering kept, on both data sets",
-              CHAPTER, _table2_order("recon_error")),
+              "full < none < boundary only < norm only", "as above",
+              "every pairwise ordering kept, on every data set trained", CHAPTER, _table2_order("recon_error")),
         Claim("v4-table2-full-kl", "v4", "Table 2", "KL with full constraints", "2.51", "as above",
-              "within a factor 2 on both data sets", CHAPTER, _table2_full_kl),
+              "within a factor 2 on every data set trained", CHAPTER, _table2_full_kl),
     ]
 
 
 # The chapter: chapter(profile, **params) -> SphericalChapter, cached per process; its ledger rows and the stored
 # runs they read (the ablation's)
 chapter = Chapter(Params, compute, claims=_claims,
-                  runs=lambda ch: [r for by_variant in ch.ablation.values() for rs in by_variant.values() for r in rs])
+                  runs=lambda ch: [r for part in _parts(ch) for by_variant in part.ablation.values()
+                                   for rs in by_variant.values() for r in rs])
 claims, runs = chapter.claims, chapter.runs
