@@ -21,6 +21,16 @@ def no_data(tmp_path, monkeypatch):
     return tmp_path / "no-data"
 
 
+def _prepared_mnist(arrays: dict, tmp_path, monkeypatch) -> dict:
+    """``arrays`` written as the prepared ``mnist.npz`` of a data folder, with the hashes that accept them."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    np.savez(folder / "mnist.npz", source=np.array("fake@0"), **arrays)
+    monkeypatch.setenv("HCVAE_DATA_DIR", str(folder))
+    monkeypatch.setitem(image_data.DECODED_SHA256, "mnist", {k: image_data.array_sha256(v) for k, v in arrays.items()})
+    return arrays
+
+
 @pytest.fixture
 def fake_mnist(tmp_path, monkeypatch):
     """A prepared ``mnist.npz`` of 400 + 100 random 28x28 images, and the hashes that accept it."""
@@ -29,12 +39,7 @@ def fake_mnist(tmp_path, monkeypatch):
               "train_labels": rng.integers(0, 10, 400, dtype=np.uint8),
               "test_images": rng.integers(0, 256, (100, 28, 28), dtype=np.uint8),
               "test_labels": rng.integers(0, 10, 100, dtype=np.uint8)}
-    folder = tmp_path / "data"
-    folder.mkdir()
-    np.savez(folder / "mnist.npz", source=np.array("fake@0"), **arrays)
-    monkeypatch.setenv("HCVAE_DATA_DIR", str(folder))
-    monkeypatch.setitem(image_data.DECODED_SHA256, "mnist", {k: image_data.array_sha256(v) for k, v in arrays.items()})
-    return arrays
+    return _prepared_mnist(arrays, tmp_path, monkeypatch)
 
 
 @pytest.mark.parametrize("chapter", sorted(CHAPTERS))
@@ -289,12 +294,7 @@ def clustered_mnist(tmp_path, monkeypatch):
     train_labels, test_labels = np.arange(400, dtype=np.uint8) % 10, np.arange(100, dtype=np.uint8) % 10
     arrays = {"train_images": images(train_labels), "train_labels": train_labels,
               "test_images": images(test_labels), "test_labels": test_labels}
-    folder = tmp_path / "data"
-    folder.mkdir()
-    np.savez(folder / "mnist.npz", source=np.array("fake@0"), **arrays)
-    monkeypatch.setenv("HCVAE_DATA_DIR", str(folder))
-    monkeypatch.setitem(image_data.DECODED_SHA256, "mnist", {k: image_data.array_sha256(v) for k, v in arrays.items()})
-    return arrays
+    return _prepared_mnist(arrays, tmp_path, monkeypatch)
 
 
 def test_chapter_05s_image_section_runs_the_chapter_at_the_k_that_opens_the_region(clustered_mnist, tmp_path):
