@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hcvae.chapters.base import Chapter, Parameters, parameter
+from hcvae.chapters.baselines_plan import k_for  # chapter 06's choice of K for a set's region
 from hcvae.chapters.ledger import Claim, Measurement, combine, not_comparable, setting_differs
 from hcvae.chapters import numbers
 from hcvae.chapters.numbers import fmt as _fmt
@@ -527,7 +528,6 @@ def image_region(p: Params, store=None) -> tuple[Region, dict]:
     """Before any training: the K each image set trains at, the first from its number of classes that opens the
     region (:func:`hcvae.chapters.baselines_plan.k_for`, read from stored region runs, so that a build needs no
     image file), and the sets where no K of the search opens it, with the reason."""
-    from hcvae.chapters.baselines_plan import k_for  # chapter 06's choice of K; it imports chapter 04, not this one
 
     found = {ds: k_for(p.profile, ds, store) for ds in p.images}
     k_used = {ds: k for ds, k in found.items() if isinstance(k, int)}
