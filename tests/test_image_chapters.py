@@ -267,10 +267,9 @@ def test_chapter_05s_image_section_stops_before_any_work_without_its_runs_or_fil
 def test_chapter_05s_image_section_reports_a_set_without_a_region_and_trains_none(monkeypatch):
     """A set where no K of the search opens the region (chapter 06's k_for gives the reason) is reported with that
     reason and not trained; the section's sentences say so."""
-    from hcvae.chapters import baselines_plan
     from hcvae.runs import runner
 
-    monkeypatch.setattr(baselines_plan, "k_for", lambda profile, ds, store=None: "the region is empty for every K")
+    monkeypatch.setattr(spherical_report, "k_for", lambda profile, ds, store=None: "the region is empty for every K")
     monkeypatch.setattr(runner, "run_all", lambda *a, **k: pytest.fail("a training run was started"))
     p = spherical_report.Params.from_values(image_datasets=["mnist"])
     im = spherical_report.image_section(p)
