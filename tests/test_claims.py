@@ -116,6 +116,13 @@ def test_the_intro_reads_each_verdict_as_a_predicate():
     assert "is **depends" not in text and set(claims.VERDICT_PREDICATES) == set(claims.VERDICTS)
 
 
+def test_the_intros_counts_agree_in_number_with_their_verb():
+    one = claims.findings([_row("a", "not comparable", {}), _row("b", "reproduced", {})])
+    assert "1 reproduces, 0 do not, 0 depend on how" in one and "and 1 was measured on another setting" in one
+    many = claims.findings([_row(i, "not comparable", {}) for i in "ab"] + [_row(i, "not reproduced", {}) for i in "cd"])
+    assert "0 reproduce, 2 do not," in many and "and 2 were measured" in many
+
+
 def test_a_claim_across_data_sets_reads_only_the_comparable_ones():
     from hcvae.chapters.ledger import across_datasets
 
