@@ -95,3 +95,20 @@ def test_the_chapter_is_its_steps_on_the_stored_runs(tmp_path):
     assert ch.images.results == [] and ch.findings["images"] == "No image set in this build."  # quick runs none
     assert phase.chapter("quick", store=store, datasets=["digits"]) is ch  # computed once per process
     assert not list((tmp_path / "results").rglob("*.json")), "a run was computed"
+
+
+def test_the_threshold_headline_names_the_settings_outside_the_common_bracket(monkeypatch):
+    from types import SimpleNamespace
+
+    def th(lower, upper, verdict):
+        return {"lower": lower, "upper": upper, "verdict": verdict}
+
+    fake = SimpleNamespace(
+        thresholds={("digits", "mlp"): th(0.75, 0.9, "early"), ("synthetic", "mlp"): th(0.9, 1.0, "consistent")},
+        images=SimpleNamespace(thresholds={("mnist", "linear"): th(0.9, 1.0, "consistent")}, table={}),
+        sweep=SimpleNamespace(table={}))
+    monkeypatch.setattr(phase, "chapter", lambda profile: fake)
+    m = phase._threshold("quick")
+    assert m.headline == ("on the grid, KL vanishes between 0.9 and 1·λ_max in 2 of 3 (data set, model) settings "
+                          "and between 0.75 and 0.9·λ_max for digits mlp; the bracket contains λ_max in 2 of 3")
+    assert m.verdict == "not reproduced"

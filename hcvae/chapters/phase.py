@@ -537,9 +537,15 @@ def _threshold(profile: str):
                   for r, kl in zip(row["ratio"], row["kl_mean"]) for n in margins(float(kl), what="mean KL"))
     brackets = Counter((th["lower"], th["upper"]) for th in every.values())
     n_ok = sum(th["verdict"] == "consistent" for th in every.values())
-    headline = ("KL vanishes between " + " or ".join(f"{fmt_bound(lo)} and {fmt_bound(hi)}·λ_max"
-                                                      for lo, hi in brackets)
-                + f" on the grid, a bracket containing λ_max in {n_ok} of {len(every)} (data set, model) settings")
+    # the most common bracket by its count, the others by the settings they hold, so each bracket says where it is
+    common, _ = brackets.most_common(1)[0]
+    where = {b: f"in {n} of {len(every)} (data set, model) settings" if b == common else
+             "for " + " and ".join(f"{ds} {arch}" for (ds, arch), th in sorted(every.items())
+                                if (th["lower"], th["upper"]) == b) for b, n in brackets.items()}
+    spans = [f"between {fmt_bound(lo)} and {fmt_bound(hi)}·λ_max {where[lo, hi]}" for (lo, hi), _ in brackets.most_common()]
+    headline = ("on the grid, KL vanishes " + (" and ".join(spans) if len(spans) < 3 else
+                                               ", ".join(spans[:-1]) + " and " + spans[-1])
+                + f"; the bracket contains λ_max in {n_ok} of {len(every)}")
     return Measurement("; ".join(parts), "reproduced" if ok else "not reproduced", margins=notes, headline=headline)
 
 
