@@ -104,11 +104,15 @@ def test_the_threshold_headline_names_the_settings_outside_the_common_bracket(mo
         return {"lower": lower, "upper": upper, "verdict": verdict}
 
     fake = SimpleNamespace(
-        thresholds={("digits", "mlp"): th(0.75, 0.9, "early"), ("synthetic", "mlp"): th(0.9, 1.0, "consistent")},
-        images=SimpleNamespace(thresholds={("mnist", "linear"): th(0.9, 1.0, "consistent")}, table={}),
+        thresholds={("digits", "mlp"): th(0.75, 0.9, "early"), ("synthetic", "mlp"): th(0.9, 1.0, "consistent"),
+                    ("synthetic", "linear"): th(0.9, 1.0, "consistent")},
+        images=SimpleNamespace(thresholds={("mnist", "linear"): th(0.9, 1.0, "consistent"),
+                                           ("mnist", "mlp"): th(0.75, 0.9, "early"),
+                                           ("cifar10", "mlp"): th(1.0, 1.25, "late")}, table={}),
         sweep=SimpleNamespace(table={}))
     monkeypatch.setattr(phase, "chapter", lambda profile: fake)
     m = phase._threshold("quick")
-    assert m.headline == ("on the grid, KL vanishes between 0.9 and 1·λ_max in 2 of 3 (data set, model) settings "
-                          "and between 0.75 and 0.9·λ_max for digits mlp; the bracket contains λ_max in 2 of 3")
+    assert m.headline == ("on the grid, KL vanishes between 0.9 and 1·λ_max in 3 of 6 (data set, model) settings, "
+                          "between 0.75 and 0.9·λ_max for digits mlp and mnist mlp and between 1 and 1.25·λ_max for "
+                          "cifar10 mlp; the bracket contains λ_max in 3 of 6")
     assert m.verdict == "not reproduced"

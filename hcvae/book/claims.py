@@ -212,14 +212,15 @@ def findings(rows: list[dict]) -> str:
     papers rest on, of v1 (HCT keeps KL where a vanilla VAE collapses) and of v4 (the Spherical VAE's KL)."""
     counts = verdict_counts(rows)
     by_id = {r["id"]: r for r in rows}
-    def claims(n: int, one: str, many: str) -> str:
+
+    def counted(verdict: str, one: str, many: str) -> str:  # the verb agrees with the count
+        n = counts[verdict]
         return f"{n} {one if n == 1 else many}"
 
     parts = [f"Of the {len(rows)} claims of both papers this book tests, "
-             f"{claims(counts['reproduced'], 'reproduces', 'reproduce')}, "
-             f"{claims(counts['not reproduced'], 'does not', 'do not')}, "
-             f"{claims(counts['depends on reading'], 'depends', 'depend')} on how an ambiguous passage is read, and "
-             f"{claims(counts['not comparable'], 'was', 'were')} measured on another setting than the paper's"
+             f"{counted('reproduced', 'reproduces', 'reproduce')}, {counted('not reproduced', 'does not', 'do not')}, "
+             f"{counted('depends on reading', 'depends', 'depend')} on how an ambiguous passage is read, and "
+             f"{counted('not comparable', 'was', 'were')} measured on another setting than the paper's"
              + (f" ({counts['not testable here']} cannot be tested here)" if counts["not testable here"] else "") + "."]
     theory = by_id.get("phase-threshold")
     if theory:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from hcvae.core.data import BUILTIN_DATASETS
 from hcvae.chapters.ledger import Claim, Measurement, combine
 from hcvae.chapters.base import Chapter, Parameters, parameter, per_dataset_counts
-from hcvae.chapters.numbers import fmt as _fmt
+from hcvae.chapters.numbers import and_list, fmt as _fmt
 from hcvae.chapters.user_sets import (KeyedComponents, check_files, check_image_runs, datasets_parameter,
                                       resolve_params)
 from hcvae.core import image_data
@@ -211,8 +211,7 @@ def tables(divs: dict, dels: dict, checks: dict, nest: dict) -> dict:
 
 def _on(values: dict, fmt=str) -> str:
     """"a on synthetic and b on digits" from {data set: value}."""
-    parts = [f"{fmt(v)} on {ds}" for ds, v in values.items()]
-    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return and_list(f"{fmt(v)} on {ds}" for ds, v in values.items())
 
 
 def sentences(p: Params, divs: dict, dels: dict, checks: dict, table: dict) -> tuple[dict, dict]:

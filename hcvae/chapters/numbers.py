@@ -73,6 +73,12 @@ def span(values, digits: int = 2) -> str:
     return f"{min(values):.{digits}f}–{max(values):.{digits}f}"
 
 
+def and_list(parts) -> str:
+    """"a", "a and b", "a, b and c": ``parts`` as one English list."""
+    parts = list(parts)
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
 # ---- tables ----------------------------------------------------------------------------------------------------
 
 def _cell(v) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hcvae.chapters.numbers import fmt
+from hcvae.chapters.numbers import and_list, fmt
 from hcvae.chapters.base import Chapter, Parameters, parameter
 from hcvae.core.models import MLP_ARCHITECTURES
 from hcvae.chapters import user_sets
@@ -539,12 +539,16 @@ def _threshold(profile: str):
     n_ok = sum(th["verdict"] == "consistent" for th in every.values())
     # the most common bracket by its count, the others by the settings they hold, so each bracket says where it is
     common, _ = brackets.most_common(1)[0]
-    where = {b: f"in {n} of {len(every)} (data set, model) settings" if b == common else
-             "for " + " and ".join(f"{ds} {arch}" for (ds, arch), th in sorted(every.items())
-                                if (th["lower"], th["upper"]) == b) for b, n in brackets.items()}
-    spans = [f"between {fmt_bound(lo)} and {fmt_bound(hi)}·λ_max {where[lo, hi]}" for (lo, hi), _ in brackets.most_common()]
-    headline = ("on the grid, KL vanishes " + (" and ".join(spans) if len(spans) < 3 else
-                                               ", ".join(spans[:-1]) + " and " + spans[-1])
+
+    def where(bracket, n):
+        if bracket == common:
+            return f"in {n} of {len(every)} (data set, model) settings"
+        return "for " + and_list(f"{ds} {arch}" for (ds, arch), th in sorted(every.items())
+                                 if (th["lower"], th["upper"]) == bracket)
+
+    headline = ("on the grid, KL vanishes "
+                + and_list(f"between {fmt_bound(lo)} and {fmt_bound(hi)}·λ_max {where((lo, hi), n)}"
+                           for (lo, hi), n in brackets.most_common())
                 + f"; the bracket contains λ_max in {n_ok} of {len(every)}")
     return Measurement("; ".join(parts), "reproduced" if ok else "not reproduced", margins=notes, headline=headline)
 

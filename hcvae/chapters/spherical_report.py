@@ -528,7 +528,6 @@ def image_region(p: Params, store=None) -> tuple[Region, dict]:
     """Before any training: the K each image set trains at, the first from its number of classes that opens the
     region (:func:`hcvae.chapters.baselines_plan.k_for`, read from stored region runs, so that a build needs no
     image file), and the sets where no K of the search opens it, with the reason."""
-
     found = {ds: k_for(p.profile, ds, store) for ds in p.images}
     k_used = {ds: k for ds, k in found.items() if isinstance(k, int)}
     refused = {ds: why for ds, why in found.items() if not isinstance(why, int)}
