@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 from hcvae.book import notebook
-from hcvae.chapters import barrier_report, hct_report, phase, region_report, spherical_report
+from hcvae.chapters import barrier_report, baselines_report, hct_report, phase, region_report, spherical_report
 from hcvae.chapters.base import ParameterError
 from hcvae.chapters import diffusion_text
 from hcvae.core import data, image_data, theory
+from hcvae.runs import profiles
 from hcvae.runs.store import ResultStore
 
 CHAPTERS = {"01": phase, "02": barrier_report, "03": region_report, "04": hct_report, "05": spherical_report}
@@ -49,6 +50,27 @@ def test_an_image_set_not_prepared_is_refused_with_make_data(no_data, chapter):
     text = str(err.value)
     assert text.startswith("parameter 'datasets'") and "make data" in text and str(no_data) in text, text
     assert "\n" not in text
+
+
+@pytest.mark.parametrize("module", [phase, barrier_report, region_report, hct_report, spherical_report,
+                                    baselines_report], ids=lambda m: m.CHAPTER)
+def test_a_sections_image_sets_are_the_chosen_ones_or_the_profiles_at_its_setting(module, monkeypatch):
+    chosen = module.Params.from_values(profile="paper", image_datasets=["cifar10"])
+    assert chosen.images == ["cifar10"]
+    default = module.Params.from_values(profile="paper")
+    assert default.images == ["mnist", "fashion_mnist", "cifar10"]  # the paper profile measures all three
+    setting = profiles._PROFILE_SETTINGS["paper"]
+    for key in module.Params.IMAGE_SETTING[:-1]:
+        setting = setting[key]
+    monkeypatch.setitem(setting, module.Params.IMAGE_SETTING[-1], ("fashion_mnist",))
+    assert default.images == ["fashion_mnist"]  # read from the profile when asked, not fixed at construction
+
+
+def test_a_chapter_without_an_image_section_says_so():
+    from hcvae.chapters import diffusion_report
+
+    with pytest.raises(AttributeError, match="no section on the image sets"):
+        diffusion_report.Params.from_values().images
 
 
 def test_the_command_line_refuses_it_before_a_kernel_starts(no_data, tmp_path, monkeypatch):

@@ -38,6 +38,7 @@ class Params(KeyedComponents, Parameters):
     """Chapter 02's parameters (its notebook's ``parameters`` cell holds the same defaults)."""
 
     PAGE = CHAPTER
+    IMAGE_SETTING = ("barrier_images",)
 
     seed: int = parameter(0, Integer(0), "first EM seed; the R0 runs use seed, seed + 1, ...")
     datasets: list = datasets_parameter()
@@ -66,12 +67,6 @@ class Params(KeyedComponents, Parameters):
     @property
     def inits(self) -> list:
         return [DEFAULT_INIT, self.init_alternative]
-
-    @property
-    def images(self) -> list:
-        """The image sets of the section on them: ``image_datasets``, or the profile's where it is None."""
-        chosen = self.image_datasets
-        return list(profile_settings(self.profile)["barrier_images"] if chosen is None else chosen)
 
 
 @dataclass

@@ -24,6 +24,7 @@ from typing import Callable, ClassVar
 from hcvae.core.validation import Anything, Constraint, Options
 from hcvae.core import image_data, user_data
 from hcvae.core.data import FILE_DATASETS
+from hcvae.runs.profiles import profile_settings
 from hcvae.runs.store import ResultStore
 
 
@@ -115,6 +116,9 @@ class Parameters:
     """Base of a chapter's parameters: every chapter runs in a profile."""
 
     PAGE: ClassVar[str] = ""  # the notebook stem, e.g. "01-phase-transition"
+    # Where the profile's settings list the image sets of the chapter's section on them (keys, outermost first);
+    # empty for a chapter with no such section. Read by :attr:`images`.
+    IMAGE_SETTING: ClassVar[tuple] = ()
 
     profile: str = parameter("quick", Options("quick", "paper"),
                              "quick (minutes, used by the tests) or paper (the full reproduction)")
@@ -161,6 +165,19 @@ class Parameters:
 
     def as_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in self.declared()}
+
+    @property
+    def images(self) -> list:
+        """The image sets of the section on them: ``image_datasets``, or the profile's (at ``IMAGE_SETTING``)
+        where it is None."""
+        if not self.IMAGE_SETTING:
+            raise AttributeError(f"{type(self).__name__} has no section on the image sets")
+        chosen = self.image_datasets
+        if chosen is None:
+            chosen = profile_settings(self.profile)
+            for key in self.IMAGE_SETTING:
+                chosen = chosen[key]
+        return list(chosen)
 
     def key(self) -> str:
         """The canonical text of the values (the cache key of a chapter's result)."""

@@ -44,6 +44,7 @@ class Params(Parameters):
     """Chapter 06's parameters (its notebook's ``parameters`` cell holds the same defaults)."""
 
     PAGE = CHAPTER
+    IMAGE_SETTING = ("baselines", "image_datasets")
 
     datasets: list = parameter(list(BUILTIN), ListOf(Options(*BUILTIN)), "the data sets to run",
                                files_in="image_datasets")
@@ -56,12 +57,6 @@ class Params(Parameters):
     scheduler: str | None = parameter(None, Text(none="a local cluster"), "a Dask scheduler address",
                                       extra=scheduler_address)
     n_workers: int = parameter(2, Integer(1), "local Dask workers")
-
-    @property
-    def images(self) -> list:
-        """The image sets of this build: ``image_datasets``, or the profile's where it is None."""
-        chosen = self.image_datasets
-        return list(profile_settings(self.profile)["baselines"]["image_datasets"] if chosen is None else chosen)
 
 
 # ---- the steps' results ----------------------------------------------------------------------------------------

@@ -58,6 +58,7 @@ class Params(user_sets.SharedComponents, Parameters):
     """Chapter 04's parameters (its notebook's ``parameters`` cell holds the same defaults)."""
 
     PAGE = CHAPTER
+    IMAGE_SETTING = ("hct", "image_datasets")
 
     datasets: list = datasets_parameter()
     seeds: list | None = parameter(None, ListOf(Integer(0), none="the profile's"), "training seeds; None: the "
@@ -85,12 +86,6 @@ class Params(user_sets.SharedComponents, Parameters):
     def runs(self) -> tuple:
         """(method, reading, x_hat) of every run per data set and seed, for the chosen x_hats."""
         return tuple((m, r, x) for x in self.xhats for m, r in METHOD_READINGS)
-
-    @property
-    def images(self) -> list:
-        """The image sets of the section on them: ``image_datasets``, or the profile's where it is None."""
-        chosen = self.image_datasets
-        return list(profile_settings(self.profile)["hct"]["image_datasets"] if chosen is None else chosen)
 
     @property
     def image_xhats(self) -> tuple:

@@ -200,6 +200,7 @@ class Params(Parameters):
     """Chapter 01's parameters (its notebook's ``parameters`` cell holds the same defaults)."""
 
     PAGE = CHAPTER
+    IMAGE_SETTING = ("phase_images", "datasets")
 
     seed: int = parameter(0, Integer(0), "first training seed; the profile sets how many follow it")
     datasets: list = datasets_parameter()
@@ -223,12 +224,6 @@ class Params(Parameters):
     def seeds(self) -> list:
         """The training seeds: ``seed`` and as many after it as the profile runs."""
         return [self.seed + i for i in range(len(profile_settings(self.profile)["seeds"]))]
-
-    @property
-    def images(self) -> list:
-        """The image sets of the section on them: ``image_datasets``, or the profile's where it is None."""
-        chosen = self.image_datasets
-        return list(profile_settings(self.profile)["phase_images"]["datasets"] if chosen is None else chosen)
 
     @property
     def image_seeds(self) -> list:

@@ -56,6 +56,7 @@ class Params(KeyedComponents, Parameters):
     """Chapter 03's parameters (its notebook's ``parameters`` cell holds the same defaults)."""
 
     PAGE = CHAPTER
+    IMAGE_SETTING = ("region_images",)
 
     seed: int = parameter(0, Integer(0), "the K-means seed")
     datasets: list = datasets_parameter()
@@ -85,12 +86,6 @@ class Params(KeyedComponents, Parameters):
     def ks(self) -> list:
         """The K of the curves: ``k_values`` and every data set's true K (always on the curve)."""
         return sorted(set(self.k_values) | set(self.components.values()))
-
-    @property
-    def images(self) -> list:
-        """The image sets of the section on them: ``image_datasets``, or the profile's where it is None."""
-        chosen = self.image_datasets
-        return list(profile_settings(self.profile)["region_images"] if chosen is None else chosen)
 
     @property
     def transforms(self) -> list:

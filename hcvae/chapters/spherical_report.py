@@ -53,6 +53,7 @@ class Params(user_sets.SharedComponents, Parameters):
     """Chapter 05's parameters (its notebook's ``parameters`` cell holds the same defaults)."""
 
     PAGE = CHAPTER
+    IMAGE_SETTING = ("spherical", "image_datasets")
 
     seed: int = parameter(0, Integer(0), "first training seed; the profile sets how many follow it")
     datasets: list = datasets_parameter()
@@ -74,12 +75,6 @@ class Params(user_sets.SharedComponents, Parameters):
         check_sizes(self.datasets, [profile_settings(self.profile)["spherical"][USER]["batch_size"]],
                     k=self.n_components)
         resolve_params(self)
-
-    @property
-    def images(self) -> list:
-        """The image sets of the section on them: ``image_datasets``, or the profile's where it is None."""
-        chosen = self.image_datasets
-        return list(profile_settings(self.profile)["spherical"]["image_datasets"] if chosen is None else chosen)
 
     @property
     def seeds(self) -> list[int]:
