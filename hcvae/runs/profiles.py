@@ -170,7 +170,7 @@ _PROFILE_SETTINGS = {
             "image_xhats": ("sample", "mean"),  # x̂ sampled from the decoder (v1) and its mean
             "image_seeds": 5,  # the image columns' seeds: None for the tables' own, n for their first n
             "image_reading_seeds": None,  # an ℓ_C other than min_k there: None for the column's seeds, n for their first n
-            "image_xhat_seeds": 1,  # an x̂ other than the sample there (both methods): likewise
+            "image_xhat_seeds": 4,  # an x̂ other than the sample there (both methods): likewise
         },
         # the Spherical VAE at the paper's scale: 50,000 x 32 synthetic samples, batch 512 (v1 Appendix B's optimiser)
         "spherical": {
