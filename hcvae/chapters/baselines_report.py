@@ -32,7 +32,7 @@ from hcvae.chapters.rules import collapsed, margins
 from hcvae.core.validation import Integer, ListOf, Options, Real, Text
 from hcvae.methods.consensus import XHATS
 from hcvae.runs import sweep
-from hcvae.runs.profiles import IMAGE_SETS, profile_settings
+from hcvae.runs.profiles import IMAGE_SETS
 from hcvae.runs.store import ResultStore
 
 CHAPTER = "06-baselines"
