@@ -305,6 +305,34 @@ def test_readings_other_than_v1s_own_run_on_the_first_image_reading_and_xhat_see
         ["mnist"], ("min_k", "own_centre"), ("sample",))
 
 
+def test_image_tables_away_from_the_main_ratio_run_the_profiles_fewer_seeds_and_readings(monkeypatch):
+    """At a ratio other than the main one an image set's table runs image_other_tables' first n_seeds of each kind
+    with HCT under its readings and x̂ only; the main ratio and the synthetic tables keep theirs, and the page's
+    sentence and seeds table say so."""
+    import hcvae.chapters.baselines_plan as bp
+    from hcvae.chapters.baselines_text import other_text
+    settings = profile_settings("paper")
+    away = dict(n_seeds=1, readings=("own_centre",), xhats=("sample",))
+    b = {**settings["baselines"], "image_table_ratios": (2.0, 5.0), "image_other_tables": away}
+    monkeypatch.setattr(bp, "profile_settings", lambda profile: {**settings, "baselines": b})
+    chapter = plan("paper", ["synthetic"], {"synthetic": 3, "mnist": 10}, table_ratios=(2.0, 5.0),
+                   image_datasets=["mnist"])
+    at_5 = chapter["tables"][("mnist", 5.0)]
+    assert {c.seed for r in at_5 for c in r.configs} == {0}
+    assert {r.reading for r in at_5 if r.kind == "hct"} == {"own_centre, x̂ sample"}
+    assert {r.reading for r in at_5 if r.kind == "spherical"} == {"x̂ sample"}
+    assert {c.seed for r in chapter["tables"][("mnist", 2.0)] if r.kind == "baseline" for c in r.configs} == \
+        set(b["seeds"][:b["image_seeds"]])
+    assert {c.seed for r in chapter["tables"][("synthetic", 5.0)] if r.kind == "baseline" for c in r.configs} == \
+        set(b["other_seeds"]["baseline"])
+    text = other_text(["mnist"], [5.0], away)
+    assert "on the first seed of each method, with HCT under own_centre, x̂ sample" in text
+    assert other_text([], [5.0], away) == "HCT runs the min_k reading only here, with both x̂."
+    cp = br.ChapterPlan(["synthetic", "mnist"], ["mnist"], {"synthetic": 3, "mnist": 10}, None, chapter, [])
+    header, rows = br.overview(cp, None)["seeds"]
+    assert header[-1] == "seeds, image sets at other ratios" and [r[-1] for r in rows] == ["0", "0", "0"]
+
+
 def test_v1_figure5_claim_is_read_under_each_reading_the_tables_hold(monkeypatch):
     """HCT's final KL against vanilla's, per data set and reading of ℓ_C and x̂: a reading under which HCT keeps
     KL where min_k does not makes the claim "depends on reading"; a reading absent on a data set has no verdict."""

@@ -179,8 +179,9 @@ def plan(profile: str, datasets, n_clusters: dict, conv_datasets=(), spherical_c
     profile's :func:`seed_plan`, or one list used by every run. ``image_datasets`` get tables at
     ``image_table_ratios`` (default: the profile's ``image_table_ratios``), with HCT under the profile's
     ``image_readings`` and both methods under its ``image_xhats`` (an ℓ_C other than min_k on the first
-    ``image_reading_seeds`` of their seeds, an x̂ other than the sample on the first ``image_xhat_seeds``), and no
-    sweep."""
+    ``image_reading_seeds`` of their seeds, an x̂ other than the sample on the first ``image_xhat_seeds``) at the
+    main ratio, under ``image_other_tables`` (its ``n_seeds`` first seeds of each kind, its ``readings`` of ℓ_C and
+    ``xhats``) at the others, and no sweep."""
     b = profile_settings(profile)["baselines"]
     table_ratios = tuple(float(r) for r in (b["table_ratios"] if table_ratios is None else table_ratios))
     sweep_ratios = tuple(float(r) for r in (b["sweep_ratios"] if sweep_ratios is None else sweep_ratios))
@@ -210,11 +211,19 @@ def plan(profile: str, datasets, n_clusters: dict, conv_datasets=(), spherical_c
     n_image = b["image_seeds"]  # None: the tables' seeds; n: their first n (the image columns' compute budget)
     image_seeds = {group: {kind: tuple(s)[:n_image] if n_image is not None else tuple(s) for kind, s in by.items()}
                    for group, by in seeds.items()}
-    tables.update({(ds, r): table_rows(profile, ds, r, image_seeds["main" if math.isclose(r, main) else "other"],
-                                       n_clusters.get(ds), readings=tuple(b["image_readings"]),
-                                       xhats=tuple(b["image_xhats"]), n_reading_seeds=b["image_reading_seeds"],
-                                       n_xhat_seeds=b["image_xhat_seeds"])
-                   for ds in image_datasets for r in image_ratios})
+    away = b["image_other_tables"]  # away from the main ratio: fewer seeds and readings (v4 Table 1's 5 lambda_max)
+    away_seeds = {kind: s[:away["n_seeds"]] if away["n_seeds"] is not None else s
+                  for kind, s in image_seeds["other"].items()}
+
+    def image_rows(ds, r):
+        if math.isclose(r, main):
+            return table_rows(profile, ds, r, image_seeds["main"], n_clusters.get(ds),
+                              readings=tuple(b["image_readings"]), xhats=tuple(b["image_xhats"]),
+                              n_reading_seeds=b["image_reading_seeds"], n_xhat_seeds=b["image_xhat_seeds"])
+        return table_rows(profile, ds, r, away_seeds, n_clusters.get(ds), readings=tuple(away["readings"]),
+                          xhats=tuple(away["xhats"]))
+
+    tables.update({(ds, r): image_rows(ds, r) for ds in image_datasets for r in image_ratios})
     sweeps = {ds: {r: [row for row in (tables.get((ds, r)) or rows_at(ds, r)) if row.name in SWEEP_ROWS]
                    for r in sweep_ratios} for ds in datasets}
     conv = {ds: conv_rows(profile, ds, main, (image_seeds if ds in image_datasets else seeds)["conv"],

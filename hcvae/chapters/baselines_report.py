@@ -161,6 +161,9 @@ def read_runs(p: Params, chapter_plan: ChapterPlan, store=None, progress: bool |
     return Runs(dict(zip(configs, res.results)), res.n_cached, res.n_computed, res.wall_time_s)
 
 
+KINDS = (("baseline", "baselines"), ("hct", "HCT"), ("spherical", "Spherical VAE"))
+
+
 def overview(chapter_plan: ChapterPlan, runs: Runs) -> dict:
     """The settings per data set and the seeds per kind of run: (header, rows) each."""
     rows, main, k_used = chapter_plan.rows, chapter_plan.main_ratio, chapter_plan.k_used
@@ -177,14 +180,21 @@ def overview(chapter_plan: ChapterPlan, runs: Runs) -> dict:
                              hct.budget, sph.configs[0].epochs if sph.configs else "—",
                              "none opens the region" if isinstance(k_used[ds], str) else k_used[ds]))
     seeds = rows["seeds"]
-    seed_rows = [(label, ", ".join(map(str, seeds["main"][kind])), ", ".join(map(str, seeds["other"][kind])),
-                  ", ".join(map(str, seeds["conv"].get(kind, seeds["conv"]["hct"]))))
-                 for kind, label in (("baseline", "baselines"), ("hct", "HCT"), ("spherical", "Spherical VAE"))]
+    seed_rows = [[label, ", ".join(map(str, seeds["main"][kind])), ", ".join(map(str, seeds["other"][kind])),
+                  ", ".join(map(str, seeds["conv"].get(kind, seeds["conv"]["hct"])))]
+                 for kind, label in KINDS]
+    header = ["runs", f"seeds at {main:g}·λ_max", "seeds at other ratios", "seeds, conv table"]
+    away = [rs for (ds, r), rs in rows["tables"].items() if ds in chapter_plan.images and r != main]
+    if away:  # the image sets' tables away from the main ratio run fewer seeds (read off their configs)
+        header.append("seeds, image sets at other ratios")
+        for row, (kind, _) in zip(seed_rows, KINDS):
+            run_seeds = sorted({c.seed for rs in away for r in rs if r.kind == kind for c in r.configs})
+            row.append(", ".join(map(str, run_seeds)) or "—")
     return {
         "settings": (["data", "samples", "epochs (baselines)", "batch", "lr", "KL warm-up epochs",
                       "EM-type inner check / cap", "EM-type alternates", "HCT epochs (all stages)",
                       "Spherical VAE epochs", "Spherical VAE K"], setting_rows),
-        "seeds": (["runs", f"seeds at {main:g}·λ_max", "seeds at other ratios", "seeds, conv table"], seed_rows)}
+        "seeds": (header, [tuple(r) for r in seed_rows])}
 
 
 def tables(chapter_plan: ChapterPlan, runs: Runs) -> Tables:

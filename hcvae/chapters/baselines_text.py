@@ -58,10 +58,26 @@ def image_text(images: list, readings=("min_k",), xhats=("sample",), n_reading_s
             how += f" (the Spherical VAE's x̂ mean on {on(None, 'mean')})"
     elsewhere = (" The other readings (" + "; ".join(left_out) + ") are run on the synthetic data and digits."
                  if left_out else "")
-    return ("The papers' image sets have columns of their own at σ'² = 2·λ_max, v1 Table 1's ratio: "
+    return ("The papers' image sets have columns of their own at σ'² = 2·λ_max, v1 Table 1's ratio (and at v4 "
+            "Table 1's other ratios where the profile names them, in fewer runs: see the second block): "
             + ", ".join(IMAGE_NAMES[n] for n in images) + " (v1 §5.1.1's preprocessing: 14×14 grayscale for MNIST "
             "and Fashion-MNIST, 8×8 BT.601 luma for CIFAR-10). There HCT runs under " + how + "." + elsewhere
             + " Each cell says over how many seeds its mean is. Digits still stand in for MNIST in the sweep.")
+
+
+def other_text(images: list, others: list, away: dict) -> str:
+    """Which rows the tables away from the main ratio run: the built-in sets' rule, and the image sets' (their
+    first ``away["n_seeds"]`` seeds of each kind, HCT under ``away["readings"]`` with x̂ ``away["xhats"]``)."""
+    text = "HCT runs the min_k reading only here, with both x̂" + (", on the synthetic data and digits." if images
+                                                                   else ".")
+    if not (images and others):
+        return text
+    n = away["n_seeds"]
+    seeds = "every seed" if n is None else "the first seed" if n == 1 else f"the first {n} seeds"
+    readings = " and ".join(away["readings"])
+    return (text + " The image sets (" + ", ".join(IMAGE_NAMES[i] for i in images) + f") have tables here too, on "
+            f"{seeds} of each method, with HCT under {readings}, x̂ "
+            + " and ".join(away["xhats"]) + "; v4 prints their MNIST and CIFAR-10 columns.")
 
 
 def _image_readings(profile: str) -> tuple:
@@ -97,6 +113,8 @@ def sentences(p, chapter_plan, runs, tabs, curves) -> tuple[dict, list]:
              "n_configs": str(len(chapter_plan.configs)), "n_cached": str(runs.n_cached),
              "n_computed": str(runs.n_computed), "sweep_time": f"{runs.wall_time_s:.0f} s", "main_ratio": f"{main:g}",
              "other_ratios": " and ".join(f"{r:g}·λ_max" for r in others) or "no other ratio",
+             "other_readings": other_text(chapter_plan.images, others,
+                                          profile_settings(p.profile)["baselines"]["image_other_tables"]),
              "k_used": ", ".join(f"{ds}: K = {k}" if not isinstance(k, str) else f"{ds}: no K opens the region"
                                  for ds, k in k_used.items()),
              "sweep_ratios": ", ".join(f"{r:g}" for r in chapter_plan.rows["sweep_ratios"])}
