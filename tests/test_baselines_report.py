@@ -328,6 +328,8 @@ def test_image_tables_away_from_the_main_ratio_run_the_profiles_fewer_seeds_and_
     text = other_text(["mnist"], [5.0], away)
     assert "on the first seed of each method, with HCT under own_centre, x̂ sample" in text
     assert other_text([], [5.0], away) == "HCT runs the min_k reading only here, with both x̂."
+    assert other_text(["mnist", "fashion_mnist"], [5.0], away).endswith("v4 prints their MNIST column.")
+    assert other_text(["fashion_mnist"], [5.0], away).endswith("v4 prints none of their columns there.")
     cp = br.ChapterPlan(["synthetic", "mnist"], ["mnist"], {"synthetic": 3, "mnist": 10}, None, chapter, [])
     header, rows = br.overview(cp, None)["seeds"]
     assert header[-1] == "seeds, image sets at other ratios" and [r[-1] for r in rows] == ["0", "0", "0"]

@@ -209,11 +209,9 @@ def plan(profile: str, datasets, n_clusters: dict, conv_datasets=(), spherical_c
     # the image columns run v1's own reading (min_k, sampled x̂) unless the profile names more: each HCT run of
     # Algorithm 1's schedule on 60,000 images costs 12 to 30 CPU-minutes, so further readings may get fewer seeds
     n_image = b["image_seeds"]  # None: the tables' seeds; n: their first n (the image columns' compute budget)
-    image_seeds = {group: {kind: tuple(s)[:n_image] if n_image is not None else tuple(s) for kind, s in by.items()}
-                   for group, by in seeds.items()}
+    image_seeds = {group: {kind: tuple(s)[:n_image] for kind, s in by.items()} for group, by in seeds.items()}
     away = b["image_other_tables"]  # away from the main ratio: fewer seeds and readings (v4 Table 1's 5 lambda_max)
-    away_seeds = {kind: s[:away["n_seeds"]] if away["n_seeds"] is not None else s
-                  for kind, s in image_seeds["other"].items()}
+    away_seeds = {kind: s[:away["n_seeds"]] for kind, s in image_seeds["other"].items()}  # [:None] keeps them all
 
     def image_rows(ds, r):
         if math.isclose(r, main):

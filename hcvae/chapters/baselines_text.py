@@ -75,9 +75,12 @@ def other_text(images: list, others: list, away: dict) -> str:
     n = away["n_seeds"]
     seeds = "every seed" if n is None else "the first seed" if n == 1 else f"the first {n} seeds"
     readings = " and ".join(away["readings"])
+    printed = [COLUMN_NAMES[c] for c in dict.fromkeys(PAPER_COLUMN[i] for i in images)
+               if any(c in cols for r in others for cols in PAPER_V4_TABLE1.get(r, {}).values())]
     return (text + " The image sets (" + ", ".join(IMAGE_NAMES[i] for i in images) + f") have tables here too, on "
-            f"{seeds} of each method, with HCT under {readings}, x̂ "
-            + " and ".join(away["xhats"]) + "; v4 prints their MNIST and CIFAR-10 columns.")
+            f"{seeds} of each method, with HCT under {readings}, x̂ " + " and ".join(away["xhats"]) + "; v4 prints "
+            + (f"their {' and '.join(printed)} column{'s' if len(printed) > 1 else ''}." if printed
+               else "none of their columns there."))
 
 
 def _image_readings(profile: str) -> tuple:
